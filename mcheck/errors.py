@@ -1,0 +1,42 @@
+"""Errors that end a command with exit status 2 and one line: ``mcheck: <cause>; <fix>``.
+
+Every error a user can cause (a bad flag, a missing model, a corrupt trace, a
+model that raises) is a :class:`UsageError`; the command line prints its one
+line on stderr, never a traceback, and exits with :attr:`UsageError.status`.
+"""
+
+from __future__ import annotations
+
+__all__ = ["ModelError", "UsageError"]
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+class UsageError(Exception):
+    """A usage or input error: exit status 2, one line naming the cause and the fix.
+
+    Parameters
+    ----------
+    cause:
+        What is wrong, for people (no leading ``mcheck:``).
+    fix:
+        What to do about it; may be empty when the cause says it all.
+    """
+
+    status = 2
+
+    def __init__(self, cause: str, fix: str = "") -> None:
+        self.cause = _one_line(cause)
+        self.fix = _one_line(fix)
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        if self.fix:
+            return f"mcheck: {self.cause}; {self.fix}"
+        return f"mcheck: {self.cause}"
+
+
+class ModelError(UsageError):
+    """An exception raised by a model's own code: a bug in the model, not in mcheck."""
