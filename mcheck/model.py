@@ -202,6 +202,15 @@ class Model:
             tuple((p.name, p.kind.value) for p in self.properties()),
         ))
 
+    def annotate(self, state: State, action: Action, next_state: State) -> list[str] | None:
+        """Lines explaining a step for people, or None to print the changed fields.
+
+        The renderer shows these lines under the action in its thread's lane,
+        in place of the generic ``field: old -> new`` lines computed from
+        :meth:`describe`.
+        """
+        return None
+
 
 def _jsonish(value: Any) -> Any:
     if isinstance(value, Mapping):

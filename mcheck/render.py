@@ -1,0 +1,173 @@
+"""A trace for people: one lane per thread, one row per step, only what changed.
+
+Each step is printed in its thread's lane as ``model.format_action(action)``,
+followed, indented in the same lane, by the model's :meth:`Model.annotate`
+lines for the step or, when it returns None, by the fields of
+:meth:`Model.describe` that changed (``field: old -> new``).  A step that
+preempts a thread which could still have moved is marked ``*`` and counted
+in the header (CHESS: the traces with the fewest preemptions are the
+readable ones).  The output is plain ASCII with spaces only and does not
+depend on the terminal.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from mcheck.explore import Path
+from mcheck.model import Model
+
+__all__ = ["Step", "count_preemptions", "render", "steps"]
+
+WIDTH = 100
+_STEP_COL = 6
+_GAP = 2
+_MIN_LANE = 14
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step of a path as the renderer sees it."""
+
+    index: int
+    thread: str
+    action: str
+    lines: tuple[str, ...]
+    preemption: bool
+
+
+def _ascii(text: str) -> str:
+    text = text.replace("\t", " ").replace("\r", " ").replace("\n", " ")
+    return text.encode("ascii", "backslashreplace").decode("ascii")
+
+
+def _fmt(value: Any) -> str:
+    return _ascii(value if isinstance(value, str) else repr(value))
+
+
+def _diff(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[str]:
+    out = []
+    missing = object()
+    for k in list(before) + [k for k in after if k not in before]:
+        old = before.get(k, missing)
+        new = after.get(k, missing)
+        if old is missing:
+            out.append(f"{_ascii(str(k))}: (none) -> {_fmt(new)}")
+        elif new is missing:
+            out.append(f"{_ascii(str(k))}: {_fmt(old)} -> (none)")
+        elif old != new:
+            out.append(f"{_ascii(str(k))}: {_fmt(old)} -> {_fmt(new)}")
+    return out
+
+
+def _preempted(model: Model, path: Path, i: int) -> bool:
+    """Whether step ``i`` (0-based) switches away from a thread that could still move."""
+    if i == 0:
+        return False
+    thread = model.thread
+    prev = thread(path.actions[i - 1])
+    if thread(path.actions[i]) == prev:
+        return False
+    return any(thread(a) == prev for a in model.actions(path.states[i]))
+
+
+def count_preemptions(model: Model, path: Path) -> int:
+    """Switches away from a thread that still had an enabled action at that point."""
+    return sum(_preempted(model, path, i) for i in range(len(path.actions)))
+
+
+def steps(model: Model, path: Path) -> list[Step]:
+    """The steps of ``path`` with their thread, action text and explanation lines."""
+    out = []
+    describe = model.describe
+    before = describe(path.states[0])
+    for i, a in enumerate(path.actions):
+        s, t = path.states[i], path.states[i + 1]
+        after = describe(t)
+        notes = model.annotate(s, a, t)
+        lines = [_ascii(str(x)) for x in notes] if notes is not None else _diff(before, after)
+        out.append(Step(i + 1, _ascii(str(model.thread(a))), _ascii(str(model.format_action(a))),
+                        tuple(lines), _preempted(model, path, i)))
+        before = after
+    return out
+
+
+def _lanes(model: Model, found: Sequence[str]) -> list[str]:
+    order = [_ascii(str(t)) for t in model.threads()]
+    used = set(found)
+    lanes = [t for t in order if t in used]
+    for t in found:
+        if t not in lanes:
+            lanes.append(t)
+    return lanes
+
+
+def _wrap(text: str, width: int, indent: str = "") -> list[str]:
+    return textwrap.wrap(text, width=width, initial_indent=indent,
+                         subsequent_indent=indent + "  ", break_long_words=True,
+                         break_on_hyphens=False) or [""]
+
+
+def render(model: Model, path: Path, *, title: str | None = None,
+           footer: str | None = None, width: int = WIDTH) -> str:
+    """Render ``path`` of ``model`` as plain text, one lane per thread.
+
+    Parameters
+    ----------
+    title:
+        A first line (e.g. which property is violated and why).
+    footer:
+        A last line.
+    width:
+        The width to fit the lanes in; cells that do not fit are wrapped.
+    """
+    rows = steps(model, path)
+    lanes = _lanes(model, [r.thread for r in rows])
+    n_pre = sum(r.preemption for r in rows)
+    out: list[str] = []
+    if title:
+        out.extend(_wrap(_ascii(title), width))
+    out.append(f"{len(rows)} step{'s' if len(rows) != 1 else ''}, {len(lanes)} "
+               f"thread{'s' if len(lanes) != 1 else ''}, {n_pre} "
+               f"preemption{'s' if n_pre != 1 else ''}"
+               + (" (marked *)" if n_pre else ""))
+    init = model.describe(path.states[0])
+    out.extend(_wrap("initial: " + ", ".join(f"{_ascii(str(k))}={_fmt(v)}"
+                                             for k, v in init.items()), width))
+    if rows:
+        avail = width - _STEP_COL - _GAP * (len(lanes) - 1)
+        cap = max(_MIN_LANE, avail // max(1, len(lanes)))
+        need = {lane: len(lane) for lane in lanes}
+        for r in rows:
+            w = max([len(r.action)] + [len(x) + 2 for x in r.lines])
+            need[r.thread] = max(need[r.thread], w)
+        widths = [min(cap, need[lane]) for lane in lanes]
+        col = {lane: i for i, lane in enumerate(lanes)}
+
+        def line(step: str, cells: dict[int, str]) -> str:
+            parts = [step.ljust(_STEP_COL)]
+            for i, w in enumerate(widths):
+                parts.append(cells.get(i, "").ljust(w))
+                if i < len(widths) - 1:
+                    parts.append(" " * _GAP)
+            return "".join(parts).rstrip()
+
+        out.append("")
+        out.append(line("step", {i: lane[:widths[i]] for i, lane in enumerate(lanes)}))
+        out.append(line("----", {i: "-" * w for i, w in enumerate(widths)}))
+        for r in rows:
+            c = col[r.thread]
+            w = widths[c]
+            cell = _wrap(r.action, w)
+            for x in r.lines:
+                cell.extend(_wrap(x, w, "  "))
+            label = f"{r.index:>4}{'*' if r.preemption else ''}"
+            for j, text in enumerate(cell):
+                out.append(line(label if j == 0 else "", {c: text}))
+    if footer:
+        out.append("")
+        out.extend(_wrap(_ascii(footer), width))
+    return "\n".join(out) + "\n"

@@ -1,0 +1,244 @@
+"""The abstract VM's state: frames, swap slots, processes, GUP handles, threads, ghosts.
+
+The state the checker stores is an immutable tuple of ints and tuples
+(``World.freeze``).  A step decodes it into a private, mutable ``World``,
+lets the kernel operations of ``kernel.py`` edit that copy, and freezes the
+result, so every step is a pure function from state to state.
+
+Layout (see ../shared/design/abstract-vm.md §1 and kernel-facts.md §4.1):
+
+* frame (struct page): ``ref`` (page_count), ``map`` (page_mapcount), ``lru``
+  (a fresh page's LRU-pagevec reference until drained), ``swapcache`` (slot
+  or NONE), ``ae`` (PageAnonExclusive), ``locked`` (page lock, held by
+  reclaim), ``data`` (content token).  A free frame is all zero with
+  ``swapcache == NONE``: one canonical free form.
+* swap slot: ``swapcount`` (swap PTEs naming it), ``cache`` (frame or NONE),
+  ``data`` (what pageout wrote).  Free when both counts are zero.
+* process (mm): ``alive``, ``pte[v]``, ``vm_write[v]`` (VM_WRITE of the VMA),
+  ``wps`` (write_protect_seq), ``mmap`` (0 free, -1 held for write, n > 0
+  readers), ``ptl`` (a fork holds the page-table locks between its per-PTE
+  decide and apply), ``has_pinned`` (mm->has_pinned / MMF_HAS_PINNED), the
+  ghost ``L[v]`` (what the process would read if memory were private) and
+  ``hist`` (a bit set of the tokens the process legitimately held).
+* PTE: ``(NONE_K, 0, 0, 0)``, ``(PRESENT, frame, writable, softdirty)``,
+  ``(SWAP, slot, swp_exclusive, 0)``.
+* handle (a GUP reference): ``state`` (UNUSED/LIVE/RELEASED), ``frame``,
+  ``owner``, ``vpn``, ``pin`` (FOLL_PIN, else FOLL_GET), ``rw``,
+  ``attached`` (owner still maps ``vpn``), ``expect`` (ghost: what the
+  device should read through it).
+* thread: ``pc`` (operations completed), ``sub`` (step within the
+  operation), ``loc`` (locals of the operation in flight), ``held`` and
+  ``held_refs`` (references an in-flight step holds: a GUP-fast grab before
+  its recheck, reclaim's isolation reference).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = [
+    "NONE", "NONE_K", "PRESENT", "SWAP", "NO_PTE",
+    "UNUSED", "LIVE", "RELEASED",
+    "Config", "Frame", "Slot", "Proc", "Handle", "Thread", "World", "NeedChoice", "Blocked",
+]
+
+NONE = -1  # no frame / no slot
+
+NONE_K, PRESENT, SWAP = 0, 1, 2
+NO_PTE = (NONE_K, 0, 0, 0)
+
+UNUSED, LIVE, RELEASED = 0, 1, 2
+
+
+@dataclass(frozen=True)
+class Config:
+    """Sizes of one configuration."""
+
+    procs: int
+    pages: int
+    frames: int
+    slots: int
+    handles: int
+    threads: int
+    bias: int = 8          # GUP_PIN_COUNTING_BIAS; page_maybe_dma_pinned is ref >= bias
+    spurious_trylock: bool = False  # let trylock_page fail at will (not only under reclaim)
+
+
+class NeedChoice(Exception):
+    """Raised by an allocation that needs the search to choose: carries the candidates."""
+
+    def __init__(self, what: str, candidates: list[int]) -> None:
+        super().__init__(what)
+        self.what = what
+        self.candidates = candidates
+
+
+class Blocked(Exception):
+    """Raised by a step that cannot run now (a lock is held, nothing to allocate)."""
+
+
+class Frame:
+    __slots__ = ("ref", "map", "lru", "swapcache", "ae", "locked", "data")
+
+    def __init__(self, t: tuple) -> None:
+        (self.ref, self.map, self.lru, self.swapcache, self.ae, self.locked, self.data) = t
+
+    def freeze(self) -> tuple:
+        return (self.ref, self.map, self.lru, self.swapcache, self.ae, self.locked, self.data)
+
+    @property
+    def free(self) -> bool:
+        return self.ref == 0
+
+
+FREE_FRAME = (0, 0, 0, NONE, 0, 0, 0)
+
+
+class Slot:
+    __slots__ = ("swapcount", "cache", "data")
+
+    def __init__(self, t: tuple) -> None:
+        self.swapcount, self.cache, self.data = t
+
+    def freeze(self) -> tuple:
+        return (self.swapcount, self.cache, self.data)
+
+    @property
+    def free(self) -> bool:
+        return self.swapcount == 0 and self.cache == NONE
+
+
+FREE_SLOT = (0, NONE, 0)
+
+
+class Proc:
+    __slots__ = ("alive", "pte", "vm_write", "wps", "mmap", "ptl", "has_pinned", "L", "hist")
+
+    def __init__(self, t: tuple) -> None:
+        (alive, pte, vmw, self.wps, self.mmap, self.ptl, self.has_pinned, L, self.hist) = t
+        self.alive = alive
+        self.pte = list(pte)
+        self.vm_write = list(vmw)
+        self.L = list(L)
+
+    def freeze(self) -> tuple:
+        return (self.alive, tuple(self.pte), tuple(self.vm_write), self.wps, self.mmap,
+                self.ptl, self.has_pinned, tuple(self.L), self.hist)
+
+
+class Handle:
+    __slots__ = ("state", "frame", "owner", "vpn", "pin", "rw", "attached", "expect")
+
+    def __init__(self, t: tuple) -> None:
+        (self.state, self.frame, self.owner, self.vpn, self.pin, self.rw, self.attached,
+         self.expect) = t
+
+    def freeze(self) -> tuple:
+        return (self.state, self.frame, self.owner, self.vpn, self.pin, self.rw, self.attached,
+                self.expect)
+
+
+UNUSED_HANDLE = (UNUSED, NONE, 0, 0, 0, 0, 0, 0)
+
+
+class Thread:
+    __slots__ = ("pc", "sub", "loc", "held", "held_refs")
+
+    def __init__(self, t: tuple) -> None:
+        self.pc, self.sub, loc, self.held, self.held_refs = t
+        self.loc = list(loc)
+
+    def freeze(self) -> tuple:
+        return (self.pc, self.sub, tuple(self.loc), self.held, self.held_refs)
+
+
+IDLE_THREAD = (0, 0, (), NONE, 0)
+
+
+class World:
+    """A private, mutable copy of a state for one step."""
+
+    __slots__ = ("cfg", "frames", "slots", "procs", "handles", "threads", "choices", "_ci",
+                 "notes")
+
+    def __init__(self, state: tuple, cfg: Config, choices: tuple = ()) -> None:
+        frames, slots, procs, handles, threads = state
+        self.cfg = cfg
+        self.frames = [Frame(f) for f in frames]
+        self.slots = [Slot(s) for s in slots]
+        self.procs = [Proc(p) for p in procs]
+        self.handles = [Handle(h) for h in handles]
+        self.threads = [Thread(t) for t in threads]
+        self.choices = choices
+        self._ci = 0
+        self.notes: list[str] = []
+
+    def freeze(self) -> tuple:
+        return (tuple(f.freeze() for f in self.frames), tuple(s.freeze() for s in self.slots),
+                tuple(p.freeze() for p in self.procs), tuple(h.freeze() for h in self.handles),
+                tuple(t.freeze() for t in self.threads))
+
+    # -- nondeterministic allocation ------------------------------------------------
+
+    def choose(self, what: str, candidates: list[int]) -> int:
+        """The search's choice among ``candidates`` (every one is explored)."""
+        if not candidates:
+            raise Blocked(f"no free {what}")
+        if self._ci < len(self.choices):
+            c = self.choices[self._ci]
+            self._ci += 1
+            if c not in candidates:
+                raise ValueError(f"choice {c} is not a free {what}")
+            return c
+        raise NeedChoice(what, candidates)
+
+    def alloc_frame(self) -> int:
+        """A free frame chosen by the search; the page allocator prefers none by number."""
+        f = self.choose("frame", [i for i, fr in enumerate(self.frames) if fr.free])
+        return f
+
+    def alloc_slot(self) -> int:
+        return self.choose("slot", [i for i, s in enumerate(self.slots) if s.free])
+
+    def note(self, text: str) -> None:
+        """A remark for the race diagram (the decision a step took)."""
+        self.notes.append(text)
+
+    # -- helpers used by the kernel operations ----------------------------------------
+
+    def maybe_dma_pinned(self, f: int) -> bool:
+        """page_maybe_dma_pinned(): refcount >= GUP_PIN_COUNTING_BIAS (small pages)."""
+        return self.frames[f].ref >= self.cfg.bias
+
+    def free_frame_if_unused(self, f: int) -> None:
+        fr = self.frames[f]
+        if fr.ref == 0:
+            assert fr.map == 0 and fr.swapcache == NONE, "freeing a mapped or cached page"
+            self.frames[f] = Frame(FREE_FRAME)
+
+    def put_page(self, f: int, n: int = 1) -> None:
+        """put_page(): drop ``n`` references; the last one frees the frame."""
+        self.frames[f].ref -= n
+        self.free_frame_if_unused(f)
+
+    def free_slot_if_unused(self, s: int) -> None:
+        sl = self.slots[s]
+        if sl.swapcount == 0 and sl.cache == NONE:
+            self.slots[s] = Slot(FREE_SLOT)
+
+    def handles_on(self, f: int) -> list[Handle]:
+        return [h for h in self.handles if h.state == LIVE and h.frame == f]
+
+
+def initial_state(cfg: Config, alive: tuple[int, ...], vm_write: bool = True) -> tuple:
+    """All frames and slots free, every PTE none, every thread at its first operation."""
+    frames = tuple(FREE_FRAME for _ in range(cfg.frames))
+    slots = tuple(FREE_SLOT for _ in range(cfg.slots))
+    procs = tuple(
+        (alive[p], tuple(NO_PTE for _ in range(cfg.pages)),
+         tuple(1 if vm_write else 0 for _ in range(cfg.pages)), 0, 0, 0, 0,
+         tuple(NONE for _ in range(cfg.pages)), 0)
+        for p in range(cfg.procs))
+    handles = tuple(UNUSED_HANDLE for _ in range(cfg.handles))
+    threads = tuple(IDLE_THREAD for _ in range(cfg.threads))
+    return (frames, slots, procs, handles, threads)
