@@ -143,7 +143,15 @@ class Trace:
 
     def to_json(self) -> str:
         """Deterministic JSON text (same bytes for the same trace in every process)."""
-        return json.dumps(self.to_dict(), indent=2, ensure_ascii=True) + "\n"
+        lines = []
+        for key, value in self.to_dict().items():
+            if key in ("actions", "states"):
+                items = [json.dumps(x, ensure_ascii=True) for x in value]
+                body = ("[\n" + ",\n".join(f"    {x}" for x in items) + "\n  ]") if items else "[]"
+            else:
+                body = json.dumps(value, ensure_ascii=True)
+            lines.append(f"  {json.dumps(key)}: {body}")
+        return "{\n" + ",\n".join(lines) + "\n}\n"
 
     def save(self, file: str | os.PathLike[str]) -> None:
         """Write :meth:`to_json` to ``file``."""

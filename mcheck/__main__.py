@@ -1,0 +1,7 @@
+"""``python -m mcheck``: the same as the ``mcheck`` command."""
+
+import sys
+
+from mcheck.cli import main
+
+sys.exit(main())

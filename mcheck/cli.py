@@ -1,0 +1,516 @@
+"""The ``mcheck`` command: check a model, replay a trace, show a trace.
+
+Every error ends with one line on stderr (``mcheck: <cause>; <fix>``) and exit
+status 2, never a traceback (set ``MCHECK_DEBUG=1`` to see one).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import sys
+import traceback
+from collections.abc import Sequence
+from pathlib import Path as FsPath
+from typing import Any
+
+from mcheck.errors import ModelError, UsageError
+from mcheck.explore import Bounds, PropertyResult, Result, Verdict, check
+from mcheck.fingerprint import digest
+from mcheck.loader import add_arguments, build_models, load_module, model_from_params
+from mcheck.model import Kind, Model
+
+__all__ = [
+    "EXIT_HOLDS",
+    "EXIT_UNDETERMINED",
+    "EXIT_USAGE",
+    "EXIT_VIOLATED",
+    "main",
+]
+
+EXIT_HOLDS = 0
+EXIT_VIOLATED = 1
+EXIT_USAGE = 2
+EXIT_UNDETERMINED = 3
+
+_STATUS = {Verdict.HOLDS: EXIT_HOLDS, Verdict.VIOLATED: EXIT_VIOLATED,
+           Verdict.UNDETERMINED: EXIT_UNDETERMINED}
+_SEVERITY = {EXIT_HOLDS: 0, EXIT_UNDETERMINED: 1, EXIT_VIOLATED: 2, EXIT_USAGE: 3}
+
+EXIT_CODES = """\
+exit status:
+  0  holds: every property holds and the search was exhausted
+  1  violated: a counterexample was found (it stands even if a bound cut the search)
+  2  usage or input error: bad flag, missing model, corrupt or stale trace,
+     or an exception raised by the model's own code (a model bug)
+  3  undetermined: a bound (--max-states, --max-depth, --timeout, --max-memory)
+     stopped the search before it was exhausted
+With several models (e.g. one per scenario) the status is the worst of them:
+violated over undetermined over holds."""
+
+REPLAY_CODES = """\
+exit status:
+  0  the trace replays and its violation (or metric event) happens again
+  1  the trace replays step by step but the property no longer fails at the end
+  2  the trace cannot be replayed (corrupt file, model changed, action not enabled)"""
+
+
+def _debug() -> bool:
+    return bool(os.environ.get("MCHECK_DEBUG"))
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are one-line :class:`UsageError` s, never exits."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UsageError(message, f"see `{self.prog} --help`")
+
+
+def _positive(kind: type, what: str):
+    def parse(text: str) -> Any:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{what} expected, got '{text}'") from None
+        if not value > 0 or value != value:
+            raise argparse.ArgumentTypeError(f"must be above zero, got '{text}'")
+        return value
+    parse.__name__ = what
+    return parse
+
+
+def _build_parser() -> _Parser:
+    from mcheck import __version__
+
+    top = _Parser(
+        prog="mcheck", allow_abbrev=False,
+        description="mcheck: an explicit-state model checker. Models are Python\n"
+                    "modules loaded by path (see README.md, 'The model-module API').",
+        epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    top.add_argument("--version", action="version", version=f"mcheck {__version__}")
+    sub = top.add_subparsers(dest="command", metavar="COMMAND")
+
+    c = sub.add_parser(
+        "check", add_help=False, allow_abbrev=False,
+        help="explore a model's states and check its properties",
+        usage="mcheck check MODEL_PATH [model flags] [options]",
+        description="Explore every reachable state of the models of MODEL_PATH (a .py\n"
+                    "file or a package directory) and check their properties. Flags the\n"
+                    "model module adds come after MODEL_PATH; `mcheck check MODEL_PATH\n"
+                    "--help` lists them.",
+        epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    c.add_argument("-h", "--help", action="store_true", help="show this help (and the model's "
+                   "flags when MODEL_PATH is given) and exit")
+    c.add_argument("model", nargs="?", metavar="MODEL_PATH", help="model file or package")
+    c.add_argument("--dfs", action="store_true",
+                   help="search depth-first (default breadth-first: shortest traces)")
+    c.add_argument("--max-states", type=_positive(int, "a whole number"), metavar="N",
+                   help="stop after storing N distinct states (verdict at most undetermined)")
+    c.add_argument("--max-depth", type=_positive(int, "a whole number"), metavar="N",
+                   help="explore paths of at most N steps")
+    c.add_argument("--timeout", type=_positive(float, "a number of seconds"),
+                   metavar="SECONDS", help="stop each model's search after SECONDS of wall time")
+    c.add_argument("--max-memory", type=_positive(float, "a number of megabytes"), metavar="MB",
+                   help="stop when the process's peak resident memory exceeds MB megabytes")
+    c.add_argument("--all", action="store_true",
+                   help="go on after a violation: one shortest trace per violated property")
+    c.add_argument("--deadlock", action="store_true",
+                   help="report a non-final state with no enabled action (property 'deadlock')")
+    c.add_argument("--property", action="append", metavar="NAME",
+                   help="check only this property (repeatable)")
+    c.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+    c.add_argument("--export", metavar="DIR",
+                   help="write one trace file per violation and per metric witness into DIR")
+    c.add_argument("-q", "--quiet", action="store_true", help="no progress bar on stderr")
+
+    r = sub.add_parser(
+        "replay", allow_abbrev=False, help="replay a trace and re-check its violation",
+        description="Rebuild the model a trace records, re-derive every state of the\n"
+                    "trace through the model's actions and step function, and re-check\n"
+                    "the violation at its end.",
+        epilog=REPLAY_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    r.add_argument("trace", metavar="TRACE.json")
+    r.add_argument("--model", metavar="PATH", help="the model (default: the path in the trace)")
+
+    s = sub.add_parser(
+        "show", allow_abbrev=False, help="render a trace, one lane per thread",
+        description="Replay a trace and print it with one lane per thread and the\n"
+                    "state fields each step changed.",
+        epilog=REPLAY_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    s.add_argument("trace", metavar="TRACE.json")
+    s.add_argument("--model", metavar="PATH", help="the model (default: the path in the trace)")
+    s.add_argument("--json", action="store_true", help="print the steps as one JSON document")
+    top.set_defaults(check_parser=c)
+    return top
+
+
+# -- helpers ---------------------------------------------------------------------------
+
+
+def _label(model: Model) -> str:
+    params = " ".join(f"{k}={v}" for k, v in model.params().items())
+    return f"{model.name} {params}" if params else model.name
+
+
+def _model_bug(model_name: str, e: BaseException, when: str) -> ModelError:
+    err = ModelError(f"model '{model_name}' raised {type(e).__name__}: {e} ({when})",
+                     "this is a bug in the model (MCHECK_DEBUG=1 shows the traceback)")
+    err.__cause__ = e
+    return err
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("._") or "x"
+
+
+def trace_file_name(model: Model, prop: str) -> str:
+    """A deterministic, slug-safe file name for a trace of ``prop`` of ``model``."""
+    params = model.params()
+    raw = [model.name] + [f"{k}-{v}" for k, v in params.items()] + [prop]
+    parts = [_slug(str(x)) for x in raw]
+    name = "--".join(parts)
+    lossy = any(p != str(x) for p, x in zip(parts, raw, strict=True))
+    if lossy or len(name) > 120:
+        name = f"{name[:100]}--{digest((model.name, sorted(map(str, params.items())), prop))[:10]}"
+    return name + ".json"
+
+
+def _stop_reason(result: Result) -> str:
+    """Why the search ended, naming the bound: ``exhausted``, ``--max-states 100 reached``..."""
+    b = result.bounds
+    by = result.stopped_by
+    if result.exhausted:
+        return "exhausted"
+    if by == "states":
+        return f"--max-states {b.max_states} reached"
+    if by == "depth":
+        return f"--max-depth {b.max_depth} reached"
+    if by == "time":
+        return f"--timeout {b.timeout:g}s reached"
+    if by == "memory":
+        return f"--max-memory {(b.max_memory or 0) / 2 ** 20:g} MB reached"
+    if by == "violation":
+        return "stopped at the first violation"
+    return f"stopped by {by}"
+
+
+def _how_far(result: Result) -> str:
+    return f"after {result.states} states, depth {result.depth}, {result.elapsed:.2f}s"
+
+
+def _prop_line(result: Result, p: PropertyResult, width: int, traces: dict[str, Any]) -> str:
+    name = p.name.ljust(width)
+    if p.kind is Kind.METRIC:
+        how = "exact" if p.verdict is Verdict.HOLDS else "at least: the search was cut short"
+        witness = f", shortest witness {len(p.path)} steps" if p.path is not None else ""
+        return f"  {name}  METRIC        {p.count} transitions ({how}){witness}"
+    verdict = str(p.verdict).ljust(12)
+    if p.verdict is Verdict.VIOLATED:
+        kind = traces[p.name].kind if p.name in traces else p.kind.value
+        msg = f": {p.message}" if p.message else ""
+        steps = len(p.path) if p.path is not None else 0
+        return f"  {name}  {verdict}  {kind}{msg} ({steps} steps)"
+    if p.verdict is Verdict.UNDETERMINED:
+        hint = "; --all checks every property" if result.stopped_by == "violation" else ""
+        return f"  {name}  {verdict}  {_stop_reason(result)} {_how_far(result)}{hint}"
+    return f"  {name}  {str(p.verdict)}"
+
+
+# -- check -----------------------------------------------------------------------------
+
+
+def _check_command(args: argparse.Namespace, extras: list[str]) -> int:
+    check_parser = args.check_parser
+    if args.model is None:
+        if args.help:
+            sys.stdout.write(check_parser.format_help())
+            return EXIT_HOLDS
+        raise UsageError("no model given", "usage: mcheck check MODEL_PATH [model flags] "
+                         "[options] (see `mcheck check --help`)")
+    module = load_module(args.model)
+    mparser = _Parser(prog=f"mcheck check {args.model}", add_help=False, allow_abbrev=False,
+                      usage=f"mcheck check {args.model} [model flags] [options]")
+    add_arguments(module, mparser)
+    if args.help:
+        sys.stdout.write(check_parser.format_help())
+        model_help = mparser.format_help()
+        head, sep, flags = model_help.partition("options:\n")
+        sys.stdout.write(f"\nflags of the model {args.model}:\n")
+        sys.stdout.write(flags if sep and flags.strip() else "  (none)\n")
+        return EXIT_HOLDS
+    margs, rest = mparser.parse_known_args(extras)
+    if rest:
+        what = "flag" if rest[0].startswith("-") else "argument"
+        raise UsageError(f"unknown {what} '{rest[0]}' for model '{args.model}'",
+                         f"see `mcheck check {args.model} --help` for its flags")
+    models = build_models(module, vars(margs), args.model)
+    try:
+        bounds = Bounds(max_states=args.max_states, max_depth=args.max_depth,
+                        timeout=args.timeout,
+                        max_memory=None if args.max_memory is None
+                        else int(args.max_memory * 2 ** 20))
+    except ValueError as e:  # pragma: no cover - the flag types already refuse these
+        raise UsageError(str(e), "give bounds above zero") from e
+    wanted = _property_names(models, args.property)
+
+    from mcheck.progress import progress_for
+    from mcheck.trace import Trace
+
+    status = EXIT_HOLDS
+    doc_models = []
+    out = sys.stdout
+    for i, m in enumerate(models):
+        label = _label(m)
+        names = wanted[i]
+        if not args.json and i:
+            out.write("\n")
+        if names is not None and not names and not args.deadlock:
+            if not args.json:
+                out.write(f"{label}: skipped (it has none of the properties named by "
+                          "--property)\n")
+            continue
+        progress = progress_for(args.quiet, label=label)
+        try:
+            result = check(m, strategy="dfs" if args.dfs else "bfs", bounds=bounds,
+                           stop_at_first=not args.all, deadlock=args.deadlock,
+                           properties=names, progress=progress)
+        except UsageError:
+            raise
+        except Exception as e:
+            raise _model_bug(m.name, e, f"while checking {label}") from e
+        code = _STATUS[result.verdict]
+        if _SEVERITY[code] > _SEVERITY[status]:
+            status = code
+        traces: dict[str, Trace] = {}
+        exported: dict[str, str] = {}
+        for p in result.properties.values():
+            if p.path is not None:
+                traces[p.name] = Trace.from_path(m, p.path, p, args.model)
+        if args.export:
+            exported = _export(args.export, m, traces)
+        if args.json:
+            doc_models.append(_model_doc(m, result, traces, exported))
+        else:
+            _print_result(m, label, result, traces, exported)
+    if args.json:
+        doc = {
+            "format": "mcheck-result", "version": 1, "mcheck": _version(),
+            "model_path": args.model, "strategy": "dfs" if args.dfs else "bfs",
+            "bounds": {"max_states": bounds.max_states, "max_depth": bounds.max_depth,
+                       "timeout": bounds.timeout, "max_memory": bounds.max_memory},
+            "deadlock": args.deadlock, "all": args.all,
+            "status": status, "models": doc_models,
+        }
+        out.write(json.dumps(doc, indent=2, ensure_ascii=True) + "\n")
+    return status
+
+
+def _version() -> str:
+    from mcheck import __version__
+
+    return __version__
+
+
+def _property_names(models: Sequence[Model],
+                    wanted: Sequence[str] | None) -> list[list[str] | None]:
+    """Per model, the names of ``--property`` it has (None: all of its properties).
+
+    A name that no model has is a usage error.
+    """
+    if not wanted:
+        return [None] * len(models)
+    known = [[p.name for p in m.properties()] for m in models]
+    for name in wanted:
+        if not any(name in k for k in known):
+            every = sorted({n for k in known for n in k})
+            where = (f"model '{_label(models[0])}' has no" if len(models) == 1
+                     else f"none of the {len(models)} models has a")
+            raise UsageError(f"{where} property '{name}'",
+                             f"choose from: {', '.join(every) or '(none)'}")
+    return [[n for n in k if n in wanted] for k in known]
+
+
+def _export(directory: str, m: Model, traces: dict[str, Any]) -> dict[str, str]:
+    d = FsPath(directory)
+    try:
+        d.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise UsageError(f"cannot create export directory '{directory}': {e.strerror or e}",
+                         "choose a writable directory for --export") from e
+    out = {}
+    for name, trace in traces.items():
+        f = d / trace_file_name(m, name)
+        trace.save(f)
+        out[name] = str(f)
+    return out
+
+
+def _model_doc(m: Model, result: Result, traces: dict[str, Any],
+               exported: dict[str, str]) -> dict[str, Any]:
+    from mcheck.render import count_preemptions
+
+    props = []
+    for p in result.properties.values():
+        entry: dict[str, Any] = {
+            "name": p.name, "kind": traces[p.name].kind if p.name in traces else p.kind.value,
+            "verdict": p.verdict.value, "description": p.description, "message": p.message,
+        }
+        if p.kind is Kind.METRIC:
+            entry["count"] = p.count
+        if p.path is not None:
+            entry["steps"] = len(p.path)
+            entry["preemptions"] = count_preemptions(m, p.path)
+            entry["trace"] = traces[p.name].to_dict()
+        else:
+            entry["trace"] = None
+        if p.name in exported:
+            entry["export"] = exported[p.name]
+        props.append(entry)
+    return {
+        "model": m.name, "params": dict(m.params()), "fingerprint": m.fingerprint(),
+        "verdict": result.verdict.value, "status": _STATUS[result.verdict],
+        "states": result.states, "transitions": result.transitions, "depth": result.depth,
+        "exhausted": result.exhausted, "stopped_by": result.stopped_by,
+        "elapsed": round(result.elapsed, 6), "properties": props,
+    }
+
+
+def _print_result(m: Model, label: str, result: Result, traces: dict[str, Any],
+                  exported: dict[str, str]) -> None:
+    from mcheck.render import render
+
+    w = sys.stdout.write
+    how = _stop_reason(result)
+    w(f"{label}: {result.verdict}  ({result.states} states, {result.transitions} transitions, "
+      f"depth {result.depth}, {how}, {result.elapsed:.2f}s)\n")
+    props = list(result.properties.values())
+    width = max((len(p.name) for p in props), default=0)
+    if not props:
+        w("  (the model has no properties; --deadlock checks for deadlocks)\n")
+    for p in props:
+        w(_prop_line(result, p, width, traces) + "\n")
+    for p in props:
+        if p.verdict is Verdict.VIOLATED and p.kind is not Kind.METRIC and p.path is not None:
+            msg = f": {p.message}" if p.message else ""
+            w("\n" + render(m, p.path, title=f"{label}: {p.name} VIOLATED{msg}"))
+    for name, f in exported.items():
+        w(f"exported {name}: {f}\n")
+
+
+# -- replay and show -------------------------------------------------------------------
+
+
+def _load_for_trace(args: argparse.Namespace) -> tuple[Any, Model]:
+    from mcheck.trace import load
+
+    trace = load(args.trace)
+    given = args.model or trace.model_path
+    try:
+        model = model_from_params(given, trace.params)
+    except UsageError as e:
+        if args.model is None and not FsPath(given).exists():
+            raise UsageError(f"the trace's model '{given}' is not there",
+                             "pass --model PATH to say where the model is") from e
+        raise
+    return trace, model
+
+
+def _replay(trace: Any, model: Model) -> Any:
+    from mcheck.trace import replay
+
+    try:
+        return replay(model, trace)
+    except UsageError:
+        raise
+    except Exception as e:
+        raise _model_bug(model.name, e, "while replaying the trace") from e
+
+
+def _replay_command(args: argparse.Namespace) -> int:
+    trace, model = _load_for_trace(args)
+    res = _replay(trace, model)
+    outcome = "VIOLATED" if trace.kind != "metric" else "event"
+    if res.reproduced:
+        msg = f": {res.message}" if res.message else ""
+        sys.stdout.write(f"{_label(model)}: {trace.property} {outcome} again after "
+                         f"{len(trace)} steps{msg}\n")
+        return 0
+    sys.stdout.write(f"{_label(model)}: the trace replays ({len(trace)} steps) but "
+                     f"{trace.property} is not {outcome.lower()} at its end: {res.message}\n")
+    return 1
+
+
+def _show_command(args: argparse.Namespace) -> int:
+    from mcheck.render import count_preemptions, render, steps
+
+    trace, model = _load_for_trace(args)
+    res = _replay(trace, model)
+    try:
+        if args.json:
+            doc = {
+                "trace": trace.to_dict(), "reproduced": res.reproduced,
+                "preemptions": count_preemptions(model, res.path),
+                "steps": [{"step": s.index, "thread": s.thread, "action": s.action,
+                           "lines": list(s.lines), "preemption": s.preemption}
+                          for s in steps(model, res.path)],
+            }
+            sys.stdout.write(json.dumps(doc, indent=2, ensure_ascii=True) + "\n")
+        else:
+            msg = f": {trace.message}" if trace.message else ""
+            what = "witness" if trace.kind == "metric" else "VIOLATED"
+            footer = None if res.reproduced else f"note: {res.message}"
+            sys.stdout.write(render(model, res.path, footer=footer,
+                                    title=f"{_label(model)}: {trace.property} {what}{msg}"))
+    except UsageError:
+        raise
+    except Exception as e:
+        raise _model_bug(model.name, e, "while rendering the trace") from e
+    return 0 if res.reproduced else 1
+
+
+# -- entry point -----------------------------------------------------------------------
+
+
+def _run(argv: Sequence[str] | None) -> int:
+    parser = _build_parser()
+    args, extras = parser.parse_known_args(argv)
+    if args.command is None:
+        raise UsageError("no command given", "use `mcheck check MODEL_PATH`, `mcheck replay "
+                         "TRACE.json` or `mcheck show TRACE.json` (see `mcheck --help`)")
+    if args.command == "check":
+        return _check_command(args, extras)
+    if extras:
+        what = "flag" if extras[0].startswith("-") else "argument"
+        raise UsageError(f"unknown {what} '{extras[0]}'",
+                         f"see `mcheck {args.command} --help`")
+    if args.command == "replay":
+        return _replay_command(args)
+    return _show_command(args)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``mcheck`` command; returns the exit status (see ``mcheck --help``)."""
+    try:
+        return _run(argv)
+    except UsageError as e:
+        if _debug():
+            traceback.print_exception(e.__cause__ or e)
+        sys.stdout.flush()
+        sys.stderr.write(str(e) + "\n")
+        return e.status
+    except KeyboardInterrupt:
+        sys.stderr.write("mcheck: interrupted\n")
+        return 130
+    except BrokenPipeError:
+        # stdout closed early (e.g. piped into head): not an error of ours.
+        try:
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115
+        except OSError:
+            pass
+        return EXIT_USAGE
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
