@@ -167,6 +167,19 @@ def path_to(model: Model, parents: dict[Any, Any], state: Any,
 
 
 def _peak_rss() -> int:
+    """Peak resident set of this process in bytes.
+
+    Linux's VmHWM is this process image's own high-water mark; ``ru_maxrss``
+    (the fallback elsewhere) survives ``execve``, so a checker started by a
+    big parent would inherit the parent's peak and stop at once.
+    """
+    try:
+        with open("/proc/self/status", "rb") as f:
+            for line in f:
+                if line.startswith(b"VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
