@@ -214,6 +214,13 @@ DAVID = E4.replace(
     gup_unshare="unshare_mapcount",
 )
 
+E6_NO_SWP = E6.replace(
+    name="E6-no-swp-exclusive", kernels="5.19-6.2 on archs without SWP_EXCLUSIVE",
+    summary="E6 where swap PTEs cannot remember exclusivity (all but x86, arm64, s390,"
+            " ppc64/book3s until 6.3)",
+    swp_exclusive=False,
+)
+
 CONTROL_MPROTECT = E6.replace(
     name="E6-mprotect-no-ae", kernels="broken control",
     summary="E6 with the PageAnonExclusive gate removed from the mprotect upgrade",
@@ -252,7 +259,7 @@ CONTROL_REUSE_NO_AE = E6.replace(
 
 ERAS = (E1, E2, E3t, E3, E4, E5, E6)
 PROPOSALS = (LINUS, DAVID)
-VARIANTS = (E6_519, E6_60)
+VARIANTS = (E6_519, E6_60, E6_NO_SWP)
 CONTROLS = (CONTROL_MPROTECT, CONTROL_NOSEQ, CONTROL_NO_EARLY_COPY, CONTROL_NO_UNSHARE,
             CONTROL_SWAP_PINNED, CONTROL_NO_TRY_SHARE, CONTROL_REUSE_NO_AE)
 POLICIES: dict[str, Policy] = {p.name: p for p in ERAS + VARIANTS + PROPOSALS + CONTROLS}

@@ -1,0 +1,266 @@
+"""The scenario catalogue: kernel-facts.md §4.4 rows, cow.c's anon tests, the reproducers.
+
+Expected verdicts are in era order E1 E2 E3t E3 E4 E5 E6 ("-": the row does
+not apply).  ``source`` says where they come from: "kf" = the kernel-facts
+§4.4 matrix (its own C/I tags apply), "cow.c" = the selftest column of
+kernel-facts §3, "own" = this project's inference from the era logic of
+kernel-facts §2 (rows the matrix does not show; the reasoning is in the
+title or the comment above the row).
+
+Conventions: P is the process under test, C its child; "P.gup" is a second
+thread of P (GUP-fast racing fork); "reclaim" is the page-reclaim thread
+(MADV_PAGEOUT), which takes no mmap lock.  Page 0 is populated with token
+"a" first, as cow.c does with memset(mem, 1, size).
+"""
+
+from __future__ import annotations
+
+from models.cow.scenario import (
+    Scenario,
+    clear_refs,
+    dma_read,
+    dma_write,
+    exit_,
+    fork,
+    get,
+    mprotect,
+    munmap,
+    pin,
+    race,
+    read,
+    scenario,
+    swapout,
+    unpin,
+    write,
+)
+
+__all__ = ["SCENARIOS", "CATALOGUE", "get_scenario"]
+
+PC = ("P", "C")
+RECLAIM = {"reclaim": "P"}
+
+
+def _rows() -> list[Scenario]:
+    rows = [
+        # -- kernel-facts §4.4 ------------------------------------------------------------
+        scenario("S01", "basic fork COW: P writes after fork, C must not see it", [
+            write("P", 0, "a"), fork("P", "C"), write("P", 0, "b"), read("C", 0),
+        ], procs=PC, expect="H H H H H H H", source="kf", reproduces="cow.c A1"),
+        scenario("S02", "S01 + P mprotect R then RW before writing (mprotect optimization)", [
+            write("P", 0, "a"), fork("P", "C"), mprotect("P", 0, False), mprotect("P", 0, True),
+            write("P", 0, "b"), read("C", 0),
+        ], procs=PC, expect="H H H H H H H", source="kf", reproduces="cow.c A2"),
+        scenario("S03", "CVE-2020-29374: C vmsplices the page, unmaps it; P writes", [
+            write("P", 0, "a"), fork("P", "C"), get("C", 0, "pipe"), munmap("C", 0),
+            write("P", 0, "b"), dma_read("C", "pipe"),
+        ], procs=PC, expect="M H H H H H H", source="kf", reproduces="cow.c A3"),
+        scenario("S04", "P vmsplices before fork, unmaps after; C writes; P reads the pipe", [
+            write("P", 0, "a"), get("P", 0, "pipe"), fork("P", "C"), munmap("P", 0),
+            write("C", 0, "b"), dma_read("P", "pipe"),
+        ], procs=PC, expect="M M H H H H H", source="kf", reproduces="cow.c A5"),
+        scenario("S05", "fork; P vmsplices and unmaps; C writes; P reads the pipe", [
+            write("P", 0, "a"), fork("P", "C"), get("P", 0, "pipe"), munmap("P", 0),
+            write("C", 0, "b"), dma_read("P", "pipe"),
+        ], procs=PC, expect="M H H H H H H", source="kf", reproduces="cow.c A6"),
+        scenario("S06", "R/W longterm pin, then fork (child alive), then P writes", [
+            write("P", 0, "a"), pin("P", 0, "buf"), fork("P", "C"), write("P", 0, "b"),
+            dma_read("P", "buf"),
+        ], procs=PC, expect="W W W H H H H", source="kf", reproduces="cow.c A8"),
+        scenario("S07", "GUP-fast R/W pin racing fork: fork sees no pin, then write-protects", [
+            write("P", 0, "a"),
+            race(fork("P", "C"), pin("P.gup", 0, "buf", fast=True)),
+            write("P", 0, "b"), dma_read("P", "buf"),
+        ], procs=PC, expect="W W W W H H H", source="kf",
+            reproduces="57efa1fe5957 (fork vs GUP-fast)"),
+        scenario("S08", "R/W pin; mprotect R, clear soft-dirty, mprotect RW; P writes", [
+            write("P", 0, "a"), pin("P", 0, "buf"), mprotect("P", 0, False), clear_refs("P", 0),
+            mprotect("P", 0, True), write("P", 0, "b"), dma_read("P", "buf"),
+        ], procs=PC[:1], expect="H H W W W W H", source="kf", reproduces="cow.c A7"),
+        scenario("S09", "fork (child alive); R/O pin on the shared page; P writes", [
+            write("P", 0, "a"), fork("P", "C"), pin("P", 0, "buf", rw=False),
+            write("P", 0, "b"), dma_read("P", "buf"),
+        ], procs=PC, expect="W H W W W W H", source="kf", reproduces="cow.c A9"),
+        # X10 (own row): S09 through GUP-fast
+        # (cow.c A10).  E2's fast walk falls back on the R/O PTE and slow GUP breaks COW.
+        scenario("X10", "S09 with the R/O pin taken by GUP-fast", [
+            write("P", 0, "a"), fork("P", "C"), pin("P", 0, "buf", rw=False, fast=True),
+            write("P", 0, "b"), dma_read("P", "buf"),
+        ], procs=PC, expect="W H W W W W H", source="own (cow.c A10)",
+            reproduces="cow.c A10"),
+        scenario("S11", "mprotect R, clear soft-dirty, mprotect RW; R/O pin; P writes", [
+            write("P", 0, "a"), mprotect("P", 0, False), clear_refs("P", 0),
+            mprotect("P", 0, True), pin("P", 0, "buf", rw=False), write("P", 0, "b"),
+            dma_read("P", "buf"),
+        ], procs=PC[:1], expect="H H W W W W H", source="kf", reproduces="cow.c A13"),
+        scenario("S12a", "R/W pin; reclaim leaves the pinned page in the swap cache; P reads,"
+                 " then writes", [
+            write("P", 0, "a"), pin("P", 0, "buf"), swapout("reclaim", "P", 0),
+            read("P", 0), write("P", 0, "b"), dma_read("P", "buf"),
+        ], procs=PC[:1], threads=RECLAIM, expect="H H W W H H H", source="kf",
+            reproduces="io_uring_swap.c"),
+        # Own row X12b: the feb889fb40fa check-then-pin window (the VFIO/io_uring race): reclaim
+        # finds the page unpinned, a pin lands, add_to_swap and try_to_unmap proceed.  E4/E5
+        # leave the pinned page in the swap cache (wrong COW on the next write); E6's
+        # try_to_unmap refuses the pinned exclusive page; E1/E2 reuse by mapcount.
+        scenario("X12b", "R/W pin racing reclaim's pinned check (feb889fb40fa window)", [
+            write("P", 0, "a"),
+            race(swapout("reclaim", "P", 0), pin("P.gup", 0, "buf")),
+            read("P", 0), write("P", 0, "b"), dma_read("P", "buf"),
+        ], procs=PC[:1], threads=RECLAIM, expect="H H W W W W H", source="own",
+            reproduces="kernel-facts §2(d): racy check-then-pin"),
+        # Own rows X13, X13w: O_DIRECT read (R/W FOLL_GET) racing swap-out (aarcange's
+        # page_count_do_wp_page-swap.c, failing on v5.11).  The GUP reference keeps the
+        # page in the swap cache.  X13: a read faults it back R/O, then the write goes
+        # through do_wp_page: page_count (E3t-E5) copies, mapcount (E1/E2) reuses,
+        # SWP_EXCLUSIVE (E6, part 3 "reliable R/W FOLL_GET") keeps it exclusive.
+        scenario("X13", "O_DIRECT R/W get; swap-out; P reads, writes; device writes", [
+            write("P", 0, "a"), get("P", 0, "dio", rw=True, fast=False),
+            swapout("reclaim", "P", 0), read("P", 0), write("P", 0, "b"),
+            dma_write("P", "dio", "v"), read("P", 0),
+        ], procs=PC[:1], threads=RECLAIM, expect="H H W W W W H", source="own",
+            reproduces="page_count_do_wp_page-swap.c"),
+        # X13w: the write faults the swap PTE in directly.  E1-E4 reuse_swap_page()
+        # (mapcount + swapcount == 1) maps it writable; E5's do_swap_page needs
+        # page_count == 1 (c145e0b47c77), maps R/O and do_wp_page copies; E6 has the bit.
+        scenario("X13w", "O_DIRECT R/W get; swap-out; P writes (swap-in write fault)", [
+            write("P", 0, "a"), get("P", 0, "dio", rw=True, fast=False),
+            swapout("reclaim", "P", 0), write("P", 0, "b"), dma_write("P", "dio", "v"),
+            read("P", 0),
+        ], procs=PC[:1], threads=RECLAIM, expect="H H H H H W H", source="own",
+            reproduces="page_count_do_wp_page-swap.c"),
+        # Own row X16: unnecessary COW through the swap cache.  After swap-in by a read
+        # the page stays in the swap cache; page_count (E3t-E4) sees map + swap cache = 2
+        # and copies; E5 frees the swap cache first (53a05ad9f21d); E1/E2 count
+        # mapcount + swapcount = 1; E6 restores exclusivity from SWP_EXCLUSIVE.
+        scenario("X16", "swap out, read back (page stays in the swap cache), P writes", [
+            write("P", 0, "a"), swapout("reclaim", "P", 0), read("P", 0), write("P", 0, "b"),
+        ], procs=PC[:1], threads=RECLAIM, expect="H H U U U H H", source="own",
+            reproduces="53a05ad9f21d (unnecessary COW via the swap cache)"),
+        # Own row X18: a previously shared page (the child exited) is written.  Reuse in
+        # every era; page_count eras copy while the LRU pagevec still holds the page.
+        scenario("X18", "fork; child exits; P writes the previously shared page", [
+            write("P", 0, "a"), fork("P", "C"), exit_("C"), write("P", 0, "b"),
+        ], procs=PC, expect="H H U U U H H", source="own"),
+        scenario("S14", "O_DIRECT R/W get; clear_refs soft-dirty; P writes; device writes", [
+            write("P", 0, "a"), get("P", 0, "dio", rw=True, fast=False), clear_refs("P", 0),
+            write("P", 0, "b"), dma_write("P", "dio", "v"), read("P", 0),
+        ], procs=PC[:1], expect="H H W W W W H", source="kf",
+            reproduces="page_count_do_wp_page.c"),
+        scenario("S15", "fresh page still in the LRU pagevec mapped R/O; P writes", [
+            write("P", 0, "a"), mprotect("P", 0, False), mprotect("P", 0, True),
+            write("P", 0, "b"),
+        ], procs=PC[:1], expect="H H U U U H H", source="kf",
+            reproduces="53a05ad9f21d / d4c470970d45 (unnecessary COW)"),
+        scenario("S18", "GUP-fast pin racing try_to_unmap's clear-PTE / check-pinned / clear-AE",
+                 [
+            write("P", 0, "a"),
+            race(swapout("reclaim", "P", 0), pin("P.gup", 0, "buf", fast=True)),
+            read("P", 0), write("P", 0, "b"), dma_read("P", "buf"),
+        ], procs=PC[:1], threads=RECLAIM, expect="- - - - - - H", source="kf",
+            reproduces="088b8aa537c2 (holds under sequential consistency)"),
+        scenario("S21", "negative control: fork (C alive); P mprotect R then RW; P writes", [
+            write("P", 0, "a"), fork("P", "C"), mprotect("P", 0, False), mprotect("P", 0, True),
+            write("P", 0, "b"), read("C", 0),
+        ], procs=PC, expect={"E6": "H", "E6-mprotect-no-ae": "M"}, source="kf"),
+        # -- cow.c anon tests (kernel-facts §3), base page --------------------------------
+        scenario("A1", "Basic COW after fork()", [
+            write("P", 0, "a"), fork("P", "C"), write("P", 0, "b"), read("C", 0),
+        ], procs=PC, expect="H H H H H H H", source="cow.c"),
+        scenario("A2", "Basic COW after fork() with mprotect() optimization", [
+            write("P", 0, "a"), fork("P", "C"), mprotect("P", 0, False), mprotect("P", 0, True),
+            write("P", 0, "b"), read("C", 0),
+        ], procs=PC, expect="H H H H H H H", source="cow.c"),
+        scenario("A3", "vmsplice() + unmap in child", [
+            write("P", 0, "a"), fork("P", "C"), get("C", 0, "pipe"), munmap("C", 0),
+            write("P", 0, "b"), dma_read("C", "pipe"),
+        ], procs=PC, expect="M H H H H H H", source="cow.c"),
+        scenario("A4", "vmsplice() + unmap in child with mprotect() optimization", [
+            write("P", 0, "a"), fork("P", "C"), get("C", 0, "pipe"), munmap("C", 0),
+            mprotect("P", 0, False), mprotect("P", 0, True), write("P", 0, "b"),
+            dma_read("C", "pipe"),
+        ], procs=PC, expect="M H H H H H H", source="cow.c"),
+        scenario("A5", "vmsplice() before fork(), unmap in parent after fork()", [
+            write("P", 0, "a"), get("P", 0, "pipe"), fork("P", "C"), munmap("P", 0),
+            write("C", 0, "b"), dma_read("P", "pipe"),
+        ], procs=PC, expect="M M H H H H H", source="cow.c"),
+        scenario("A6", "vmsplice() + unmap in parent after fork()", [
+            write("P", 0, "a"), fork("P", "C"), get("P", 0, "pipe"), munmap("P", 0),
+            write("C", 0, "b"), dma_read("P", "pipe"),
+        ], procs=PC, expect="M H H H H H H", source="cow.c"),
+        scenario("A7", "R/O-mapping a page registered as iouring fixed buffer", [
+            write("P", 0, "a"), pin("P", 0, "fixed"), mprotect("P", 0, False),
+            clear_refs("P", 0), mprotect("P", 0, True), write("P", 0, "b"),
+            dma_read("P", "fixed"),
+        ], procs=PC[:1], expect="H H W W W W H", source="cow.c"),
+        scenario("A8", "fork() with an iouring fixed buffer", [
+            write("P", 0, "a"), pin("P", 0, "fixed"), fork("P", "C"), write("P", 0, "b"),
+            dma_read("P", "fixed"),
+        ], procs=PC, expect="W W W H H H H", source="cow.c"),
+        scenario("A9", "R/O GUP pin on R/O-mapped shared page", [
+            write("P", 0, "a"), fork("P", "C"), pin("P", 0, "ro", rw=False),
+            write("P", 0, "b"), dma_read("P", "ro"),
+        ], procs=PC, expect="W H W W W W H", source="cow.c"),
+        scenario("A10", "R/O GUP-fast pin on R/O-mapped shared page", [
+            write("P", 0, "a"), fork("P", "C"), pin("P", 0, "ro", rw=False, fast=True),
+            write("P", 0, "b"), dma_read("P", "ro"),
+        ], procs=PC, expect="W H W W W W H", source="cow.c"),
+        scenario("A11", "R/O GUP pin on R/O-mapped previously-shared page", [
+            write("P", 0, "a"), fork("P", "C"), exit_("C"), pin("P", 0, "ro", rw=False),
+            write("P", 0, "b"), dma_read("P", "ro"),
+        ], procs=PC, expect="H H W W W W H", source="cow.c"),
+        scenario("A12", "R/O GUP-fast pin on R/O-mapped previously-shared page", [
+            write("P", 0, "a"), fork("P", "C"), exit_("C"),
+            pin("P", 0, "ro", rw=False, fast=True), write("P", 0, "b"), dma_read("P", "ro"),
+        ], procs=PC, expect="H H W W W W H", source="cow.c"),
+        scenario("A13", "R/O GUP pin on R/O-mapped exclusive page", [
+            write("P", 0, "a"), mprotect("P", 0, False), clear_refs("P", 0),
+            mprotect("P", 0, True), pin("P", 0, "ro", rw=False), write("P", 0, "b"),
+            dma_read("P", "ro"),
+        ], procs=PC[:1], expect="H H W W W W H", source="cow.c"),
+        scenario("A14", "R/O GUP-fast pin on R/O-mapped exclusive page", [
+            write("P", 0, "a"), mprotect("P", 0, False), clear_refs("P", 0),
+            mprotect("P", 0, True), pin("P", 0, "ro", rw=False, fast=True),
+            write("P", 0, "b"), dma_read("P", "ro"),
+        ], procs=PC[:1], expect="H H W W W W H", source="cow.c"),
+        # -- cow.c "with swapped out base page" runs of the vmsplice cases ------------------
+        scenario("A3s", "vmsplice() + unmap in child, with swapped out base page", [
+            write("P", 0, "a"), swapout("reclaim", "P", 0), fork("P", "C"),
+            get("C", 0, "pipe"), munmap("C", 0), write("P", 0, "b"), dma_read("C", "pipe"),
+        ], procs=PC, threads=RECLAIM, expect="M H M M M H H", source="cow.c"),
+        scenario("A5s", "vmsplice() before fork(), unmap in parent, with swapped out base page",
+                 [
+            write("P", 0, "a"), swapout("reclaim", "P", 0), get("P", 0, "pipe"),
+            fork("P", "C"), munmap("P", 0), write("C", 0, "b"), dma_read("P", "pipe"),
+        ], procs=PC, threads=RECLAIM, expect="M M H H H H H", source="own"),
+        scenario("A6s", "vmsplice() + unmap in parent after fork(), with swapped out base page",
+                 [
+            write("P", 0, "a"), swapout("reclaim", "P", 0), fork("P", "C"),
+            get("P", 0, "pipe"), munmap("P", 0), write("C", 0, "b"), dma_read("P", "pipe"),
+        ], procs=PC, threads=RECLAIM, expect="M H M M M H H", source="cow.c"),
+        # -- reproducers ------------------------------------------------------------------
+        scenario("CVE-2020-29374", "Jann Horn's vmsplice.c (Project Zero 2045)", [
+            write("P", 0, "a"), fork("P", "C"), get("C", 0, "pipe"), munmap("C", 0),
+            write("P", 0, "b"), dma_read("C", "pipe"),
+        ], procs=PC, expect="M H H H H H H", source="kf S03"),
+        scenario("CVE-2020-29374-swap", "the swap variant in c145e0b47c77's message", [
+            write("P", 0, "a"), swapout("reclaim", "P", 0), fork("P", "C"),
+            get("C", 0, "pipe"), munmap("C", 0), write("P", 0, "b"), dma_read("C", "pipe"),
+        ], procs=PC, threads=RECLAIM, expect="M H M M M H H", source="kf §3 (c145e0b47c77)"),
+        scenario("RDMA-fork", "the 5.9-rc4 RDMA regression: pinned buffer, fork without"
+                 " MADV_DONTFORK, parent writes, device reads", [
+            write("P", 0, "a"), pin("P", 0, "mr"), fork("P", "C"), write("P", 0, "b"),
+            dma_read("P", "mr"), unpin("P", "mr"),
+        ], procs=PC, expect="W W W H H H H", source="kf §3 (S58, S28)"),
+    ]
+    return rows
+
+
+CATALOGUE: list[Scenario] = _rows()
+SCENARIOS: dict[str, Scenario] = {s.name: s for s in CATALOGUE}
+
+
+def get_scenario(name: str) -> Scenario:
+    if name in SCENARIOS:
+        return SCENARIOS[name]
+    raise ValueError(f"unknown scenario {name!r}; use one of {', '.join(SCENARIOS)} or "
+                     f"path.py:NAME for your own")

@@ -1,0 +1,433 @@
+"""The COW model on mcheck's interface: a scenario's threads stepping the abstract VM.
+
+Each thread runs its program one operation at a time; each operation is a
+sequence of atomic steps (kernel.py).  Actions are ``(thread, label,
+choices)``: ``label`` says what the step did (the decision the kernel took),
+``choices`` the frames or slots the search picked for an allocation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from mcheck import Model, invariant, metric
+
+from models.cow import kernel as K
+from models.cow.oracle import accounting_errors, coherence_errors, leak_errors
+from models.cow.policy import Policy
+from models.cow.scenario import Op, Scenario
+from models.cow.vm import (
+    LIVE,
+    NONE,
+    PRESENT,
+    SWAP,
+    Blocked,
+    Config,
+    NeedChoice,
+    World,
+    initial_state,
+)
+
+__all__ = ["CowModel", "LRU"]
+
+LRU = "lru"  # the free-running LRU-pagevec drain
+
+
+class CowModel(Model):
+    """A scenario checked under a policy."""
+
+    name = "cow"
+    version = "1"
+
+    def __init__(self, scenario: Scenario, policy: Policy, *, bias: int = 8,
+                 spurious_trylock: bool = False, policy_ref: str | None = None,
+                 scenario_ref: str | None = None) -> None:
+        self.scenario = scenario
+        self.policy = policy
+        self.policy_ref = policy_ref or policy.name
+        self.scenario_ref = scenario_ref or scenario.name
+        s = scenario
+        self.cfg = Config(procs=len(s.procs), pages=s.pages, frames=s.frames, slots=s.slots,
+                          handles=len(s.handles), threads=len(s.threads), bias=bias,
+                          spurious_trylock=spurious_trylock)
+        self.thread_names = [t for t, _ in s.threads]
+        self.thread_proc = [p for _, p in s.threads]
+        self._alive = tuple(1 if i == 0 else 0 for i in range(len(s.procs)))
+        # Which processes are created by a fork (and start dead).
+        children = {op.args[0] for prog in s.programs for op in prog if op.kind == "fork"}
+        self._alive = tuple(0 if name in children else 1 for name in s.procs)
+
+    # -- the interface --------------------------------------------------------------
+
+    def params(self) -> dict[str, Any]:
+        p: dict[str, Any] = {"policy": self.policy_ref, "scenario": self.scenario_ref}
+        if self.cfg.bias != 8:
+            p["bias"] = self.cfg.bias
+        if self.cfg.spurious_trylock:
+            p["spurious_trylock"] = True
+        return p
+
+    def fingerprint(self) -> str:
+        from mcheck.fingerprint import digest
+
+        s = self.scenario
+        return digest(("cow", self.version, tuple(sorted(self.policy.switches().items())),
+                       s.procs, s.threads,
+                       tuple(tuple((o.kind, o.thread, o.args, o.after) for o in prog)
+                             for prog in s.programs),
+                       s.pages, s.frames, s.slots, self.cfg.bias, self.cfg.spurious_trylock))
+
+    def initial_states(self) -> list[tuple]:
+        return [initial_state(self.cfg, self._alive)]
+
+    def threads(self) -> list[str]:
+        return self.thread_names + [LRU]
+
+    def thread(self, action: Any) -> str:
+        return action[0]
+
+    def successors(self, state: tuple) -> Iterator[tuple[tuple, tuple]]:
+        out = []
+        for t in range(len(self.thread_names)):
+            out.extend(self._outcomes(state, t))
+        if any(f[2] for f in state[0]):
+            w = World(state, self.cfg)
+            K.lru_add_drain(w)
+            out.append(((LRU, "lru_add_drain", ()), w.freeze()))
+        return iter(out)
+
+    def actions(self, state: tuple) -> list[tuple]:
+        return [a for a, _ in self.successors(state)]
+
+    def step(self, state: tuple, action: Any) -> tuple:
+        name, label, choices = action
+        choices = tuple(choices)
+        if name == LRU:
+            w = World(state, self.cfg)
+            K.lru_add_drain(w)
+            return w.freeze()
+        t = self.thread_names.index(name)
+        w = World(state, self.cfg, choices)
+        got = self._run(w, t)
+        if got != label:
+            raise ValueError(f"action {action!r} is not enabled (the step does {got!r})")
+        return w.freeze()
+
+    def is_final(self, state: tuple) -> bool:
+        threads = state[4]
+        return all(threads[t][0] >= len(p) for t, p in enumerate(self.scenario.programs))
+
+    def properties(self) -> list:
+        return [
+            invariant("missed_cow", lambda s: not leak_errors(self, s),
+                      "no process or GUP reference sees data another process wrote after"
+                      " they stopped sharing (isolation)",
+                      lambda s: "; ".join(leak_errors(self, s))),
+            invariant("wrong_cow", lambda s: not coherence_errors(self, s),
+                      "a process's own data never diverges from its mapping or its pins"
+                      " (coherence)",
+                      lambda s: "; ".join(coherence_errors(self, s))),
+            invariant("model_error", lambda s: not accounting_errors(self, s),
+                      "the kernel's accounting: refcount discipline, mapcount, swapcount,"
+                      " no use after free, E6 exclusivity invariants",
+                      lambda s: "; ".join(accounting_errors(self, s))),
+            metric("unnecessary_cow", self._unnecessary,
+                   "do_wp_page copies a page the faulting process alone could observe",
+                   lambda s, a, t: f"{a[0]}: {a[1]}"),
+        ]
+
+    def _unnecessary(self, s: tuple, a: Any, t: tuple) -> bool:
+        name, label = a[0], a[1]
+        if " copy " not in label or not label.startswith("do_wp_page"):
+            return False
+        ti = self.thread_names.index(name)
+        op = self.scenario.programs[ti][s[4][ti][0]]
+        return K.copy_was_unnecessary(s, self.thread_proc[ti], op.args[0])
+
+    def format_action(self, action: Any) -> str:
+        name, label, _choices = action
+        return f"{name}: {label}"
+
+    def describe(self, state: tuple) -> dict[str, Any]:
+        frames, slots, procs, handles, threads = state
+        out: dict[str, Any] = {}
+        for i, f in enumerate(frames):
+            ref, mapc, lru, sc, ae, locked, data = f
+            if ref == 0:
+                out[f"f{i}"] = "free"
+                continue
+            out[f"f{i}.ref"] = ref
+            out[f"f{i}.map"] = mapc
+            out[f"f{i}.lru"] = lru
+            out[f"f{i}.swapcache"] = "-" if sc == NONE else f"s{sc}"
+            if self.policy.anon_exclusive:
+                out[f"f{i}.AE"] = ae
+            out[f"f{i}.locked"] = locked
+            out[f"f{i}.data"] = self.token_name(data)
+        for i, sl in enumerate(slots):
+            swc, cache, data = sl
+            out[f"s{i}"] = ("free" if swc == 0 and cache == NONE else
+                            f"swapcount {swc} cache {'-' if cache == NONE else f'f{cache}'} "
+                            f"data {self.token_name(data)}")
+        for p, pr in enumerate(procs):
+            pn = self.scenario.procs[p]
+            alive, ptes, vmw, wps, mmap, _ptl, hp, L, _hist = pr
+            out[f"{pn}.alive"] = alive
+            for v, pte in enumerate(ptes):
+                out[f"{pn}.pte{v}"] = self.pte_name(pte)
+                out[f"{pn}.L{v}"] = "-" if L[v] == NONE else self.token_name(L[v])
+            out[f"{pn}.wps"] = wps
+            out[f"{pn}.has_pinned"] = hp
+        for k, h in enumerate(handles):
+            st, f, owner, vpn, pin, rw, att, exp = h
+            if st == LIVE:
+                out[self.scenario.handles[k]] = (
+                    f"{'pin' if pin else 'get'} {'RW' if rw else 'R/O'} f{f}"
+                    f"{'' if att else ' detached'}")
+            else:
+                out[self.scenario.handles[k]] = "-" if st == 0 else "released"
+        return out
+
+    # -- naming -------------------------------------------------------------------------
+
+    def token_name(self, tok: int) -> str:
+        if tok == 0:
+            return "0"
+        return self.scenario.tokens[tok - 1]
+
+    @staticmethod
+    def pte_name(pte: tuple) -> str:
+        kind, idx, w, x = pte
+        if kind == PRESENT:
+            return f"f{idx} {'W' if w else 'R/O'}"
+        if kind == SWAP:
+            return f"swap s{idx}{' excl' if w else ''}"
+        return "none"
+
+    # -- steps ----------------------------------------------------------------------------
+
+    def _outcomes(self, state: tuple, t: int) -> list[tuple[tuple, tuple]]:
+        th = state[4][t]
+        prog = self.scenario.programs[t]
+        if th[0] >= len(prog):
+            return []
+        op = prog[th[0]]
+        for u, n in op.after:
+            if state[4][u][0] < n:
+                return []
+        out = []
+        pending: list[tuple] = [()]
+        name = self.thread_names[t]
+        while pending:
+            choices = pending.pop(0)
+            w = World(state, self.cfg, choices)
+            try:
+                label = self._run(w, t)
+            except Blocked:
+                continue
+            except NeedChoice as e:
+                pending[0:0] = [choices + (c,) for c in e.candidates]
+                continue
+            out.append(((name, label, choices), w.freeze()))
+        return out
+
+    def _run(self, w: World, t: int) -> str:
+        th = w.threads[t]
+        op = self.scenario.programs[t][th.pc]
+        return getattr(self, "_op_" + op.kind)(w, t, th, op)
+
+    def _done(self, th: Any) -> None:
+        th.pc += 1
+        th.sub = 0
+        th.loc = []
+
+    def _proc(self, t: int) -> int:
+        return self.thread_proc[t]
+
+    def _op_write(self, w: World, t: int, th: Any, op: Op) -> str:
+        p, (v, tok) = self._proc(t), op.args
+        pr = w.procs[p]
+        kind, _f, wr, _sd = pr.pte[v]
+        if kind == 0:
+            return K.anon_fault(w, self.policy, p, v)
+        if kind == SWAP:
+            return K.do_swap_page(w, self.policy, p, v, write=True)
+        if not wr:
+            if not pr.vm_write[v]:
+                raise Blocked("write to a read-only VMA")
+            return K.do_wp_page(w, self.policy, p, v)
+        label = K.store(w, self.policy, p, v, self.scenario.token(tok))
+        self._done(th)
+        return f"write {tok}: {label}"
+
+    def _op_read(self, w: World, t: int, th: Any, op: Op) -> str:
+        p, (v,) = self._proc(t), op.args
+        kind, f, _wr, _sd = w.procs[p].pte[v]
+        if kind == SWAP:
+            return K.do_swap_page(w, self.policy, p, v, write=False)
+        self._done(th)
+        return f"read: load f{f}" if kind == PRESENT else "read: no page"
+
+    def _op_fork(self, w: World, t: int, th: Any, op: Op) -> str:
+        p = self._proc(t)
+        c = self.scenario.proc_index(op.args[0])
+        pages = self.cfg.pages
+        sub = th.sub
+        if sub == 0:
+            label = K.fork_begin(w, self.policy, p, c)
+        elif sub <= 2 * pages:
+            v = (sub - 1) // 2
+            if sub % 2 == 1:
+                label, decision = K.fork_decide(w, self.policy, p, v)
+                th.loc = [decision]
+            else:
+                label = K.fork_apply(w, self.policy, p, c, v, th.loc[0])
+                th.loc = []
+        else:
+            label = K.fork_end(w, self.policy, p)
+            self._done(th)
+            return f"fork: {label}"
+        th.sub += 1
+        return f"fork: {label}"
+
+    # GUP: sub 0-4 GUP-fast, 10-11 slow GUP.  loc = [seq, pte...]
+    def _op_gup(self, w: World, t: int, th: Any, op: Op) -> str:
+        p = self._proc(t)
+        v, hname, pin, rw, fast = op.args
+        k = self.scenario.handle(hname)
+        pol = self.policy
+        what = ("pin_user_pages" if pin else "get_user_pages") + ("_fast" if fast else "")
+        sub = th.sub
+        if sub == 0 and not fast:
+            sub = th.sub = 10
+        if sub == 0:
+            label, seq = K.gup_fast_begin(w, pol, p, pin)
+            th.loc = [seq]
+            th.sub = 10 if seq < 0 else 1
+        elif sub == 1:
+            label, pte = K.gup_fast_pte(w, pol, p, v, pin, rw)
+            if pte is None:
+                th.sub = 10
+            else:
+                th.loc = [th.loc[0], *pte]
+                th.sub = 2
+        elif sub == 2:
+            f = th.loc[2]
+            label, ok = K.gup_fast_grab(w, pol, f, pin)
+            if ok:
+                th.held, th.held_refs = f, (w.cfg.bias if pin else 1)
+                th.sub = 3
+            else:
+                th.sub = 10
+        elif sub == 3:
+            label, ok = K.gup_fast_recheck(w, pol, p, v, tuple(th.loc[1:5]), pin, rw)
+            if ok:
+                th.sub = 4
+            else:
+                self._drop_held(w, th)
+                th.sub = 10
+        elif sub == 4:
+            label, ok = K.gup_fast_seq_retry(w, pol, p, th.loc[0], pin)
+            if ok:
+                f = th.held
+                th.held, th.held_refs = NONE, 0
+                K.take_reference(w, p, v, k, f, pin, rw)
+                self._done(th)
+                return f"{what}: {label} -> {hname} on f{f}"
+            self._drop_held(w, th)
+            th.sub = 10
+        elif sub == 10:
+            label = K.gup_slow_lock(w, pol, p, pin)
+            th.sub = 11
+        else:
+            label, f = K.gup_slow_follow(w, pol, p, v, pin, rw)
+            if f != NONE:
+                w.frames[f].ref += w.cfg.bias if pin else 1
+                K.take_reference(w, p, v, k, f, pin, rw)
+                w.procs[p].mmap -= 1
+                self._done(th)
+                return f"{what}: {label} -> {hname}, mmap_read_unlock"
+        return f"{what}: {label}"
+
+    def _drop_held(self, w: World, th: Any) -> None:
+        f, n = th.held, th.held_refs
+        th.held, th.held_refs = NONE, 0
+        w.put_page(f, n)
+
+    def _op_unpin(self, w: World, t: int, th: Any, op: Op) -> str:
+        k = self.scenario.handle(op.args[0])
+        label = K.unpin(w, k)
+        self._done(th)
+        return f"{op.args[0]}: {label}"
+
+    def _op_dma_write(self, w: World, t: int, th: Any, op: Op) -> str:
+        hname, tok = op.args
+        label = K.dma_write(w, self.scenario.handle(hname), self.scenario.token(tok))
+        self._done(th)
+        return f"{hname}: {label} {tok}"
+
+    def _op_dma_read(self, w: World, t: int, th: Any, op: Op) -> str:
+        hname = op.args[0]
+        h = w.handles[self.scenario.handle(hname)]
+        self._done(th)
+        return f"{hname}: device read f{h.frame}"
+
+    def _op_munmap(self, w: World, t: int, th: Any, op: Op) -> str:
+        label = K.zap_pte(w, self.policy, self._proc(t), op.args[0])
+        self._done(th)
+        return f"munmap: {label}"
+
+    def _op_exit(self, w: World, t: int, th: Any, op: Op) -> str:
+        p = self._proc(t)
+        pr = w.procs[p]
+        for v in range(th.sub, self.cfg.pages):
+            if pr.pte[v][0] != 0:
+                label = K.zap_pte(w, self.policy, p, v)
+                th.sub = v + 1
+                return f"exit: {label}"
+        label = K.exit_done(w, p)
+        self._done(th)
+        return f"exit: {label}"
+
+    def _op_mprotect(self, w: World, t: int, th: Any, op: Op) -> str:
+        v, rw = op.args
+        label = K.mprotect(w, self.policy, self._proc(t), v, rw)
+        self._done(th)
+        return label
+
+    def _op_clear_refs(self, w: World, t: int, th: Any, op: Op) -> str:
+        label = K.clear_refs(w, self.policy, self._proc(t), op.args[0])
+        self._done(th)
+        return label
+
+    # reclaim: sub 0 isolate, 1 add_to_swap, 2 try_to_unmap (repeats), 3 pageout.
+    def _op_swapout(self, w: World, t: int, th: Any, op: Op) -> str:
+        pname, v = op.args
+        q = self.scenario.proc_index(pname)
+        pol = self.policy
+        sub = th.sub
+        if sub == 0:
+            label, f = K.reclaim_isolate(w, pol, q, v)
+            if f == NONE:
+                self._done(th)
+                return f"reclaim: {label}"
+            th.held, th.held_refs = f, 1
+            th.loc = [f]
+            th.sub = 1
+        elif sub == 1:
+            label = K.reclaim_add_to_swap(w, pol, th.loc[0])
+            th.sub = 2
+        elif sub == 2:
+            label, more = K.reclaim_try_to_unmap(w, pol, th.loc[0])
+            if more != 1:
+                th.sub = 3
+        else:
+            th.held, th.held_refs = NONE, 0
+            label = K.reclaim_pageout(w, pol, th.loc[0])
+            self._done(th)
+        return f"reclaim: {label}"
+
+
+def _unused(_: Sequence[Any]) -> None:
+    return None
