@@ -1,0 +1,295 @@
+"""The mcheck command, run as a subprocess the way people and CI run it."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+TOYS = str(ROOT / "examples" / "toys.py")
+
+
+def run(*args, env=None, cwd=None):
+    full_env = {**os.environ, **(env or {})}
+    full_env.pop("MCHECK_DEBUG", None) if "MCHECK_DEBUG" not in (env or {}) else None
+    return subprocess.run([sys.executable, "-m", "mcheck", *map(str, args)],
+                          capture_output=True, text=True, env=full_env, cwd=cwd, timeout=60)
+
+
+def assert_usage_error(proc, *fragments):
+    assert proc.returncode == 2, (proc.stdout, proc.stderr)
+    lines = proc.stderr.splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith("mcheck: ")
+    assert "Traceback" not in proc.stderr
+    for f in fragments:
+        assert f in lines[0], lines[0]
+
+
+# -- exit statuses -------------------------------------------------------------------
+
+
+def test_version():
+    p = run("--version")
+    assert p.returncode == 0 and p.stdout.strip() == "mcheck 0.1.0"
+
+
+def test_holds_exits_0():
+    p = run("check", TOYS, "--toy", "increments", "--procs", "2")
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.startswith("increments toy=increments procs=2: HOLDS  (1012 states, "
+                               "2024 transitions, depth 31, exhausted")
+
+
+def test_violated_exits_1_and_prints_the_trace():
+    p = run("check", TOYS, "--toy", "lost-update")
+    assert p.returncode == 1
+    assert "final_x_is_2       VIOLATED      invariant: x = 1 at the end (4 steps)" in p.stdout
+    assert "x_never_decreases  UNDETERMINED  stopped at the first violation" in p.stdout
+    assert "4 steps, 2 threads, 2 preemptions" in p.stdout
+    assert "step  T0" in p.stdout
+
+
+def test_undetermined_exits_3_naming_the_bound():
+    p = run("check", TOYS, "--toy", "increments", "--procs", "3", "--max-states", "500")
+    assert p.returncode == 3
+    assert "UNDETERMINED" in p.stdout and "--max-states 500 reached" in p.stdout
+    p = run("check", TOYS, "--toy", "ladder", "--max-depth", "5")
+    assert p.returncode == 3
+    assert "quiet_at_the_top  UNDETERMINED  --max-depth 5 reached after 11 states, depth 5" \
+        in p.stdout
+    p = run("check", TOYS, "--toy", "increments", "--procs", "4", "--timeout", "0.001")
+    assert p.returncode == 3 and "--timeout 0.001s reached" in p.stdout
+    p = run("check", TOYS, "--toy", "increments", "--procs", "4", "--max-memory", "1")
+    assert p.returncode == 3 and "--max-memory 1 MB reached" in p.stdout
+
+
+def test_deadlock_flag():
+    assert run("check", TOYS, "--toy", "philosophers").returncode == 0
+    p = run("check", TOYS, "--toy", "philosophers", "--deadlock")
+    assert p.returncode == 1
+    assert "deadlock: no enabled action in a non-final state (3 steps)" in p.stdout
+
+
+def test_several_models_print_one_verdict_each_and_exit_with_the_worst():
+    p = run("check", TOYS)
+    assert p.returncode == 1
+    verdicts = [x for x in p.stdout.splitlines() if x and not x.startswith(" ")
+                and ": " in x and "toy=" in x and "(" in x and "states" in x]
+    assert [v.split(":")[0] for v in verdicts] == [
+        "increments toy=increments procs=2", "lost-update toy=lost-update",
+        "philosophers toy=philosophers procs=3", "ladder toy=ladder height=5"]
+    p = run("check", TOYS, "--property", "neighbours_never_both_eat")
+    assert p.returncode == 0 and "skipped" in p.stdout
+
+
+def test_all_collects_every_violation():
+    p = run("check", TOYS, "--toy", "lost-update", "--all", "--json")
+    doc = json.loads(p.stdout)
+    props = {x["name"]: x for x in doc["models"][0]["properties"]}
+    assert props["final_x_is_2"]["verdict"] == "violated"
+    assert props["x_never_decreases"]["verdict"] == "holds"
+    assert props["stores"]["count"] == 8 and props["stores"]["verdict"] == "holds"
+
+
+def test_dfs_flag():
+    p = run("check", TOYS, "--toy", "lost-update", "--dfs", "--json")
+    doc = json.loads(p.stdout)
+    assert p.returncode == 1 and doc["strategy"] == "dfs"
+
+
+# -- usage errors: exit 2, one line, no traceback -------------------------------------
+
+
+@pytest.mark.parametrize("args, fragments", [
+    (["check", TOYS, "--bogus"], ["unknown flag '--bogus'"]),
+    (["check", TOYS, "--toy", "ladder", "stray"], ["unknown argument 'stray'"]),
+    (["check", str(ROOT / "no-such-model.py")], ["no model at", "give the path"]),
+    (["check"], ["no model given"]),
+    (["check", TOYS, "--max-states", "0"], ["--max-states", "above zero"]),
+    (["check", TOYS, "--max-depth", "-1"], ["--max-depth", "above zero"]),
+    (["check", TOYS, "--timeout", "0"], ["--timeout", "above zero"]),
+    (["check", TOYS, "--max-memory", "-1"], ["--max-memory", "above zero"]),
+    (["check", TOYS, "--max-states", "many"], ["--max-states", "a whole number expected"]),
+    (["check", TOYS, "--property", "nope"], ["has a property 'nope'", "choose from"]),
+    (["check", TOYS, "--toy", "ladder", "--property", "nope"],
+     ["has no property 'nope'", "quiet_at_the_top"]),
+    (["check", TOYS, "--toy", "increments", "--procs", "0"], ["--procs must be"]),
+    (["check", TOYS, "--toy", "nope"], ["invalid choice"]),
+    (["bogus"], ["invalid choice"]),
+    ([], ["no command given"]),
+    (["replay"], ["required"]),
+    (["replay", "x.json", "--bogus"], ["unknown flag '--bogus'"]),
+    (["check", str(ROOT / "mcheck" / "errors.py")], ["is not a model module"]),
+])
+def test_usage_errors(args, fragments):
+    assert_usage_error(run(*args), *fragments)
+
+
+def test_help_lists_exit_codes_and_model_flags():
+    p = run("check", "--help")
+    assert p.returncode == 0 and "exit status:" in p.stdout and "3  undetermined" in p.stdout
+    p = run("check", TOYS, "--help")
+    assert p.returncode == 0 and "--procs N" in p.stdout and "--max-states N" in p.stdout
+    p = run("--help")
+    assert p.returncode == 0 and "exit status:" in p.stdout
+
+
+def _model_file(tmp_path, body, name="m.py"):
+    f = tmp_path / name
+    f.write_text(textwrap.dedent("""\
+        from mcheck import Model, invariant
+
+        class Counter(Model):
+            name = "counter"
+            version = VERSION
+            def params(self):
+                return {}
+            def initial_states(self):
+                return [(0,)]
+            def actions(self, s):
+                return [("inc",)] if s[0] < 3 else []
+            def step(self, s, a):
+                return STEP
+            def properties(self):
+                return [invariant("below_3", lambda s: s[0] < 3)]
+
+        def mcheck_models(options):
+            return [Counter()]
+        """).replace("VERSION", body.get("version", '"1"')).replace(
+            "STEP", body.get("step", "(s[0] + 1,)")))
+    return f
+
+
+def test_an_exception_in_the_model_is_a_model_bug(tmp_path):
+    f = _model_file(tmp_path, {"step": "(1 // (1 - s[0]) + s[0],)"})
+    p = run("check", f)
+    assert_usage_error(p, "model 'counter' raised ZeroDivisionError", "bug in the model")
+    p = run("check", f, env={"MCHECK_DEBUG": "1"})
+    assert p.returncode == 2 and "Traceback" in p.stderr and "ZeroDivisionError" in p.stderr
+
+
+# -- export, replay, show --------------------------------------------------------------
+
+
+def _export(tmp_path, *args):
+    out = tmp_path / "traces"
+    p = run("check", TOYS, *args, "--export", out)
+    files = sorted(out.glob("*.json"))
+    return p, files
+
+
+def test_export_names_and_replay(tmp_path):
+    p, files = _export(tmp_path, "--toy", "lost-update", "--all")
+    assert p.returncode == 1
+    assert [f.name for f in files] == ["lost-update--toy-lost-update--final_x_is_2.json",
+                                       "lost-update--toy-lost-update--stores.json"]
+    for f in files:
+        assert f"exported {f.stem.split('--')[-1]}: {f}" in p.stdout
+    r = run("replay", files[0])
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == ("lost-update toy=lost-update: final_x_is_2 VIOLATED again after "
+                        "4 steps: x = 1 at the end\n")
+    r = run("replay", files[1])
+    assert r.returncode == 0 and "stores event again after 2 steps" in r.stdout
+
+
+def test_show_renders_lanes(tmp_path):
+    _, files = _export(tmp_path, "--toy", "philosophers", "--deadlock")
+    [deadlock] = [f for f in files if "deadlock" in f.name]
+    p = run("show", deadlock)
+    assert p.returncode == 0, p.stderr
+    lines = p.stdout.splitlines()
+    assert lines[0] == ("philosophers toy=philosophers procs=3: deadlock VIOLATED: "
+                        "no enabled action in a non-final state")
+    assert lines[1] == "3 steps, 3 threads, 2 preemptions (marked *)"
+    header = next(x for x in lines if x.startswith("step"))
+    assert header.split() == ["step", "ph0", "ph1", "ph2"]
+    p = run("show", deadlock, "--json")
+    doc = json.loads(p.stdout)
+    assert doc["preemptions"] == 2 and [s["thread"] for s in doc["steps"]] == [
+        "ph0", "ph1", "ph2"]
+
+
+def test_replay_refuses_a_changed_model(tmp_path):
+    f = _model_file(tmp_path, {})
+    out = tmp_path / "t"
+    assert run("check", f, "--export", out).returncode == 1
+    [trace] = out.glob("*.json")
+    assert run("replay", trace).returncode == 0
+    _model_file(tmp_path, {"version": '"2"'})
+    assert_usage_error(run("replay", trace), "model changed since the trace was written",
+                       "--export")
+
+
+def test_replay_names_the_step_where_an_unversioned_change_shows(tmp_path):
+    f = _model_file(tmp_path, {})
+    out = tmp_path / "t"
+    run("check", f, "--export", out)
+    [trace] = out.glob("*.json")
+    _model_file(tmp_path, {"step": "(s[0] + 1 if s[0] < 2 else 3,)"})  # same as before
+    assert run("replay", trace).returncode == 0
+    _model_file(tmp_path, {"step": "(s[0] + 1 if s[0] < 1 else s[0] + 2,)"})
+    assert_usage_error(run("replay", trace), "step 2", "the state differs")
+
+
+def test_replay_refuses_bad_trace_files(tmp_path):
+    _, files = _export(tmp_path, "--toy", "lost-update")
+    good = json.loads(files[0].read_text())
+    corrupt = tmp_path / "corrupt.json"
+    corrupt.write_text('{"format": "mcheck-trace", ')
+    assert_usage_error(run("replay", corrupt), "is not valid JSON")
+    missing = tmp_path / "missing.json"
+    missing.write_text(json.dumps({k: v for k, v in good.items() if k != "actions"}))
+    assert_usage_error(run("replay", missing), "has no field 'actions'")
+    disabled = tmp_path / "disabled.json"
+    disabled.write_text(json.dumps({**good, "actions": [[0], [7], [0], [1]]}))
+    assert_usage_error(run("replay", disabled), "step 2: action [7] is not enabled")
+    fp = tmp_path / "fp.json"
+    fp.write_text(json.dumps({**good, "fingerprint": "0" * 32}))
+    assert_usage_error(run("replay", fp), "model changed since the trace was written")
+    assert_usage_error(run("replay", tmp_path / "nope.json"), "no trace file at")
+    assert_usage_error(run("show", corrupt), "is not valid JSON")
+
+
+def test_replay_with_a_moved_model(tmp_path):
+    f = _model_file(tmp_path, {})
+    out = tmp_path / "t"
+    run("check", "m.py", "--export", out, cwd=tmp_path)
+    [trace] = out.glob("*.json")
+    assert json.loads(trace.read_text())["model_path"] == "m.py"
+    assert_usage_error(run("replay", trace, cwd=ROOT), "is not there", "--model")
+    assert run("replay", trace, "--model", f, cwd=ROOT).returncode == 0
+
+
+# -- determinism ---------------------------------------------------------------------
+
+
+def _strip_elapsed(value):
+    if isinstance(value, dict):
+        return {k: _strip_elapsed(v) for k, v in value.items() if k != "elapsed"}
+    if isinstance(value, list):
+        return [_strip_elapsed(v) for v in value]
+    return value
+
+
+def test_json_output_is_the_same_under_any_hash_seed():
+    outputs = []
+    for seed in ("0", "1", "random"):
+        p = run("check", TOYS, "--all", "--deadlock", "--json", env={"PYTHONHASHSEED": seed})
+        assert p.returncode == 1, p.stderr
+        outputs.append(p.stdout)
+    # Byte-identical once the elapsed times are blanked out.
+    import re
+    blank = [re.sub(r'"elapsed": [0-9.e-]+', '"elapsed": 0', o) for o in outputs]
+    assert blank[0] == blank[1] == blank[2]
+    docs = [_strip_elapsed(json.loads(o)) for o in outputs]
+    assert docs[0] == docs[1] == docs[2]
+    assert [m["model"] for m in docs[0]["models"]] == [
+        "increments", "lost-update", "philosophers", "ladder"]
