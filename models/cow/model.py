@@ -8,11 +8,10 @@ choices)``: ``label`` says what the step did (the decision the kernel took),
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from typing import Any
 
 from mcheck import Model, invariant, metric
-
 from models.cow import kernel as K
 from models.cow.oracle import accounting_errors, coherence_errors, leak_errors
 from models.cow.policy import Policy
@@ -146,8 +145,7 @@ class CowModel(Model):
         return K.copy_was_unnecessary(s, self.thread_proc[ti], op.args[0])
 
     def format_action(self, action: Any) -> str:
-        name, label, _choices = action
-        return f"{name}: {label}"
+        return str(action[1])
 
     def describe(self, state: tuple) -> dict[str, Any]:
         frames, slots, procs, handles, threads = state
@@ -188,6 +186,33 @@ class CowModel(Model):
             else:
                 out[self.scenario.handles[k]] = "-" if st == 0 else "released"
         return out
+
+    def annotate(self, state: tuple, action: Any, next_state: tuple) -> list[str]:
+        """The kernel objects a step changed, one line each: ``f0: ref 2->3, map 1->2``."""
+        before, after = self.describe(state), self.describe(next_state)
+        groups: dict[str, list[str]] = {}
+        for key in list(after) + [k for k in before if k not in after]:
+            old, new = before.get(key), after.get(key)
+            if old == new:
+                continue
+            obj, _, field = key.partition(".")
+            if not field:  # a whole object: a frame allocated or freed, a slot, a handle
+                if new == "free":
+                    text = "freed"
+                elif old == "free":
+                    continue  # its fields follow as "allocated"
+                else:
+                    text = f"{old} -> {new}"
+            elif old is None:
+                if field == "locked" and not new:
+                    continue
+                text = f"{field} {new}"
+                if not groups.get(obj):
+                    groups[obj] = ["allocated"]
+            else:
+                text = f"{field} {old}->{new}"
+            groups.setdefault(obj, []).append(text)
+        return [f"{obj}: {', '.join(changes)}" for obj, changes in groups.items()]
 
     # -- naming -------------------------------------------------------------------------
 
@@ -428,6 +453,3 @@ class CowModel(Model):
             self._done(th)
         return f"reclaim: {label}"
 
-
-def _unused(_: Sequence[Any]) -> None:
-    return None

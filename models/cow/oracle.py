@@ -114,7 +114,7 @@ def accounting_errors(m: CowModel, state: tuple) -> list[str]:
             holders[th[3]] += th[4]
             if th[4] == bias:  # a speculative GUP-fast pin
                 pins[th[3]] += 1
-    for f, (ref, mapc, lru, sc, ae, locked, _data) in enumerate(frames):
+    for f, (ref, mapc, lru, sc, _ae, _locked, _data) in enumerate(frames):
         if ref == 0:
             if maps[f] or holders[f] or any(s[1] == f for s in slots):
                 errs.append(f"use after free: f{f} is free but still referenced")

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 __all__ = ["Op", "Race", "Scenario", "race", "write", "read", "fork", "pin", "get", "unpin",
            "dma_write", "dma_read", "munmap", "exit_", "mprotect", "clear_refs", "swapout",
@@ -221,6 +220,3 @@ def describe_program(s: Scenario) -> list[str]:
         out.append(f"{t} (process {s.procs[p]}): " + "; ".join(op.describe() for op in prog))
     return out
 
-
-def _unused(*_: Any) -> None:  # keep linters quiet about re-exports
-    return None
