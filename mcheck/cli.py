@@ -267,7 +267,11 @@ def _check_command(args: argparse.Namespace, extras: list[str]) -> int:
         if not args.json and i:
             out.write("\n")
         if names is not None and not names and not args.deadlock:
-            if not args.json:
+            if args.json:
+                doc_models.append({"model": m.name, "params": dict(m.params()),
+                                   "skipped": "it has none of the properties named by "
+                                              "--property"})
+            else:
                 out.write(f"{label}: skipped (it has none of the properties named by "
                           "--property)\n")
             continue

@@ -87,6 +87,10 @@ def test_several_models_print_one_verdict_each_and_exit_with_the_worst():
         "philosophers toy=philosophers procs=3", "ladder toy=ladder height=5"]
     p = run("check", TOYS, "--property", "neighbours_never_both_eat")
     assert p.returncode == 0 and "skipped" in p.stdout
+    doc = json.loads(run("check", TOYS, "--property", "neighbours_never_both_eat",
+                         "--json").stdout)
+    assert [("skipped" in m, m["model"]) for m in doc["models"]] == [
+        (True, "increments"), (True, "lost-update"), (False, "philosophers"), (True, "ladder")]
 
 
 def test_all_collects_every_violation():
