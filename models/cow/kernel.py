@@ -183,7 +183,7 @@ def copy_was_unnecessary(state: tuple, p: int, v: int) -> bool:
     transients (swap cache with no swap PTE, LRU pagevec, an in-flight
     GUP-fast grab) do not count as observers (abstract-vm.md §4).
     """
-    frames, slots, procs, handles, _threads = state
+    frames, slots, procs, handles = state[:4]
     kind, f, _w, _sd = procs[p][1][v]
     if kind != PRESENT:
         return False

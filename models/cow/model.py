@@ -1,9 +1,14 @@
-"""The COW model on mcheck's interface: a scenario's threads stepping the abstract VM.
+"""The COW model on mcheck's interface: threads stepping the abstract VM.
 
-Each thread runs its program one operation at a time; each operation is a
-sequence of atomic steps (kernel.py).  Actions are ``(thread, label,
-choices)``: ``label`` says what the step did (the decision the kernel took),
-``choices`` the frames or slots the search picked for an allocation.
+Each thread runs one operation at a time; each operation is a sequence of
+atomic steps (kernel.py).  ``CowModel`` runs a scenario's fixed programs;
+``models.cow.open.OpenCowModel`` lets threads pick operations from a budget.
+Both share the step machinery here.
+
+Actions are ``(thread, label, choices)``: ``label`` says what the step did
+(the decision the kernel took), ``choices`` what the search picked (the
+operation an idle thread starts, in open search; the frames or slots an
+allocation took).  Operations are ``(kind, args...)`` tuples of ints.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ from mcheck import Model, invariant, metric
 from models.cow import kernel as K
 from models.cow.oracle import accounting_errors, coherence_errors, leak_errors
 from models.cow.policy import Policy
-from models.cow.scenario import Op, Scenario
+from models.cow.scenario import Scenario
 from models.cow.vm import (
     LIVE,
     NONE,
@@ -28,57 +33,45 @@ from models.cow.vm import (
     initial_state,
 )
 
-__all__ = ["CowModel", "LRU"]
+__all__ = ["CowBase", "CowModel", "LRU"]
 
 LRU = "lru"  # the free-running LRU-pagevec drain
 
 
-class CowModel(Model):
-    """A scenario checked under a policy."""
+class CowBase(Model):
+    """Step machinery, properties and rendering shared by scripted and open models."""
 
     name = "cow"
     version = "1"
+    policy: Policy
+    cfg: Config
+    thread_names: list[str]
+    thread_proc: list[int]
+    proc_names: list[str]
+    handle_names: list[str]
 
-    def __init__(self, scenario: Scenario, policy: Policy, *, bias: int = 8,
-                 spurious_trylock: bool = False, policy_ref: str | None = None,
-                 scenario_ref: str | None = None) -> None:
-        self.scenario = scenario
-        self.policy = policy
-        self.policy_ref = policy_ref or policy.name
-        self.scenario_ref = scenario_ref or scenario.name
-        s = scenario
-        self.cfg = Config(procs=len(s.procs), pages=s.pages, frames=s.frames, slots=s.slots,
-                          handles=len(s.handles), threads=len(s.threads), bias=bias,
-                          spurious_trylock=spurious_trylock)
-        self.thread_names = [t for t, _ in s.threads]
-        self.thread_proc = [p for _, p in s.threads]
-        self._alive = tuple(1 if i == 0 else 0 for i in range(len(s.procs)))
-        # Which processes are created by a fork (and start dead).
-        children = {op.args[0] for prog in s.programs for op in prog if op.kind == "fork"}
-        self._alive = tuple(0 if name in children else 1 for name in s.procs)
+    # -- what subclasses supply ---------------------------------------------------------
 
-    # -- the interface --------------------------------------------------------------
+    def current_op(self, state: tuple, t: int) -> tuple | None:
+        """The operation thread ``t`` runs next, or None when it cannot start one."""
+        raise NotImplementedError
 
-    def params(self) -> dict[str, Any]:
-        p: dict[str, Any] = {"policy": self.policy_ref, "scenario": self.scenario_ref}
-        if self.cfg.bias != 8:
-            p["bias"] = self.cfg.bias
-        if self.cfg.spurious_trylock:
-            p["spurious_trylock"] = True
-        return p
+    def start_ops(self, state: tuple, t: int) -> list[tuple]:
+        """Operations an idle thread may start (open search); empty for scripts."""
+        return []
 
-    def fingerprint(self) -> str:
-        from mcheck.fingerprint import digest
+    def token_name(self, tok: int) -> str:
+        raise NotImplementedError
 
-        s = self.scenario
-        return digest(("cow", self.version, tuple(sorted(self.policy.switches().items())),
-                       s.procs, s.threads,
-                       tuple(tuple((o.kind, o.thread, o.args, o.after) for o in prog)
-                             for prog in s.programs),
-                       s.pages, s.frames, s.slots, self.cfg.bias, self.cfg.spurious_trylock))
+    def finish_op(self, w: World, t: int) -> None:
+        """Bookkeeping when thread ``t`` completes its operation."""
+        th = w.threads[t]
+        th.pc += 1
+        th.sub = 0
+        th.loc = []
+        th.op = ()
 
-    def initial_states(self) -> list[tuple]:
-        return [initial_state(self.cfg, self._alive)]
+    # -- the interface ----------------------------------------------------------------
 
     def threads(self) -> list[str]:
         return self.thread_names + [LRU]
@@ -87,9 +80,14 @@ class CowModel(Model):
         return action[0]
 
     def successors(self, state: tuple) -> Iterator[tuple[tuple, tuple]]:
-        out = []
+        out: list[tuple[tuple, tuple]] = []
         for t in range(len(self.thread_names)):
-            out.extend(self._outcomes(state, t))
+            op = self.current_op(state, t)
+            if op is not None:
+                out.extend(self._outcomes(state, t, op, ()))
+            else:
+                for new in self.start_ops(state, t):
+                    out.extend(self._outcomes(state, t, new, (new,)))
         if any(f[2] for f in state[0]):
             w = World(state, self.cfg)
             K.lru_add_drain(w)
@@ -101,21 +99,27 @@ class CowModel(Model):
 
     def step(self, state: tuple, action: Any) -> tuple:
         name, label, choices = action
-        choices = tuple(choices)
+        choices = tuple(tuple(c) if isinstance(c, list) else c for c in choices)
         if name == LRU:
             w = World(state, self.cfg)
             K.lru_add_drain(w)
             return w.freeze()
+        if name not in self.thread_names:
+            raise ValueError(f"no thread {name!r}")
         t = self.thread_names.index(name)
-        w = World(state, self.cfg, choices)
-        got = self._run(w, t)
+        op = self.current_op(state, t)
+        prefix: tuple = ()
+        if op is None:
+            if not choices or not isinstance(choices[0], tuple) or \
+                    choices[0] not in self.start_ops(state, t):
+                raise ValueError(f"action {action!r} is not enabled")
+            op, prefix = choices[0], choices[:1]
+        w = World(state, self.cfg, choices[len(prefix):])
+        self._begin(w, t, op, bool(prefix))
+        got = self._run(w, t, op)
         if got != label:
             raise ValueError(f"action {action!r} is not enabled (the step does {got!r})")
         return w.freeze()
-
-    def is_final(self, state: tuple) -> bool:
-        threads = state[4]
-        return all(threads[t][0] >= len(p) for t, p in enumerate(self.scenario.programs))
 
     def properties(self) -> list:
         return [
@@ -138,17 +142,19 @@ class CowModel(Model):
 
     def _unnecessary(self, s: tuple, a: Any, t: tuple) -> bool:
         name, label = a[0], a[1]
-        if " copy " not in label or not label.startswith("do_wp_page"):
+        if not label.startswith("do_wp_page") or " copy " not in label:
             return False
         ti = self.thread_names.index(name)
-        op = self.scenario.programs[ti][s[4][ti][0]]
-        return K.copy_was_unnecessary(s, self.thread_proc[ti], op.args[0])
+        op = self.current_op(s, ti)
+        if op is None:  # started by this very action (open search)
+            op = a[2][0]
+        return K.copy_was_unnecessary(s, self.thread_proc[ti], op[1])
 
     def format_action(self, action: Any) -> str:
         return str(action[1])
 
     def describe(self, state: tuple) -> dict[str, Any]:
-        frames, slots, procs, handles, threads = state
+        frames, slots, procs, handles, _threads = state[:5]
         out: dict[str, Any] = {}
         for i, f in enumerate(frames):
             ref, mapc, lru, sc, ae, locked, data = f
@@ -169,8 +175,8 @@ class CowModel(Model):
                             f"swapcount {swc} cache {'-' if cache == NONE else f'f{cache}'} "
                             f"data {self.token_name(data)}")
         for p, pr in enumerate(procs):
-            pn = self.scenario.procs[p]
-            alive, ptes, vmw, wps, mmap, _ptl, hp, L, _hist = pr
+            pn = self.proc_names[p]
+            alive, ptes, _vmw, wps, _mmap, _ptl, hp, L, _hist = pr
             out[f"{pn}.alive"] = alive
             for v, pte in enumerate(ptes):
                 out[f"{pn}.pte{v}"] = self.pte_name(pte)
@@ -178,13 +184,13 @@ class CowModel(Model):
             out[f"{pn}.wps"] = wps
             out[f"{pn}.has_pinned"] = hp
         for k, h in enumerate(handles):
-            st, f, owner, vpn, pin, rw, att, exp = h
+            st, f, _owner, _vpn, pin, rw, att, _exp = h
             if st == LIVE:
-                out[self.scenario.handles[k]] = (
+                out[self.handle_names[k]] = (
                     f"{'pin' if pin else 'get'} {'RW' if rw else 'R/O'} f{f}"
                     f"{'' if att else ' detached'}")
             else:
-                out[self.scenario.handles[k]] = "-" if st == 0 else "released"
+                out[self.handle_names[k]] = "-" if st == 0 else "released"
         return out
 
     def annotate(self, state: tuple, action: Any, next_state: tuple) -> list[str]:
@@ -214,16 +220,9 @@ class CowModel(Model):
             groups.setdefault(obj, []).append(text)
         return [f"{obj}: {', '.join(changes)}" for obj, changes in groups.items()]
 
-    # -- naming -------------------------------------------------------------------------
-
-    def token_name(self, tok: int) -> str:
-        if tok == 0:
-            return "0"
-        return self.scenario.tokens[tok - 1]
-
     @staticmethod
     def pte_name(pte: tuple) -> str:
-        kind, idx, w, x = pte
+        kind, idx, w, _x = pte
         if kind == PRESENT:
             return f"f{idx} {'W' if w else 'R/O'}"
         if kind == SWAP:
@@ -232,15 +231,8 @@ class CowModel(Model):
 
     # -- steps ----------------------------------------------------------------------------
 
-    def _outcomes(self, state: tuple, t: int) -> list[tuple[tuple, tuple]]:
-        th = state[4][t]
-        prog = self.scenario.programs[t]
-        if th[0] >= len(prog):
-            return []
-        op = prog[th[0]]
-        for u, n in op.after:
-            if state[4][u][0] < n:
-                return []
+    def _outcomes(self, state: tuple, t: int, op: tuple, prefix: tuple
+                  ) -> list[tuple[tuple, tuple]]:
         out = []
         pending: list[tuple] = [()]
         name = self.thread_names[t]
@@ -248,30 +240,34 @@ class CowModel(Model):
             choices = pending.pop(0)
             w = World(state, self.cfg, choices)
             try:
-                label = self._run(w, t)
+                self._begin(w, t, op, bool(prefix))
+                label = self._run(w, t, op)
             except Blocked:
                 continue
             except NeedChoice as e:
                 pending[0:0] = [choices + (c,) for c in e.candidates]
                 continue
-            out.append(((name, label, choices), w.freeze()))
+            out.append(((name, label, prefix + choices), w.freeze()))
         return out
 
-    def _run(self, w: World, t: int) -> str:
-        th = w.threads[t]
-        op = self.scenario.programs[t][th.pc]
-        return getattr(self, "_op_" + op.kind)(w, t, th, op)
+    def _begin(self, w: World, t: int, op: tuple, starting: bool) -> None:
+        """Open search: an idle thread takes ``op`` (and its budget) as it runs its first step."""
+        if starting:
+            w.threads[t].op = op
+            self.charge(w, t, op)
 
-    def _done(self, th: Any) -> None:
-        th.pc += 1
-        th.sub = 0
-        th.loc = []
+    def charge(self, w: World, t: int, op: tuple) -> None:
+        """Open search: consume the budget of ``op``; scripts have none."""
+
+    def _run(self, w: World, t: int, op: tuple) -> str:
+        th = w.threads[t]
+        return getattr(self, "_op_" + op[0])(w, t, th, op[1:])
 
     def _proc(self, t: int) -> int:
         return self.thread_proc[t]
 
-    def _op_write(self, w: World, t: int, th: Any, op: Op) -> str:
-        p, (v, tok) = self._proc(t), op.args
+    def _op_write(self, w: World, t: int, th: Any, args: tuple) -> str:
+        p, (v, tok) = self._proc(t), args
         pr = w.procs[p]
         kind, _f, wr, _sd = pr.pte[v]
         if kind == 0:
@@ -282,21 +278,21 @@ class CowModel(Model):
             if not pr.vm_write[v]:
                 raise Blocked("write to a read-only VMA")
             return K.do_wp_page(w, self.policy, p, v)
-        label = K.store(w, self.policy, p, v, self.scenario.token(tok))
-        self._done(th)
-        return f"write {tok}: {label}"
+        label = K.store(w, self.policy, p, v, tok)
+        self.finish_op(w, t)
+        return f"write {self.token_name(tok)}: {label}"
 
-    def _op_read(self, w: World, t: int, th: Any, op: Op) -> str:
-        p, (v,) = self._proc(t), op.args
+    def _op_read(self, w: World, t: int, th: Any, args: tuple) -> str:
+        p, (v,) = self._proc(t), args
         kind, f, _wr, _sd = w.procs[p].pte[v]
         if kind == SWAP:
             return K.do_swap_page(w, self.policy, p, v, write=False)
-        self._done(th)
+        self.finish_op(w, t)
         return f"read: load f{f}" if kind == PRESENT else "read: no page"
 
-    def _op_fork(self, w: World, t: int, th: Any, op: Op) -> str:
+    def _op_fork(self, w: World, t: int, th: Any, args: tuple) -> str:
         p = self._proc(t)
-        c = self.scenario.proc_index(op.args[0])
+        c = args[0]
         pages = self.cfg.pages
         sub = th.sub
         if sub == 0:
@@ -311,16 +307,16 @@ class CowModel(Model):
                 th.loc = []
         else:
             label = K.fork_end(w, self.policy, p)
-            self._done(th)
+            self.finish_op(w, t)
             return f"fork: {label}"
         th.sub += 1
         return f"fork: {label}"
 
     # GUP: sub 0-4 GUP-fast, 10-11 slow GUP.  loc = [seq, pte...]
-    def _op_gup(self, w: World, t: int, th: Any, op: Op) -> str:
+    def _op_gup(self, w: World, t: int, th: Any, args: tuple) -> str:
         p = self._proc(t)
-        v, hname, pin, rw, fast = op.args
-        k = self.scenario.handle(hname)
+        v, k, pin, rw, fast = args
+        hname = self.handle_names[k]
         pol = self.policy
         what = ("pin_user_pages" if pin else "get_user_pages") + ("_fast" if fast else "")
         sub = th.sub
@@ -358,7 +354,7 @@ class CowModel(Model):
                 f = th.held
                 th.held, th.held_refs = NONE, 0
                 K.take_reference(w, p, v, k, f, pin, rw)
-                self._done(th)
+                self.finish_op(w, t)
                 return f"{what}: {label} -> {hname} on f{f}"
             self._drop_held(w, th)
             th.sub = 10
@@ -371,7 +367,7 @@ class CowModel(Model):
                 w.frames[f].ref += w.cfg.bias if pin else 1
                 K.take_reference(w, p, v, k, f, pin, rw)
                 w.procs[p].mmap -= 1
-                self._done(th)
+                self.finish_op(w, t)
                 return f"{what}: {label} -> {hname}, mmap_read_unlock"
         return f"{what}: {label}"
 
@@ -380,30 +376,30 @@ class CowModel(Model):
         th.held, th.held_refs = NONE, 0
         w.put_page(f, n)
 
-    def _op_unpin(self, w: World, t: int, th: Any, op: Op) -> str:
-        k = self.scenario.handle(op.args[0])
+    def _op_unpin(self, w: World, t: int, th: Any, args: tuple) -> str:
+        k = args[0]
         label = K.unpin(w, k)
-        self._done(th)
-        return f"{op.args[0]}: {label}"
+        self.finish_op(w, t)
+        return f"{self.handle_names[k]}: {label}"
 
-    def _op_dma_write(self, w: World, t: int, th: Any, op: Op) -> str:
-        hname, tok = op.args
-        label = K.dma_write(w, self.scenario.handle(hname), self.scenario.token(tok))
-        self._done(th)
-        return f"{hname}: {label} {tok}"
+    def _op_dma_write(self, w: World, t: int, th: Any, args: tuple) -> str:
+        k, tok = args
+        label = K.dma_write(w, k, tok)
+        self.finish_op(w, t)
+        return f"{self.handle_names[k]}: {label} {self.token_name(tok)}"
 
-    def _op_dma_read(self, w: World, t: int, th: Any, op: Op) -> str:
-        hname = op.args[0]
-        h = w.handles[self.scenario.handle(hname)]
-        self._done(th)
-        return f"{hname}: device read f{h.frame}"
+    def _op_dma_read(self, w: World, t: int, th: Any, args: tuple) -> str:
+        k = args[0]
+        h = w.handles[k]
+        self.finish_op(w, t)
+        return f"{self.handle_names[k]}: device read f{h.frame}"
 
-    def _op_munmap(self, w: World, t: int, th: Any, op: Op) -> str:
-        label = K.zap_pte(w, self.policy, self._proc(t), op.args[0])
-        self._done(th)
+    def _op_munmap(self, w: World, t: int, th: Any, args: tuple) -> str:
+        label = K.zap_pte(w, self.policy, self._proc(t), args[0])
+        self.finish_op(w, t)
         return f"munmap: {label}"
 
-    def _op_exit(self, w: World, t: int, th: Any, op: Op) -> str:
+    def _op_exit(self, w: World, t: int, th: Any, args: tuple) -> str:
         p = self._proc(t)
         pr = w.procs[p]
         for v in range(th.sub, self.cfg.pages):
@@ -412,30 +408,29 @@ class CowModel(Model):
                 th.sub = v + 1
                 return f"exit: {label}"
         label = K.exit_done(w, p)
-        self._done(th)
+        self.finish_op(w, t)
         return f"exit: {label}"
 
-    def _op_mprotect(self, w: World, t: int, th: Any, op: Op) -> str:
-        v, rw = op.args
-        label = K.mprotect(w, self.policy, self._proc(t), v, rw)
-        self._done(th)
+    def _op_mprotect(self, w: World, t: int, th: Any, args: tuple) -> str:
+        v, rw = args
+        label = K.mprotect(w, self.policy, self._proc(t), v, bool(rw))
+        self.finish_op(w, t)
         return label
 
-    def _op_clear_refs(self, w: World, t: int, th: Any, op: Op) -> str:
-        label = K.clear_refs(w, self.policy, self._proc(t), op.args[0])
-        self._done(th)
+    def _op_clear_refs(self, w: World, t: int, th: Any, args: tuple) -> str:
+        label = K.clear_refs(w, self.policy, self._proc(t), args[0])
+        self.finish_op(w, t)
         return label
 
     # reclaim: sub 0 isolate, 1 add_to_swap, 2 try_to_unmap (repeats), 3 pageout.
-    def _op_swapout(self, w: World, t: int, th: Any, op: Op) -> str:
-        pname, v = op.args
-        q = self.scenario.proc_index(pname)
+    def _op_swapout(self, w: World, t: int, th: Any, args: tuple) -> str:
+        q, v = args
         pol = self.policy
         sub = th.sub
         if sub == 0:
             label, f = K.reclaim_isolate(w, pol, q, v)
             if f == NONE:
-                self._done(th)
+                self.finish_op(w, t)
                 return f"reclaim: {label}"
             th.held, th.held_refs = f, 1
             th.loc = [f]
@@ -450,6 +445,96 @@ class CowModel(Model):
         else:
             th.held, th.held_refs = NONE, 0
             label = K.reclaim_pageout(w, pol, th.loc[0])
-            self._done(th)
+            self.finish_op(w, t)
         return f"reclaim: {label}"
 
+
+def _compile(s: Scenario) -> list[list[tuple[tuple, tuple]]]:
+    """The scenario's programs with names turned into ints: [(op, after), ...] per thread."""
+    out = []
+    for prog in s.programs:
+        ops = []
+        for o in prog:
+            a = o.args
+            if o.kind == "write":
+                op = ("write", a[0], s.token(a[1]))
+            elif o.kind == "fork":
+                op = ("fork", s.proc_index(a[0]))
+            elif o.kind == "gup":
+                op = ("gup", a[0], s.handle(a[1]), int(a[2]), int(a[3]), int(a[4]))
+            elif o.kind in ("unpin", "dma_read"):
+                op = (o.kind, s.handle(a[0]))
+            elif o.kind == "dma_write":
+                op = ("dma_write", s.handle(a[0]), s.token(a[1]))
+            elif o.kind == "swapout":
+                op = ("swapout", s.proc_index(a[0]), a[1])
+            elif o.kind == "mprotect":
+                op = ("mprotect", a[0], int(a[1]))
+            else:
+                op = (o.kind, *a)
+            ops.append((op, o.after))
+        out.append(ops)
+    return out
+
+
+class CowModel(CowBase):
+    """A scenario checked under a policy."""
+
+    def __init__(self, scenario: Scenario, policy: Policy, *, bias: int = 8,
+                 spurious_trylock: bool = False, policy_ref: str | None = None,
+                 scenario_ref: str | None = None) -> None:
+        self.scenario = scenario
+        self.policy = policy
+        self.policy_ref = policy_ref or policy.name
+        self.scenario_ref = scenario_ref or scenario.name
+        s = scenario
+        self.cfg = Config(procs=len(s.procs), pages=s.pages, frames=s.frames, slots=s.slots,
+                          handles=len(s.handles), threads=len(s.threads), bias=bias,
+                          spurious_trylock=spurious_trylock)
+        self.thread_names = [t for t, _ in s.threads]
+        self.thread_proc = [p for _, p in s.threads]
+        self.proc_names = list(s.procs)
+        self.handle_names = list(s.handles)
+        self.programs = _compile(s)
+        children = {op.args[0] for prog in s.programs for op in prog if op.kind == "fork"}
+        self._alive = tuple(0 if name in children else 1 for name in s.procs)
+
+    def params(self) -> dict[str, Any]:
+        p: dict[str, Any] = {"policy": self.policy_ref, "scenario": self.scenario_ref}
+        if self.cfg.bias != 8:
+            p["bias"] = self.cfg.bias
+        if self.cfg.spurious_trylock:
+            p["spurious_trylock"] = True
+        return p
+
+    def fingerprint(self) -> str:
+        from mcheck.fingerprint import digest
+
+        s = self.scenario
+        return digest(("cow", self.version, tuple(sorted(self.policy.switches().items())),
+                       s.procs, s.threads, tuple(tuple(p) for p in self.programs),
+                       s.pages, s.frames, s.slots, self.cfg.bias, self.cfg.spurious_trylock))
+
+    def initial_states(self) -> list[tuple]:
+        return [initial_state(self.cfg, self._alive)]
+
+    def current_op(self, state: tuple, t: int) -> tuple | None:
+        threads = state[4]
+        prog = self.programs[t]
+        pc = threads[t][0]
+        if pc >= len(prog):
+            return None
+        op, after = prog[pc]
+        for u, n in after:
+            if threads[u][0] < n:
+                return None
+        return op
+
+    def is_final(self, state: tuple) -> bool:
+        threads = state[4]
+        return all(threads[t][0] >= len(p) for t, p in enumerate(self.programs))
+
+    def token_name(self, tok: int) -> str:
+        if tok == 0:
+            return "0"
+        return self.scenario.tokens[tok - 1]

@@ -46,9 +46,9 @@ def _view(state: tuple, pte: tuple) -> int | None:
 
 def mismatches(m: CowModel, state: tuple) -> list[tuple[str, str]]:
     """(class, explanation) for every observer whose view differs from its ghost value."""
-    _frames, _slots, procs, handles, _threads = state
+    procs, handles = state[2], state[3]
     out: list[tuple[str, str]] = []
-    names = m.scenario.procs
+    names = m.proc_names
     for p, pr in enumerate(procs):
         if not pr[0]:
             continue
@@ -71,7 +71,7 @@ def mismatches(m: CowModel, state: tuple) -> list[tuple[str, str]]:
         if got == want:
             continue
         hist = procs[owner][8]
-        hname = m.scenario.handles[k]
+        hname = m.handle_names[k]
         if not ((hist >> got) & 1 or got == 0):
             out.append(("missed", f"{hname} ({names[owner]}'s {'pin' if pin else 'get'}) "
                                   f"reads {m.token_name(got)}, expected {m.token_name(want)}"))
@@ -91,7 +91,7 @@ def coherence_errors(m: CowModel, state: tuple) -> list[str]:
 
 def accounting_errors(m: CowModel, state: tuple) -> list[str]:
     """Kernel invariants that must hold in every era's own terms."""
-    frames, slots, procs, handles, threads = state
+    frames, slots, procs, handles, threads = state[:5]
     bias = m.cfg.bias
     errs: list[str] = []
     nf = len(frames)
@@ -139,20 +139,20 @@ def accounting_errors(m: CowModel, state: tuple) -> list[str]:
         for p, pr in enumerate(procs):
             for v, (kind, idx, wr, _x) in enumerate(pr[1]):
                 if kind == PRESENT and wr and not frames[idx][4]:
-                    errs.append(f"{m.scenario.procs[p]} page {v}: writable PTE to f{idx} "
+                    errs.append(f"{m.proc_names[p]} page {v}: writable PTE to f{idx} "
                                 f"which is not PageAnonExclusive")
                 if kind == SWAP and wr and (swapped[idx] != 1 or (
                         slots[idx][1] != NONE and frames[slots[idx][1]][1] > 0)):
-                    errs.append(f"{m.scenario.procs[p]} page {v}: SWP_EXCLUSIVE entry to a"
+                    errs.append(f"{m.proc_names[p]} page {v}: SWP_EXCLUSIVE entry to a"
                                 f" shared slot s{idx}")
         for k, h in enumerate(handles):
             if h[0] != LIVE or not h[4]:
                 continue
             if frames[h[1]][1] > 0 and not frames[h[1]][4]:
-                errs.append(f"{m.scenario.handles[k]}: pinned f{h[1]} is mapped but not "
+                errs.append(f"{m.handle_names[k]}: pinned f{h[1]} is mapped but not "
                             f"PageAnonExclusive")
             pte = procs[h[2]][1][h[3]]
             if h[6] and pte[0] == SWAP and slots[pte[1]][1] == h[1]:
-                errs.append(f"{m.scenario.handles[k]}: pinned f{h[1]} was unmapped to swap"
+                errs.append(f"{m.handle_names[k]}: pinned f{h[1]} was unmapped to swap"
                             f" (try_to_unmap must refuse pinned exclusive pages)")
     return errs

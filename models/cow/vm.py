@@ -26,10 +26,13 @@ Layout (see ../shared/design/abstract-vm.md §1 and kernel-facts.md §4.1):
   ``owner``, ``vpn``, ``pin`` (FOLL_PIN, else FOLL_GET), ``rw``,
   ``attached`` (owner still maps ``vpn``), ``expect`` (ghost: what the
   device should read through it).
-* thread: ``pc`` (operations completed), ``sub`` (step within the
-  operation), ``loc`` (locals of the operation in flight), ``held`` and
-  ``held_refs`` (references an in-flight step holds: a GUP-fast grab before
-  its recheck, reclaim's isolation reference).
+* thread: ``pc`` (operations completed; scripted scenarios only), ``sub``
+  (step within the operation), ``loc`` (locals of the operation in
+  flight), ``held`` and ``held_refs`` (references an in-flight step holds:
+  a GUP-fast grab before its recheck, reclaim's isolation reference),
+  ``op`` (open search: the operation in flight, or ``()`` when idle).
+* global: the open search's remaining budget per operation kind and the
+  number of write tokens issued (``((), 0)`` for a scripted scenario).
 """
 
 from __future__ import annotations
@@ -142,27 +145,29 @@ UNUSED_HANDLE = (UNUSED, NONE, 0, 0, 0, 0, 0, 0)
 
 
 class Thread:
-    __slots__ = ("pc", "sub", "loc", "held", "held_refs")
+    __slots__ = ("pc", "sub", "loc", "held", "held_refs", "op")
 
     def __init__(self, t: tuple) -> None:
-        self.pc, self.sub, loc, self.held, self.held_refs = t
+        self.pc, self.sub, loc, self.held, self.held_refs, self.op = t
         self.loc = list(loc)
 
     def freeze(self) -> tuple:
-        return (self.pc, self.sub, tuple(self.loc), self.held, self.held_refs)
+        return (self.pc, self.sub, tuple(self.loc), self.held, self.held_refs, self.op)
 
 
-IDLE_THREAD = (0, 0, (), NONE, 0)
+IDLE_THREAD = (0, 0, (), NONE, 0, ())
 
 
 class World:
     """A private, mutable copy of a state for one step."""
 
     __slots__ = ("cfg", "frames", "slots", "procs", "handles", "threads", "choices", "_ci",
-                 "notes")
+                 "notes", "budget", "tokens")
 
     def __init__(self, state: tuple, cfg: Config, choices: tuple = ()) -> None:
-        frames, slots, procs, handles, threads = state
+        frames, slots, procs, handles, threads, (budget, tokens) = state
+        self.budget = list(budget)
+        self.tokens = tokens
         self.cfg = cfg
         self.frames = [Frame(f) for f in frames]
         self.slots = [Slot(s) for s in slots]
@@ -176,7 +181,7 @@ class World:
     def freeze(self) -> tuple:
         return (tuple(f.freeze() for f in self.frames), tuple(s.freeze() for s in self.slots),
                 tuple(p.freeze() for p in self.procs), tuple(h.freeze() for h in self.handles),
-                tuple(t.freeze() for t in self.threads))
+                tuple(t.freeze() for t in self.threads), (tuple(self.budget), self.tokens))
 
     # -- nondeterministic allocation ------------------------------------------------
 
@@ -230,8 +235,14 @@ class World:
         return [h for h in self.handles if h.state == LIVE and h.frame == f]
 
 
-def initial_state(cfg: Config, alive: tuple[int, ...], vm_write: bool = True) -> tuple:
-    """All frames and slots free, every PTE none, every thread at its first operation."""
+def initial_state(cfg: Config, alive: tuple[int, ...], vm_write: bool = True,
+                  budget: tuple[int, ...] = ()) -> tuple:
+    """All frames and slots free, every PTE none, every thread at its first operation.
+
+    ``budget`` is the open search's remaining operation budget (empty for a
+    scripted scenario); the last element of the state also counts the write
+    tokens issued so far.
+    """
     frames = tuple(FREE_FRAME for _ in range(cfg.frames))
     slots = tuple(FREE_SLOT for _ in range(cfg.slots))
     procs = tuple(
@@ -241,4 +252,4 @@ def initial_state(cfg: Config, alive: tuple[int, ...], vm_write: bool = True) ->
         for p in range(cfg.procs))
     handles = tuple(UNUSED_HANDLE for _ in range(cfg.handles))
     threads = tuple(IDLE_THREAD for _ in range(cfg.threads))
-    return (frames, slots, procs, handles, threads)
+    return (frames, slots, procs, handles, threads, (tuple(budget), 0))
