@@ -81,26 +81,7 @@ def _positive(kind: type, what: str):
     return parse
 
 
-def _build_parser() -> _Parser:
-    from mcheck import __version__
-
-    top = _Parser(
-        prog="mcheck", allow_abbrev=False,
-        description="mcheck: an explicit-state model checker. Models are Python\n"
-                    "modules loaded by path (see README.md, 'The model-module API').",
-        epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
-    top.add_argument("--version", action="version", version=f"mcheck {__version__}")
-    sub = top.add_subparsers(dest="command", metavar="COMMAND")
-
-    c = sub.add_parser(
-        "check", add_help=False, allow_abbrev=False,
-        help="explore a model's states and check its properties",
-        usage="mcheck check MODEL_PATH [model flags] [options]",
-        description="Explore every reachable state of the models of MODEL_PATH (a .py\n"
-                    "file or a package directory) and check their properties. Flags the\n"
-                    "model module adds come after MODEL_PATH; `mcheck check MODEL_PATH\n"
-                    "--help` lists them.",
-        epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
+def _add_check_options(c: argparse.ArgumentParser) -> None:
     c.add_argument("-h", "--help", action="store_true", help="show this help (and the model's "
                    "flags when MODEL_PATH is given) and exit")
     c.add_argument("model", nargs="?", metavar="MODEL_PATH", help="model file or package")
@@ -125,6 +106,38 @@ def _build_parser() -> _Parser:
                    help="write one trace file per violation and per metric witness into DIR")
     c.add_argument("-q", "--quiet", action="store_true", help="no progress bar on stderr")
 
+
+def _build_parser() -> _Parser:
+    from mcheck import __version__
+
+    top = _Parser(
+        prog="mcheck", allow_abbrev=False,
+        description="mcheck: an explicit-state model checker. Models are Python\n"
+                    "modules loaded by path (see README.md, 'The model-module API').",
+        epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    top.add_argument("--version", action="version", version=f"mcheck {__version__}")
+    sub = top.add_subparsers(dest="command", metavar="COMMAND")
+
+    c = sub.add_parser(
+        "check", add_help=False, allow_abbrev=False,
+        help="explore a model's states and check its properties",
+        usage="mcheck check MODEL_PATH [model flags] [options]",
+        description="Explore every reachable state of the models of MODEL_PATH (a .py\n"
+                    "file or a package directory) and check their properties. Flags the\n"
+                    "model module adds come after MODEL_PATH; `mcheck check MODEL_PATH\n"
+                    "--help` lists them.",
+        epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    _add_check_options(c)
+    e = sub.add_parser(
+        "explore", add_help=False, allow_abbrev=False,
+        help="open search: threads pick operations from a budget (--budget)",
+        usage="mcheck explore MODEL_PATH --budget KIND=N,... [model flags] [options]",
+        description="Like check, for a model whose threads choose their next operation\n"
+                    "from a budget instead of running fixed programs: the search covers\n"
+                    "every choice and every interleaving. The model must take --budget.",
+        epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    _add_check_options(e)
+
     r = sub.add_parser(
         "replay", allow_abbrev=False, help="replay a trace and re-check its violation",
         description="Rebuild the model a trace records, re-derive every state of the\n"
@@ -142,7 +155,7 @@ def _build_parser() -> _Parser:
     s.add_argument("trace", metavar="TRACE.json")
     s.add_argument("--model", metavar="PATH", help="the model (default: the path in the trace)")
     s.add_argument("--json", action="store_true", help="print the steps as one JSON document")
-    top.set_defaults(check_parser=c)
+    top.set_defaults(check_parser=c, explore_parser=e)
     return top
 
 
@@ -222,13 +235,14 @@ def _prop_line(result: Result, p: PropertyResult, width: int, traces: dict[str, 
 
 
 def _check_command(args: argparse.Namespace, extras: list[str]) -> int:
-    check_parser = args.check_parser
+    cmd = args.command
+    check_parser = args.explore_parser if cmd == "explore" else args.check_parser
     if args.model is None:
         if args.help:
             sys.stdout.write(check_parser.format_help())
             return EXIT_HOLDS
-        raise UsageError("no model given", "usage: mcheck check MODEL_PATH [model flags] "
-                         "[options] (see `mcheck check --help`)")
+        raise UsageError("no model given", f"usage: mcheck {cmd} MODEL_PATH [model flags] "
+                         f"[options] (see `mcheck {cmd} --help`)")
     module = load_module(args.model)
     mparser = _Parser(prog=f"mcheck check {args.model}", add_help=False, allow_abbrev=False,
                       usage=f"mcheck check {args.model} [model flags] [options]")
@@ -245,6 +259,14 @@ def _check_command(args: argparse.Namespace, extras: list[str]) -> int:
         what = "flag" if rest[0].startswith("-") else "argument"
         raise UsageError(f"unknown {what} '{rest[0]}' for model '{args.model}'",
                          f"see `mcheck check {args.model} --help` for its flags")
+    if cmd == "explore":
+        if "budget" not in vars(margs):
+            raise UsageError(f"model '{args.model}' has no open search (it takes no --budget)",
+                             f"use `mcheck check {args.model}`")
+        if not margs.budget:
+            raise UsageError("explore needs a budget",
+                             f"give --budget KIND=N,... (see `mcheck explore {args.model} "
+                             "--help`)")
     models = build_models(module, vars(margs), args.model)
     try:
         bounds = Bounds(max_states=args.max_states, max_depth=args.max_depth,
@@ -483,7 +505,7 @@ def _run(argv: Sequence[str] | None) -> int:
     if args.command is None:
         raise UsageError("no command given", "use `mcheck check MODEL_PATH`, `mcheck replay "
                          "TRACE.json` or `mcheck show TRACE.json` (see `mcheck --help`)")
-    if args.command == "check":
+    if args.command in ("check", "explore"):
         return _check_command(args, extras)
     if extras:
         what = "flag" if extras[0].startswith("-") else "argument"

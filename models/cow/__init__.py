@@ -4,14 +4,24 @@ Loaded by path (``mcheck check models/cow ...``).  Flags: ``--policy NAME``
 (an era E1..E6, a version such as 5.10, a proposal, a broken control, or
 ``path.py:NAME`` for your own), ``--scenario NAME`` (or ``path.py:NAME``;
 without it every scenario of the catalogue runs), ``--bias N``,
-``--spurious-trylock``.
+``--spurious-trylock``.  With ``--budget`` (``mcheck explore``) threads pick
+their operations from a budget instead of running a scenario: see open.py.
 
-A user policy file defines a ``Policy`` by starting from a named one::
+A user's policy file needs no imports: it finds ``get_policy``, ``Policy``
+and the scenario builders (``scenario``, ``write``, ``fork``, ``pin``, ...)
+already defined, and starts from a named policy::
 
-    from models.cow.policy import get_policy
-    MINE = get_policy("E6").replace(mprotect_upgrade="mapcount")
+    MINE = get_policy("E6").replace(name="mine", mprotect_upgrade="mapcount")
 
-and a user scenario file a ``Scenario`` with ``models.cow.scenario.scenario``.
+    def my_reuse(world, frame):          # a decision function
+        return world.frames[frame].map == 1
+    MAPCOUNT_REUSE = get_policy("E4").replace(name="mapcount-reuse", wp_reuse=my_reuse)
+
+A scenario file the same way::
+
+    MINE = scenario("mine", "pin, fork, write", [
+        write("P", 0, "a"), pin("P", 0, "buf"), fork("P", "C"), write("P", 0, "b"),
+    ], procs=("P", "C"))
 """
 
 from __future__ import annotations
@@ -19,22 +29,23 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import os
-import sys
 from typing import Any
 
-_HERE = os.path.dirname(os.path.abspath(__file__))
-_ROOT = os.path.dirname(os.path.dirname(_HERE))
-if _ROOT not in sys.path:  # so that "models.cow.*" resolves when loaded by path
-    sys.path.insert(0, _ROOT)
+from . import scenario as _dsl
+from .catalogue import CATALOGUE, SCENARIOS, get_scenario
+from .model import CowModel
+from .open import BUDGET_KINDS, GUP_MODES, OpenCowModel, parse_budget
+from .policy import POLICIES, Policy, get_policy
+from .scenario import Scenario
 
-from models.cow.catalogue import CATALOGUE, SCENARIOS, get_scenario  # noqa: E402
-from models.cow.model import CowModel  # noqa: E402
-from models.cow.policy import POLICIES, Policy, get_policy  # noqa: E402
-from models.cow.scenario import Scenario  # noqa: E402
-
-__all__ = ["CowModel", "Policy", "Scenario", "POLICIES", "SCENARIOS", "CATALOGUE",
-           "get_policy", "get_scenario", "resolve_policy", "resolve_scenario",
+__all__ = ["CowModel", "OpenCowModel", "Policy", "Scenario", "POLICIES", "SCENARIOS",
+           "CATALOGUE", "get_policy", "get_scenario", "resolve_policy", "resolve_scenario",
            "mcheck_arguments", "mcheck_models"]
+
+_USER_NAMES: dict[str, Any] = {
+    "get_policy": get_policy, "Policy": Policy, "Scenario": Scenario,
+    **{name: getattr(_dsl, name) for name in _dsl.__all__},
+}
 
 
 def _load_object(ref: str, kind: type, what: str) -> Any:
@@ -48,6 +59,7 @@ def _load_object(ref: str, kind: type, what: str) -> Any:
     if spec is None or spec.loader is None:
         raise ValueError(f"{what} file {path!r} is not a Python file")
     mod = importlib.util.module_from_spec(spec)
+    mod.__dict__.update(_USER_NAMES)
     try:
         spec.loader.exec_module(mod)
     except ValueError as e:
@@ -63,9 +75,13 @@ def _load_object(ref: str, kind: type, what: str) -> Any:
     return obj
 
 
+def _is_path_ref(ref: str) -> bool:
+    return ":" in ref and ref.rpartition(":")[0].endswith(".py")
+
+
 def resolve_policy(ref: str) -> Policy:
     """A named policy, a version alias, or path.py:NAME."""
-    if ":" in ref and ref.split(":")[0].endswith(".py"):
+    if _is_path_ref(ref):
         pol = _load_object(ref, Policy, "policy")
         pol.validate()
         return pol
@@ -73,12 +89,14 @@ def resolve_policy(ref: str) -> Policy:
 
 
 def resolve_scenario(ref: str) -> Scenario:
-    if ":" in ref and ref.split(":")[0].endswith(".py"):
+    """A catalogue scenario or path.py:NAME."""
+    if _is_path_ref(ref):
         return _load_object(ref, Scenario, "scenario")
     return get_scenario(ref)
 
 
 def mcheck_arguments(parser: argparse.ArgumentParser) -> None:
+    """The model's own flags (mcheck adds them to its command line)."""
     parser.add_argument("--policy", default="E6",
                         help="era (E1 E2 E3t E3 E4 E5 E6), version (5.10), proposal, control,"
                              " or path.py:NAME (default E6)")
@@ -88,15 +106,45 @@ def mcheck_arguments(parser: argparse.ArgumentParser) -> None:
                         help="GUP_PIN_COUNTING_BIAS in the model (default 8)")
     parser.add_argument("--spurious-trylock", action="store_true",
                         help="let trylock_page fail at will, not only under reclaim")
+    parser.add_argument("--budget", default=None,
+                        help="open search instead of a scenario: operations per kind, e.g. "
+                             "fork=1,pin=1,write=2 (kinds: " + ", ".join(BUDGET_KINDS) + ")")
+    parser.add_argument("--procs", type=int, default=2,
+                        help="open search: process slots, the first alive (default 2)")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="open search: threads per process (default 1)")
+    parser.add_argument("--pages", type=int, default=1,
+                        help="open search: pages per process (default 1)")
+    parser.add_argument("--frames", type=int, default=3,
+                        help="open search: physical frames (default 3)")
+    parser.add_argument("--slots", type=int, default=1,
+                        help="open search: swap slots (default 1)")
+    parser.add_argument("--gup-modes", default=GUP_MODES,
+                        help=f"open search: which pins and gets threads may take (default "
+                             f"{GUP_MODES})")
 
 
-def mcheck_models(options: dict[str, Any]) -> list[CowModel]:
+def mcheck_models(options: dict[str, Any]) -> list[CowModel | OpenCowModel]:
+    """The models the options name: one per scenario, or one open-search model."""
     policy_ref = options.get("policy") or "E6"
     pol = resolve_policy(policy_ref)
     bias = int(options.get("bias") or 8)
     if bias < 2:
         raise ValueError("--bias must be at least 2")
     spurious = bool(options.get("spurious_trylock"))
+    if options.get("budget"):
+        if options.get("scenario"):
+            raise ValueError("--budget and --scenario exclude each other: open search runs"
+                             " no scenario")
+        return [OpenCowModel(pol, parse_budget(str(options["budget"])),
+                             procs=int(options.get("procs") or 2),
+                             threads=int(options.get("threads") or 1),
+                             pages=int(options.get("pages") or 1),
+                             frames=int(options.get("frames") or 3),
+                             slots=int(options.get("slots") if options.get("slots") is not None
+                                       else 1),
+                             bias=bias, spurious_trylock=spurious, policy_ref=policy_ref,
+                             gup_modes=str(options.get("gup_modes") or GUP_MODES))]
     sref = options.get("scenario")
     if sref:
         scens = [(resolve_scenario(sref), sref)]

@@ -15,7 +15,7 @@ thread of P (GUP-fast racing fork); "reclaim" is the page-reclaim thread
 
 from __future__ import annotations
 
-from models.cow.scenario import (
+from .scenario import (
     Scenario,
     clear_refs,
     dma_read,

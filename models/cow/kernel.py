@@ -17,8 +17,10 @@ where they exclude a step the kernel really excludes.
 
 from __future__ import annotations
 
-from models.cow.policy import Policy
-from models.cow.vm import (
+from .policy import Policy
+from .vm import (
+    ALIVE,
+    EXITED,
     LIVE,
     NONE,
     PRESENT,
@@ -73,6 +75,8 @@ def anon_fault(w: World, pol: Policy, p: int, v: int) -> str:
     pr = w.procs[p]
     f = _new_anon_page(w, pol, 0)
     pr.pte[v] = (PRESENT, f, pr.vm_write[v], 1)
+    if pr.L[v] == NONE:
+        pr.L[v] = 0  # the process now reads zeroes there
     return f"do_anonymous_page -> f{f}"
 
 
@@ -320,7 +324,7 @@ def fork_begin(w: World, pol: Policy, p: int, c: int) -> str:
     if pol.fork_seqcount:
         pr.wps += 1
     ch = w.procs[c]
-    ch.alive = 1
+    ch.alive = ALIVE
     ch.vm_write = list(pr.vm_write)
     ch.hist = pr.hist
     return "dup_mmap: mmap_write_lock" + (", raw_write_seqcount_begin" if pol.fork_seqcount
@@ -615,7 +619,7 @@ def zap_pte(w: World, pol: Policy, p: int, v: int) -> str:
 
 def exit_done(w: World, p: int) -> str:
     """exit_mmap() finished: the mm is gone."""
-    w.procs[p].alive = 0
+    w.procs[p].alive = EXITED
     return "exit_mmap: done"
 
 

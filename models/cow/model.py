@@ -17,11 +17,12 @@ from collections.abc import Iterator
 from typing import Any
 
 from mcheck import Model, invariant, metric
-from models.cow import kernel as K
-from models.cow.oracle import accounting_errors, coherence_errors, leak_errors
-from models.cow.policy import Policy
-from models.cow.scenario import Scenario
-from models.cow.vm import (
+
+from . import kernel as K
+from .oracle import accounting_errors, coherence_errors, leak_errors
+from .policy import Policy
+from .scenario import Scenario
+from .vm import (
     LIVE,
     NONE,
     PRESENT,

@@ -25,10 +25,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from models.cow.vm import LIVE, NONE, PRESENT, SWAP
+from .vm import ALIVE, LIVE, NONE, PRESENT, SWAP
 
 if TYPE_CHECKING:
-    from models.cow.model import CowModel
+    from .model import CowBase as CowModel
 
 __all__ = ["mismatches", "leak_errors", "coherence_errors", "accounting_errors"]
 
@@ -50,7 +50,7 @@ def mismatches(m: CowModel, state: tuple) -> list[tuple[str, str]]:
     out: list[tuple[str, str]] = []
     names = m.proc_names
     for p, pr in enumerate(procs):
-        if not pr[0]:
+        if pr[0] != ALIVE:
             continue
         ptes, L, hist = pr[1], pr[7], pr[8]
         for v, want in enumerate(L):

@@ -14,7 +14,8 @@ Layout (see ../shared/design/abstract-vm.md §1 and kernel-facts.md §4.1):
   ``swapcache == NONE``: one canonical free form.
 * swap slot: ``swapcount`` (swap PTEs naming it), ``cache`` (frame or NONE),
   ``data`` (what pageout wrote).  Free when both counts are zero.
-* process (mm): ``alive``, ``pte[v]``, ``vm_write[v]`` (VM_WRITE of the VMA),
+* process (mm): ``alive`` (UNBORN, ALIVE, EXITED), ``pte[v]``, ``vm_write[v]``
+  (VM_WRITE of the VMA),
   ``wps`` (write_protect_seq), ``mmap`` (0 free, -1 held for write, n > 0
   readers), ``ptl`` (a fork holds the page-table locks between its per-PTE
   decide and apply), ``has_pinned`` (mm->has_pinned / MMF_HAS_PINNED), the
@@ -41,7 +42,7 @@ from dataclasses import dataclass
 
 __all__ = [
     "NONE", "NONE_K", "PRESENT", "SWAP", "NO_PTE",
-    "UNUSED", "LIVE", "RELEASED",
+    "UNUSED", "LIVE", "RELEASED", "UNBORN", "ALIVE", "EXITED",
     "Config", "Frame", "Slot", "Proc", "Handle", "Thread", "World", "NeedChoice", "Blocked",
 ]
 
@@ -50,7 +51,9 @@ NONE = -1  # no frame / no slot
 NONE_K, PRESENT, SWAP = 0, 1, 2
 NO_PTE = (NONE_K, 0, 0, 0)
 
-UNUSED, LIVE, RELEASED = 0, 1, 2
+UNUSED, LIVE, RELEASED = 0, 1, 2  # handle states
+
+UNBORN, ALIVE, EXITED = 0, 1, 2  # process states (an exited slot is never reused)
 
 
 @dataclass(frozen=True)
