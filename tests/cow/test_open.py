@@ -1,0 +1,81 @@
+"""Open search rediscovers the known bugs without scripts and exhausts E6.
+
+State counts are pinned: a change is a semantic change of the model and must be
+explained in its commit.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from mcheck import Verdict, check
+from models.cow import mcheck_models
+
+# (name, options, policy that has the bug, property, pinned states to the first
+#  violation under that policy, pinned states of E6's exhaustive run)
+REDISCOVERY = [
+    ("CVE-2020-29374 shape", {"budget": "fork=1,get=1,unmap=1,write=2",
+                              "gup_modes": "ro-slow,ro-fast"},
+     "E1", "missed_cow", 2919, 5215),
+    ("RDMA fork", {"budget": "fork=1,pin=1,write=2", "gup_modes": "rw-slow"},
+     "E3t", "wrong_cow", 830, 1229),
+    ("fork vs GUP-fast", {"budget": "fork=1,pin=1,write=2", "gup_modes": "rw-fast",
+                          "threads": 2},
+     "E3", "wrong_cow", 20543, 20162),
+    ("pin racing reclaim", {"budget": "pin=1,swapout=1,write=2,read=1",
+                            "gup_modes": "rw-slow,rw-fast"},
+     "E4", "wrong_cow", 1181, 1081),
+]
+
+
+def _model(policy: str, opts: dict):
+    [m] = mcheck_models({"policy": policy, **opts})
+    return m
+
+
+@pytest.mark.parametrize(("name", "opts", "era", "prop", "found_at", "e6_states"),
+                         REDISCOVERY, ids=[r[0] for r in REDISCOVERY])
+def test_rediscovery(name, opts, era, prop, found_at, e6_states) -> None:
+    r = check(_model(era, opts), properties=[prop])
+    assert r.properties[prop].verdict is Verdict.VIOLATED
+    assert r.states == found_at
+    e6 = check(_model("E6", opts))
+    assert e6.verdict is Verdict.HOLDS
+    assert e6.states == e6_states
+    assert e6.properties["unnecessary_cow"].count == 0
+
+
+def test_unnecessary_cow_found_under_e3_not_e5() -> None:
+    opts = {"budget": "write=2,mprotect=2"}
+    e3 = check(_model("E3", opts)).properties["unnecessary_cow"]
+    assert (e3.count, len(e3.path)) == (6, 5)
+    for era in ("E5", "E6"):
+        assert check(_model(era, opts)).properties["unnecessary_cow"].count == 0
+
+
+def test_the_race_trace_has_the_race() -> None:
+    r = check(_model("E3", REDISCOVERY[2][1]), properties=["wrong_cow"])
+    labels = [a[1] for a in r.properties["wrong_cow"].path.actions]
+    decide = labels.index("fork: copy_present_pte: share")
+    grab = next(i for i, x in enumerate(labels) if "(speculative)" in x)
+    apply = labels.index("fork: share f0: wrprotect") if "fork: share f0: wrprotect" in \
+        labels else next(i for i, x in enumerate(labels) if x.startswith("fork: share"))
+    assert decide < grab < apply
+
+
+def test_e6_rw_get_across_fork_is_the_known_o_direct_limit() -> None:
+    # FOLL_GET (O_DIRECT) is not a pin: fork shares the page, the parent's write copies.
+    r = check(_model("E6", {"budget": "fork=1,get=1,write=2", "gup_modes": "rw-slow"}),
+              properties=["wrong_cow"])
+    assert r.properties["wrong_cow"].verdict is Verdict.VIOLATED
+
+
+def test_budget_errors() -> None:
+    with pytest.raises(ValueError, match="unknown budget kind 'forks'"):
+        _model("E6", {"budget": "forks=1"})
+    with pytest.raises(ValueError, match="write KIND=N"):
+        _model("E6", {"budget": "fork"})
+    with pytest.raises(ValueError, match="unknown GUP mode"):
+        _model("E6", {"budget": "pin=1", "gup_modes": "rw"})
+    with pytest.raises(ValueError, match="exclude each other"):
+        _model("E6", {"budget": "pin=1", "scenario": "S01"})
