@@ -156,8 +156,12 @@ def path_to(model: Model, parents: dict[Any, Any], state: Any,
         p = parents[p]
     chain.reverse()
     # Re-derive actual states and actions (under a canonicaliser the stored
-    # states are representatives; the path shows the real successors).
-    states = [chain[0]]
+    # states are representatives; the path shows the real successors, from a
+    # real initial state, so a reduced run's trace replays on the full model).
+    first = chain[0]
+    if canon is not None:
+        first = next((s for s in model.initial_states() if canon(s) == chain[0]), chain[0])
+    states = [first]
     actions = []
     for child in chain[1:]:
         a, t = _first_action(model, states[-1], child, canon)
@@ -192,6 +196,7 @@ def check(
     deadlock: bool = False,
     properties: Sequence[str] | None = None,
     progress: Any = None,
+    canonical: Callable[[Any], Any] | None = None,
 ) -> Result:
     """Explore the reachable states of ``model`` and check its properties.
 
@@ -209,6 +214,12 @@ def check(
         the built-in property ``deadlock``.
     properties:
         Names of the properties to check (default: all of the model's).
+    canonical:
+        A canonicaliser for symmetry reduction: maps a state to the
+        representative of its orbit.  The store keeps representatives only;
+        traces are re-derived through the real successors.  It must be sound
+        for the model (see :mod:`mcheck.symmetry`); ``None`` explores the
+        full space.
     progress:
         An object with ``update(states, transitions, depth, frontier)``,
         ``level(depth, size)`` and ``close()`` (see :mod:`mcheck.progress`).
@@ -224,7 +235,7 @@ def check(
             raise ValueError(f"unknown property {unknown[0]!r}: the model has "
                              f"{', '.join(sorted(known)) or 'none'}")
         props = [p for p in props if p.name in properties]
-    search = _Search(model, props, bounds, stop_at_first, deadlock, progress)
+    search = _Search(model, props, bounds, stop_at_first, deadlock, progress, canonical)
     gc_was_enabled = gc.isenabled()
     gc.disable()  # states are acyclic tuples: the cyclic GC only costs time here
     try:
@@ -246,8 +257,10 @@ class _Search:
     CHECK_EVERY = 2048
 
     def __init__(self, model: Model, props: list[Property], bounds: Bounds,
-                 stop_at_first: bool, deadlock: bool, progress: Any) -> None:
+                 stop_at_first: bool, deadlock: bool, progress: Any,
+                 canonical: Callable[[Any], Any] | None = None) -> None:
         self.model = model
+        self.canon = canonical
         self.invariants = [p for p in props if p.kind is Kind.INVARIANT]
         self.tprops = [p for p in props if p.kind is Kind.TRANSITION]
         self.metrics = [p for p in props if p.kind is Kind.METRIC]
@@ -274,12 +287,14 @@ class _Search:
         name = p.name if p is not None else DEADLOCK
         if name in self.found:
             return
-        path = path_to(self.model, self.parents, state)
+        path = path_to(self.model, self.parents, state, self.canon)
         msg = ""
         if transition:
+            assert p is not None
+            action, nxt = self._real_step(path, action, nxt, lambda s, a, t: not p.check(s, a, t))
             path = Path(path.states + (nxt,), path.actions + (action,))
-            if p is not None and p.explain is not None:
-                msg = p.explain(state, action, nxt)
+            if p.explain is not None:
+                msg = p.explain(path.states[-2], action, nxt)
         elif p is not None and p.explain is not None:
             msg = p.explain(path.states[-1])
         elif p is None:
@@ -303,11 +318,31 @@ class _Search:
             if m.check(s, a, t):
                 self.counts[m.name] += 1
                 if m.name not in self.witness:
-                    path = path_to(self.model, self.parents, s)
-                    msg = m.explain(s, a, t) if m.explain is not None else ""
+                    path = path_to(self.model, self.parents, s, self.canon)
+                    a, t = self._real_step(path, a, t, m.check)
+                    msg = m.explain(path.states[-1], a, t) if m.explain is not None else ""
                     self.witness[m.name] = PropertyResult(
                         m.name, Kind.METRIC, Verdict.UNDETERMINED,
                         Path(path.states + (t,), path.actions + (a,)), 0, msg, m.description)
+
+    def _real_step(self, path: Path, action: Any, nxt: Any,
+                   event: Callable[[Any, Any, Any], Any]) -> tuple[Any, Any]:
+        """The step from the path's real last state that the stored transition stands for.
+
+        Without symmetry reduction it is the stored one.  With it, the path
+        ends in a permuted copy of the stored state; its successor with the
+        same representative on which the event happens is taken.
+        """
+        if self.canon is None:
+            return action, nxt
+        canon = self.canon
+        want = canon(nxt)
+        last = path.states[-1]
+        for a, t in self.model.successors(last):
+            if canon(t) == want and event(last, a, t):
+                return a, t
+        raise RuntimeError("symmetry reduction is unsound for this model: a transition of a "
+                           "representative has no counterpart in a member of its orbit")
 
     def _check_state(self, t: Any) -> None:
         for p in self.invariants:
@@ -333,7 +368,10 @@ class _Search:
     def _initial(self) -> list[Any]:
         out = []
         parents = self.parents
+        canon = self.canon
         for s in self.model.initial_states():
+            if canon is not None:
+                s = canon(s)
             if s not in parents:
                 parents[s] = None
                 out.append(s)
@@ -345,6 +383,7 @@ class _Search:
         parents = self.parents
         successors = model.successors
         slow = bool(self.tprops or self.metrics)
+        canon = self.canon
         invariants = self.invariants
         deadlock = self.deadlock
         max_states = self.bounds.max_states
@@ -364,7 +403,7 @@ class _Search:
                     # Only undetermined if the next level would hold something new.
                     for s in level:
                         for _a, t in successors(s):
-                            if t not in parents:
+                            if (canon(t) if canon is not None else t) not in parents:
                                 self.stopped_by = "depth"
                                 return
                     break
@@ -381,6 +420,8 @@ class _Search:
                         n += 1
                         if slow:
                             self._on_transition(s, a, t)
+                        if canon is not None:
+                            t = canon(t)
                         if t not in parents:
                             parents[t] = s
                             append(t)
@@ -428,6 +469,8 @@ class _Search:
                 self.transitions += 1
                 if self.tprops or self.metrics:
                     self._on_transition(s, a, t)
+                if self.canon is not None:
+                    t = self.canon(t)
                 if t not in parents:
                     if max_depth is not None and d >= max_depth:
                         hit_depth = True
