@@ -182,8 +182,11 @@ class OpenCowModel(CowBase):
             ops.extend(("read", v) for v in pages if pr[1][v][0] != 0)
         if left["fork"]:
             ops.extend(("fork", c) for c, q in enumerate(procs) if q[0] == UNBORN)
-        free_k = next((k for k, h in enumerate(handles) if h[0] == UNUSED), None)
-        if free_k is not None:
+        # Each pin or get takes the next handle when it starts (not the lowest unused one:
+        # two GUP calls in flight must not share a handle).
+        free_k = self.cfg.handles - left["pin"] - left["get"]
+        if free_k < self.cfg.handles:
+            assert handles[free_k][0] == UNUSED
             for pin, key in ((1, "pin"), (0, "get")):
                 if left[key]:
                     ops.extend(("gup", v, free_k, pin, rw, fast) for v in pages
