@@ -33,6 +33,7 @@ from typing import Any
 
 from . import scenario as _dsl
 from .catalogue import CATALOGUE, SCENARIOS, get_scenario
+from .matrix import mcheck_matrix, mcheck_matrix_arguments
 from .model import CowModel
 from .open import BUDGET_KINDS, GUP_MODES, OpenCowModel, parse_budget
 from .policy import POLICIES, Policy, get_policy
@@ -40,7 +41,7 @@ from .scenario import Scenario
 
 __all__ = ["CowModel", "OpenCowModel", "Policy", "Scenario", "POLICIES", "SCENARIOS",
            "CATALOGUE", "get_policy", "get_scenario", "resolve_policy", "resolve_scenario",
-           "mcheck_arguments", "mcheck_models"]
+           "mcheck_arguments", "mcheck_matrix", "mcheck_matrix_arguments", "mcheck_models"]
 
 _USER_NAMES: dict[str, Any] = {
     "get_policy": get_policy, "Policy": Policy, "Scenario": Scenario,

@@ -302,9 +302,10 @@ def lru_add_drain(w: World) -> str:
     Abstracts the per-CPU pagevecs as one; runs as its own free-running
     thread and inside E5+ do_wp_page/do_swap_page (d4c470970d45).
     """
-    for f, fr in enumerate(w.frames):
-        if fr.lru:
-            fr.lru = 0
+    frames = w.frames
+    for f in range(len(frames)):
+        if frames.peek(f)[2]:
+            frames[f].lru = 0
             w.put_page(f)
     return "lru_add_drain"
 
@@ -608,8 +609,11 @@ def zap_pte(w: World, pol: Policy, p: int, v: int) -> str:
         label = f"zap_pte_range: free_swap_and_cache s{idx}"
     else:
         label = "zap_pte_range: none"
-    for h in w.handles:
-        if h.state == LIVE and h.owner == p and h.vpn == v and h.attached:
+    handles = w.handles
+    for k in range(len(handles)):
+        st, _f, owner, vpn, _pin, _rw, attached, _e = handles.peek(k)
+        if st == LIVE and owner == p and vpn == v and attached:
+            h = handles[k]
             h.expect = pr.L[v]
             h.attached = 0
     pr.pte[v] = (0, 0, 0, 0)
@@ -725,9 +729,10 @@ def reclaim_try_to_unmap(w: World, pol: Policy, f: int) -> tuple[str, int]:
     remembered in SWP_EXCLUSIVE where the arch has it.  Returns (label,
     state): 1 unmapped one and more may follow, 0 no mapping left, -1 aborted.
     """
-    for q, pr in enumerate(w.procs):
-        for v, (kind, idx, _wr, _sd) in enumerate(pr.pte):
+    for q in range(len(w.procs)):
+        for v, (kind, idx, _wr, _sd) in enumerate(w.procs.peek(q)[1]):
             if kind == PRESENT and idx == f:
+                pr = w.procs[q]
                 if pr.ptl:
                     raise Blocked("PTL held")
                 fr = w.frames[f]

@@ -34,9 +34,15 @@ from .vm import (
     initial_state,
 )
 
-__all__ = ["CowBase", "CowModel", "LRU"]
+__all__ = ["CowBase", "CowModel", "LRU", "OP_NAMES", "OP"]
 
 LRU = "lru"  # the free-running LRU-pagevec drain
+
+#: Operation kinds; an operation in a state is ``(kind index, int args...)`` so that
+#: states hold ints and tuples only.
+OP_NAMES = ("write", "read", "fork", "gup", "unpin", "dma_write", "dma_read", "munmap",
+            "exit", "mprotect", "clear_refs", "swapout")
+OP = {name: i for i, name in enumerate(OP_NAMES)}
 
 
 class CowBase(Model):
@@ -262,7 +268,7 @@ class CowBase(Model):
 
     def _run(self, w: World, t: int, op: tuple) -> str:
         th = w.threads[t]
-        return getattr(self, "_op_" + op[0])(w, t, th, op[1:])
+        return getattr(self, "_op_" + OP_NAMES[op[0]])(w, t, th, op[1:])
 
     def _proc(self, t: int) -> int:
         return self.thread_proc[t]
@@ -458,21 +464,21 @@ def _compile(s: Scenario) -> list[list[tuple[tuple, tuple]]]:
         for o in prog:
             a = o.args
             if o.kind == "write":
-                op = ("write", a[0], s.token(a[1]))
+                op = (OP["write"], a[0], s.token(a[1]))
             elif o.kind == "fork":
-                op = ("fork", s.proc_index(a[0]))
+                op = (OP["fork"], s.proc_index(a[0]))
             elif o.kind == "gup":
-                op = ("gup", a[0], s.handle(a[1]), int(a[2]), int(a[3]), int(a[4]))
+                op = (OP["gup"], a[0], s.handle(a[1]), int(a[2]), int(a[3]), int(a[4]))
             elif o.kind in ("unpin", "dma_read"):
-                op = (o.kind, s.handle(a[0]))
+                op = (OP[o.kind], s.handle(a[0]))
             elif o.kind == "dma_write":
-                op = ("dma_write", s.handle(a[0]), s.token(a[1]))
+                op = (OP["dma_write"], s.handle(a[0]), s.token(a[1]))
             elif o.kind == "swapout":
-                op = ("swapout", s.proc_index(a[0]), a[1])
+                op = (OP["swapout"], s.proc_index(a[0]), a[1])
             elif o.kind == "mprotect":
-                op = ("mprotect", a[0], int(a[1]))
+                op = (OP["mprotect"], a[0], int(a[1]))
             else:
-                op = (o.kind, *a)
+                op = (OP[o.kind], *a)
             ops.append((op, o.after))
         out.append(ops)
     return out

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .model import CowBase
+from .model import OP, OP_NAMES, CowBase
 from .policy import Policy
 from .vm import ALIVE, LIVE, PRESENT, UNBORN, UNUSED, Config, World, initial_state
 
@@ -146,7 +146,7 @@ class OpenCowModel(CowBase):
         th.op = ()
 
     def charge(self, w: World, t: int, op: tuple) -> None:
-        kind = op[0]
+        kind = OP_NAMES[op[0]]
         key = _OP_KIND["gup_pin" if op[3] else "gup_get"] if kind == "gup" else _OP_KIND[kind]
         i = BUDGET_KINDS.index(key)
         if w.budget[i] <= 0:
@@ -167,21 +167,21 @@ class OpenCowModel(CowBase):
                         continue
                     for v, pte in enumerate(pr[1]):
                         if pte[0] == PRESENT:
-                            ops.append(("swapout", q, v))
+                            ops.append((OP["swapout"], q, v))
             return ops
         pr = procs[p]
         if pr[0] != ALIVE:
             return ops
-        if any(th[5] and th[5][0] == "fork" and th[5][1] == p for th in threads):
+        if any(th[5] and th[5][0] == OP["fork"] and th[5][1] == p for th in threads):
             return ops  # the process is still being created
         tok = tokens + 1
         pages = range(self.cfg.pages)
         if left["write"]:
-            ops.extend(("write", v, tok) for v in pages if pr[2][v])
+            ops.extend((OP["write"], v, tok) for v in pages if pr[2][v])
         if left["read"]:
-            ops.extend(("read", v) for v in pages if pr[1][v][0] != 0)
+            ops.extend((OP["read"], v) for v in pages if pr[1][v][0] != 0)
         if left["fork"]:
-            ops.extend(("fork", c) for c, q in enumerate(procs) if q[0] == UNBORN)
+            ops.extend((OP["fork"], c) for c, q in enumerate(procs) if q[0] == UNBORN)
         # Each pin or get takes the next handle when it starts (not the lowest unused one:
         # two GUP calls in flight must not share a handle).
         free_k = self.cfg.handles - left["pin"] - left["get"]
@@ -189,21 +189,21 @@ class OpenCowModel(CowBase):
             assert handles[free_k][0] == UNUSED
             for pin, key in ((1, "pin"), (0, "get")):
                 if left[key]:
-                    ops.extend(("gup", v, free_k, pin, rw, fast) for v in pages
+                    ops.extend((OP["gup"], v, free_k, pin, rw, fast) for v in pages
                                if pr[1][v][0] != 0 for rw, fast in self.gup_modes)
         mine = [k for k, h in enumerate(handles) if h[0] == LIVE and h[2] == p]
         if left["dma"]:
-            ops.extend(("dma_write", k, tok) for k in mine if handles[k][5])
+            ops.extend((OP["dma_write"], k, tok) for k in mine if handles[k][5])
         if left["unpin"]:
-            ops.extend(("unpin", k) for k in mine)
+            ops.extend((OP["unpin"], k) for k in mine)
         if left["unmap"]:
-            ops.extend(("munmap", v) for v in pages if pr[1][v][0] != 0)
+            ops.extend((OP["munmap"], v) for v in pages if pr[1][v][0] != 0)
         if left["mprotect"]:
             for v in pages:
-                ops.append(("mprotect", v, 0 if pr[2][v] else 1))
+                ops.append((OP["mprotect"], v, 0 if pr[2][v] else 1))
         if left["clear_refs"]:
-            ops.extend(("clear_refs", v) for v in pages if pr[1][v][0] == PRESENT)
+            ops.extend((OP["clear_refs"], v) for v in pages if pr[1][v][0] == PRESENT)
         if left["exit"] and p != 0:
-            ops.append(("exit",))
+            ops.append((OP["exit"],))
         return ops
 

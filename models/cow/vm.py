@@ -38,7 +38,9 @@ Layout (see ../shared/design/abstract-vm.md §1 and kernel-facts.md §4.1):
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 __all__ = [
     "NONE", "NONE_K", "PRESENT", "SWAP", "NO_PTE",
@@ -161,30 +163,82 @@ class Thread:
 IDLE_THREAD = (0, 0, (), NONE, 0, ())
 
 
+class _Lazy:
+    """A tuple of records decoded into mutable objects only where a step touches them.
+
+    ``freeze`` shares every untouched (or unchanged) element with the input
+    state, so a step costs what it touches and successor states share
+    structure in memory.
+    """
+
+    __slots__ = ("orig", "objs", "cls")
+
+    def __init__(self, orig: tuple, cls: type) -> None:
+        self.orig = orig
+        self.objs: dict[int, Any] = {}
+        self.cls = cls
+
+    def __getitem__(self, i: int) -> Any:
+        o = self.objs.get(i)
+        if o is None:
+            o = self.objs[i] = self.cls(self.orig[i])
+        return o
+
+    def __setitem__(self, i: int, obj: Any) -> None:
+        self.objs[i] = obj
+
+    def __len__(self) -> int:
+        return len(self.orig)
+
+    def __iter__(self) -> Iterator[Any]:
+        for i in range(len(self.orig)):
+            yield self[i]
+
+    def peek(self, i: int) -> tuple:
+        """Element ``i`` as a tuple, without decoding it."""
+        o = self.objs.get(i)
+        return self.orig[i] if o is None else o.freeze()
+
+    def freeze(self) -> tuple:
+        if not self.objs:
+            return self.orig
+        out = list(self.orig)
+        changed = False
+        for i, o in self.objs.items():
+            f = o.freeze()
+            if f != out[i]:
+                out[i] = f
+                changed = True
+        return tuple(out) if changed else self.orig
+
+
 class World:
-    """A private, mutable copy of a state for one step."""
+    """A private, mutable view of a state for one step (decoded lazily)."""
 
     __slots__ = ("cfg", "frames", "slots", "procs", "handles", "threads", "choices", "_ci",
-                 "notes", "budget", "tokens")
+                 "notes", "budget", "tokens", "_glob")
 
     def __init__(self, state: tuple, cfg: Config, choices: tuple = ()) -> None:
-        frames, slots, procs, handles, threads, (budget, tokens) = state
-        self.budget = list(budget)
-        self.tokens = tokens
+        frames, slots, procs, handles, threads, glob = state
+        self._glob = glob
+        self.budget = list(glob[0])
+        self.tokens = glob[1]
         self.cfg = cfg
-        self.frames = [Frame(f) for f in frames]
-        self.slots = [Slot(s) for s in slots]
-        self.procs = [Proc(p) for p in procs]
-        self.handles = [Handle(h) for h in handles]
-        self.threads = [Thread(t) for t in threads]
+        self.frames = _Lazy(frames, Frame)
+        self.slots = _Lazy(slots, Slot)
+        self.procs = _Lazy(procs, Proc)
+        self.handles = _Lazy(handles, Handle)
+        self.threads = _Lazy(threads, Thread)
         self.choices = choices
         self._ci = 0
         self.notes: list[str] = []
 
     def freeze(self) -> tuple:
-        return (tuple(f.freeze() for f in self.frames), tuple(s.freeze() for s in self.slots),
-                tuple(p.freeze() for p in self.procs), tuple(h.freeze() for h in self.handles),
-                tuple(t.freeze() for t in self.threads), (tuple(self.budget), self.tokens))
+        glob = self._glob
+        if self.tokens != glob[1] or tuple(self.budget) != glob[0]:
+            glob = (tuple(self.budget), self.tokens)
+        return (self.frames.freeze(), self.slots.freeze(), self.procs.freeze(),
+                self.handles.freeze(), self.threads.freeze(), glob)
 
     # -- nondeterministic allocation ------------------------------------------------
 
@@ -202,11 +256,13 @@ class World:
 
     def alloc_frame(self) -> int:
         """A free frame chosen by the search; the page allocator prefers none by number."""
-        f = self.choose("frame", [i for i, fr in enumerate(self.frames) if fr.free])
-        return f
+        frames = self.frames
+        return self.choose("frame", [i for i in range(len(frames)) if frames.peek(i)[0] == 0])
 
     def alloc_slot(self) -> int:
-        return self.choose("slot", [i for i, s in enumerate(self.slots) if s.free])
+        slots = self.slots
+        return self.choose("slot", [i for i in range(len(slots))
+                                    if slots.peek(i)[0] == 0 and slots.peek(i)[1] == NONE])
 
     def note(self, text: str) -> None:
         """A remark for the race diagram (the decision a step took)."""
