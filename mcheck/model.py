@@ -211,6 +211,25 @@ class Model:
         """
         return None
 
+    def schedule_choice(self, action: Action) -> Any:
+        """The part of ``action`` the search chose, beyond which thread moves.
+
+        When a thread schedule taken from one model is replayed under another
+        (:mod:`mcheck.diff`), each step runs the same thread and, among that
+        thread's enabled actions, prefers the one with an equal choice (e.g.
+        the same allocation).  Default: None (the thread's first action).
+        """
+        return None
+
+    def render_trace(self, path: Any, prop: str, message: str) -> str | None:
+        """A model's own drawing of ``path``, a counterexample of ``prop``, or None.
+
+        ``path`` is a :class:`mcheck.explore.Path`, ``message`` the
+        property's explanation.  ``mcheck check`` and ``mcheck show`` print
+        this text in place of the generic lanes when it is not None.
+        """
+        return None
+
 
 def _jsonish(value: Any) -> Any:
     if isinstance(value, Mapping):
