@@ -8,9 +8,29 @@ canonically (type tag, length, contents) and hash the bytes with BLAKE2b.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from typing import Any
 
-__all__ = ["digest", "encode", "fingerprint64"]
+__all__ = ["digest", "encode", "fingerprint64", "int_fingerprint", "require_ints"]
+
+#: The fingerprint store's hash: CPython hashes ints and tuples of ints without the
+#: per-process salt, so this is the same in every process and under any
+#: PYTHONHASHSEED -- for int tuples only, which ``require_ints`` checks.  (CPython
+#: hashes -1 and -2 alike: a field holding both would merge two states.)
+int_fingerprint: Callable[[Any], int] = hash  # stable for int tuples (see above)
+
+
+def require_ints(state: Any) -> None:
+    """Raise ValueError unless ``state`` is built from ints and tuples only."""
+    stack = [state]
+    while stack:
+        v = stack.pop()
+        if type(v) is tuple:
+            stack.extend(v)
+        elif type(v) is not int:
+            raise ValueError(
+                f"the fingerprint store needs states built from ints and tuples only (found a "
+                f"{type(v).__name__}); use the exact store")
 
 
 def encode(value: Any, out: bytearray | None = None) -> bytes:
