@@ -104,6 +104,8 @@ def _add_check_options(c: argparse.ArgumentParser) -> None:
     c.add_argument("--json", action="store_true", help="print one JSON document on stdout")
     c.add_argument("--export", metavar="DIR",
                    help="write one trace file per violation and per metric witness into DIR")
+    c.add_argument("--minimal", action="store_true",
+                   help="report, among the shortest traces, one with the fewest preemptions")
     c.add_argument("-q", "--quiet", action="store_true", help="no progress bar on stderr")
 
 
@@ -155,7 +157,14 @@ def _build_parser() -> _Parser:
     s.add_argument("trace", metavar="TRACE.json")
     s.add_argument("--model", metavar="PATH", help="the model (default: the path in the trace)")
     s.add_argument("--json", action="store_true", help="print the steps as one JSON document")
-    top.set_defaults(check_parser=c, explore_parser=e)
+    s.add_argument("--lanes", action="store_true",
+                   help="print the generic lanes even when the model draws its own diagram")
+    s.add_argument("--svg", metavar="OUT.svg", help="also write the trace as an SVG picture")
+
+    from mcheck.commands import add_parsers
+
+    cmp, _mini = add_parsers(sub, _positive)
+    top.set_defaults(check_parser=c, explore_parser=e, compare_parser=cmp)
     return top
 
 
@@ -306,6 +315,13 @@ def _check_command(args: argparse.Namespace, extras: list[str]) -> int:
             raise
         except Exception as e:
             raise _model_bug(m.name, e, f"while checking {label}") from e
+        if args.minimal:
+            from mcheck.commands import minimize_result
+
+            try:
+                minimize_result(m, result)
+            except Exception as e:
+                raise _model_bug(m.name, e, f"while minimising the traces of {label}") from e
         code = _STATUS[result.verdict]
         if _SEVERITY[code] > _SEVERITY[status]:
             status = code
@@ -420,7 +436,9 @@ def _print_result(m: Model, label: str, result: Result, traces: dict[str, Any],
     for p in props:
         if p.verdict is Verdict.VIOLATED and p.kind is not Kind.METRIC and p.path is not None:
             msg = f": {p.message}" if p.message else ""
-            w("\n" + render(m, p.path, title=f"{label}: {p.name} VIOLATED{msg}"))
+            own = m.render_trace(p.path, p.name, p.message)
+            w("\n" + (own if own is not None else
+                      render(m, p.path, title=f"{label}: {p.name} VIOLATED{msg}")))
     for name, f in exported.items():
         w(f"exported {name}: {f}\n")
 
@@ -487,8 +505,23 @@ def _show_command(args: argparse.Namespace) -> int:
             msg = f": {trace.message}" if trace.message else ""
             what = "witness" if trace.kind == "metric" else "VIOLATED"
             footer = None if res.reproduced else f"note: {res.message}"
-            sys.stdout.write(render(model, res.path, footer=footer,
-                                    title=f"{_label(model)}: {trace.property} {what}{msg}"))
+            title = f"{_label(model)}: {trace.property} {what}{msg}"
+            own = None if args.lanes else model.render_trace(res.path, trace.property,
+                                                              res.message or trace.message)
+            if own is not None:
+                sys.stdout.write(own + (f"{footer}\n" if footer else ""))
+            else:
+                sys.stdout.write(render(model, res.path, footer=footer, title=title))
+            if args.svg:
+                from mcheck.svg import render_svg
+
+                text = render_svg(model, res.path, title=title, footer=footer)
+                try:
+                    with open(args.svg, "w", encoding="ascii") as f:
+                        f.write(text)
+                except OSError as e:
+                    raise UsageError(f"cannot write '{args.svg}': {e.strerror or e}",
+                                     "give --svg a writable path") from e
     except UsageError:
         raise
     except Exception as e:
@@ -507,6 +540,10 @@ def _run(argv: Sequence[str] | None) -> int:
                          "TRACE.json` or `mcheck show TRACE.json` (see `mcheck --help`)")
     if args.command in ("check", "explore"):
         return _check_command(args, extras)
+    if args.command in ("compare", "minimize"):
+        from mcheck.commands import run
+
+        return run(args, extras)
     if extras:
         what = "flag" if extras[0].startswith("-") else "argument"
         raise UsageError(f"unknown {what} '{extras[0]}'",

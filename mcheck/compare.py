@@ -34,6 +34,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import textwrap
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -146,6 +147,9 @@ class Cell:
     detail: str = ""
     message: str = ""
     fingerprint: str = ""
+    exhausted: bool = True
+    """False when the search stopped early (every property failed, or a bound):
+    the counts are then lower bounds and the state count partial."""
 
     @property
     def matches(self) -> bool | None:
@@ -166,7 +170,7 @@ class Cell:
             "counts": dict(self.counts), "states": self.states,
             "transitions": self.transitions, "expected": self.expected,
             "matches": self.matches, "detail": self.detail, "message": self.message,
-            "fingerprint": self.fingerprint,
+            "fingerprint": self.fingerprint, "exhausted": self.exhausted,
         }
 
 
@@ -193,7 +197,7 @@ def _cell_from(matrix: Matrix, row: str, column: str, model: Model, result: Resu
                     None if rank is None else int(rank), bool(c["failure"]), counts,
                     result.states, result.transitions, matrix.expect(row, column),
                     str(c.get("detail") or ""), str(c.get("message") or ""),
-                    model.fingerprint())
+                    model.fingerprint(), result.exhausted)
     except (KeyError, TypeError, ValueError) as e:
         raise UsageError(f"the matrix classifier returned a bad cell for {row} / {column}: "
                          f"{type(e).__name__}: {e}",
@@ -313,7 +317,8 @@ def load_baseline(file: str | os.PathLike[str]) -> dict[tuple[str, str], Cell]:
             cell = Cell(c["row"], c["column"], c["letter"], c["verdict"], rank,
                         bool(c["failure"]), dict(counts), c["states"], c["transitions"],
                         c.get("expected"), str(c.get("detail") or ""),
-                        str(c.get("message") or ""), str(c.get("fingerprint") or ""))
+                        str(c.get("message") or ""), str(c.get("fingerprint") or ""),
+                        bool(c.get("exhausted", True)))
         except (KeyError, TypeError) as e:
             what = f"missing field {e}" if isinstance(e, KeyError) else str(e)
             raise UsageError(f"baseline '{name}': cell {i} is malformed ({what})",
@@ -372,11 +377,11 @@ def compare(mr: MatrixResult, baseline: Mapping[tuple[str, str], Cell]) -> list[
                 a, b = old.counts.get(k, 0), new.counts.get(k, 0)
                 if a == b:
                     continue
+                if b < a and not new.exhausted:
+                    continue  # a search that stopped early only gives a lower bound
                 what.append(f"{k} {a} -> {b}")
-                if new.rank is None and b < a:
-                    continue  # a cut-short search only gives a lower bound
                 kinds.append("regression" if b > a else "improvement")
-            if old.states != new.states:
+            if old.states != new.states and old.exhausted and new.exhausted:
                 grew = "grew" if new.states > old.states else "shrank"
                 what.append(f"states {old.states} -> {new.states} ({grew})")
                 kinds.append("states")
@@ -456,7 +461,8 @@ def format_table(mr: MatrixResult) -> str:
                                                                             strict=True)])
                    .rstrip())
     out.append("")
-    out.extend(_legend(mr))
+    for line in _legend(mr):
+        out.extend(textwrap.wrap(line, 100, break_on_hyphens=False) or [""])
     return "\n".join(out) + "\n"
 
 

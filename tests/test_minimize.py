@@ -119,3 +119,38 @@ def test_violating_initial_state_gives_an_empty_path():
 
     m = minimal_path(Broken(2), "quiet_at_the_top")
     assert len(m.path) == 0 and m.preemptions == 0
+
+
+# -- the command line --------------------------------------------------------------------
+
+
+def test_minimize_cli_rewrites_a_trace_and_it_replays(tmp_path):
+    import json
+
+    from tests.test_cli import TOYS, assert_usage_error, run
+
+    p = run("check", TOYS, "--toy", "lost-update", "--export", tmp_path)
+    [f] = tmp_path.glob("*final_x_is_2.json")
+    out = tmp_path / "min.json"
+    p = run("minimize", f, "-o", out)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout == ("lost-update toy=lost-update: final_x_is_2: 4 steps, 2 preemptions -> "
+                        f"4 steps, 1 preemption; wrote {out}\n")
+    assert json.loads(out.read_text())["actions"] == [[1], [0], [0], [1]]
+    r = run("replay", out)
+    assert r.returncode == 0, r.stderr
+    p = run("minimize", f)  # to stdout, the summary on stderr
+    assert json.loads(p.stdout)["actions"] == [[1], [0], [0], [1]]
+    assert "-> 4 steps, 1 preemption" in p.stderr
+    s = run("show", out, "--svg", tmp_path / "t.svg")
+    assert s.returncode == 0 and "1 preemption" in s.stdout
+    assert (tmp_path / "t.svg").read_text().startswith("<svg ")
+    assert_usage_error(run("minimize", tmp_path / "nope.json"), "no trace file")
+
+
+def test_check_minimal_flag():
+    from tests.test_cli import TOYS, run
+
+    p = run("check", TOYS, "--toy", "lost-update", "--minimal")
+    assert p.returncode == 1
+    assert "4 steps, 2 threads, 1 preemption" in p.stdout
