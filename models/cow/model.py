@@ -200,6 +200,16 @@ class CowBase(Model):
                 out[self.handle_names[k]] = "-" if st == 0 else "released"
         return out
 
+    def render_trace(self, path: Any, prop: str, message: str) -> str:
+        """The race diagram in the kernel's style (diagram.py)."""
+        from .diagram import render
+
+        return render(self, path, prop, message)
+
+    def schedule_choice(self, action: Any) -> Any:
+        """The frames or slots an allocation took, or the operation an idle thread started."""
+        return tuple(action[2])
+
     def annotate(self, state: tuple, action: Any, next_state: tuple) -> list[str]:
         """The kernel objects a step changed, one line each: ``f0: ref 2->3, map 1->2``."""
         before, after = self.describe(state), self.describe(next_state)
