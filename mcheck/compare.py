@@ -396,12 +396,19 @@ def compare(mr: MatrixResult, baseline: Mapping[tuple[str, str], Cell]) -> list[
 
 
 def format_changes(changes: Sequence[Change], compared: int, missing: int) -> str:
-    """One line per changed cell, most serious first, then a summary line."""
+    """One line per changed cell, most serious first, then a summary line.
+
+    Cells whose model changed (fingerprint) but whose outcome did not are
+    only counted in the summary.
+    """
     lines = []
     for ch in sorted(changes, key=lambda x: _KIND_ORDER.index(x.kind)):
-        lines.append(f"{ch.kind.upper():<12}  {ch.row} / {ch.column}: {'; '.join(ch.what)}")
+        if ch.kind != "model":
+            lines.append(f"{ch.kind.upper():<12}  {ch.row} / {ch.column}: "
+                         f"{'; '.join(ch.what)}")
     counts = {k: sum(1 for ch in changes if ch.kind == k) for k in _KIND_ORDER}
-    parts = [f"{n} {k}{'s' if n != 1 and k in ('regression', 'improvement') else ''}"
+    names = {"model": "with a changed model (fingerprint) and the same outcome"}
+    parts = [f"{n} {names.get(k, k)}{'s' if n != 1 and k in ('regression', 'improvement') else ''}"
              for k, n in counts.items() if n]
     tail = f"; {missing} baseline cells not run" if missing else ""
     lines.append(f"baseline: {compared} cells compared: "

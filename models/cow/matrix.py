@@ -127,9 +127,9 @@ def mcheck_matrix(options: dict[str, Any]) -> Matrix:
     def lookup(ref: str) -> str | None:
         return add_policy(ref)
 
-    kernels = "; ".join(f"{name} {pol.kernels}" for name, (_r, pol) in policies.items()
-                        if name in rows)
     controls = {c.name for c in CONTROLS}
+    kernels = "; ".join(f"{name} {pol.kernels}" for name, (_r, pol) in policies.items()
+                        if name in rows and name not in controls)
     legend = [
         "H held; U correct, but some do_wp_page copy was unnecessary (the number after U:"
         " how many reachable copies); W wrong COW (a process's own data or pin went stale);"

@@ -1,0 +1,81 @@
+"""mcheck compare on the COW model: the committed baseline, regressions, distinguishing traces."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from mcheck.compare import compare, distinguish, load_baseline, run_matrix
+from models.cow import mcheck_matrix, mcheck_models
+from models.cow.catalogue import CATALOGUE
+from models.cow.policy import POLICIES
+from tests.test_cli import run
+
+ROOT = Path(__file__).resolve().parents[2]
+BASELINE = ROOT / "baselines" / "cow.json"
+REGEN = "python -m mcheck compare models/cow --policies all --baseline baselines/cow.json " \
+        "--update-baseline"
+
+
+def test_the_committed_baseline_is_current_and_every_expectation_holds():
+    mr = run_matrix(mcheck_matrix({"policies": "all"}))
+    assert len(mr.cells) == len(POLICIES) * len(CATALOGUE)
+    off = [(c.row, c.column, c.letter, c.expected) for c in mr.cells.values()
+           if c.matches is False]
+    assert off == []
+    stale = [c for c in compare(mr, load_baseline(BASELINE)) if c.kind != "model"]
+    assert stale == [], f"baselines/cow.json is stale; if the change is intended: {REGEN}"
+
+
+def test_flipping_one_switch_of_a_policy_is_a_regression(tmp_path):
+    pol = tmp_path / "pol.py"
+    pol.write_text('E4 = get_policy("E4").replace(fork_seqcount=False)\n')
+    p = run("compare", "models/cow", "--policies", f"{pol}:E4", "--baseline", BASELINE, "-q",
+            cwd=ROOT)
+    assert p.returncode == 1, p.stderr
+    regressions = [x for x in p.stdout.splitlines() if x.startswith("REGRESSION")]
+    assert len(regressions) == 1
+    assert regressions[0].startswith("REGRESSION    E4 / S07: held -> wrong COW")
+    # the table marks the cell as not what the era expects
+    row = next(x for x in p.stdout.splitlines() if x.startswith("S07 "))
+    assert row.split()[1] == "W!"
+
+
+def test_a_grown_count_is_a_regression_too(tmp_path):
+    pol = tmp_path / "pol.py"
+    pol.write_text('E6 = get_policy("E6").replace(unmap_try_share=False)\n')
+    p = run("compare", "models/cow", "--policies", f"{pol}:E6", "--scenarios", "X12b,S18,S01",
+            "--baseline", BASELINE, "-q", cwd=ROOT)
+    assert p.returncode == 1, p.stderr
+    regressions = sorted(x.split(":")[0] for x in p.stdout.splitlines()
+                         if x.startswith("REGRESSION"))
+    assert regressions == ["REGRESSION    E6 / S18", "REGRESSION    E6 / X12b"]
+    assert "model_error 0 -> 1" in p.stdout
+
+
+def test_distinguishing_trace_e3_e4_s07_is_real_on_both_sides():
+    mr = run_matrix(mcheck_matrix({"policies": "E3,E4", "scenarios": "S07,A1"}), keep=True)
+    [d] = distinguish(mr, "E3", "E4")
+    assert (d.column, d.prop, d.violating, d.holding) == ("S07", "wrong_cow", "E3", "E4")
+    assert d.preemptions == 1 and d.first_difference == 3
+    first = d.rows[2]
+    assert first.left == "fork: dup_mmap: mmap_write_lock"
+    assert first.right == "fork: dup_mmap: mmap_write_lock, raw_write_seqcount_begin"
+    for policy, side in (("E3", d.left), ("E4", d.right)):
+        [m] = mcheck_models({"policy": policy, "scenario": "S07"})
+        p = side.path
+        assert p.states[0] == m.initial_states()[0]
+        for i, a in enumerate(p.actions):
+            assert a in m.actions(p.states[i])
+            assert m.step(p.states[i], a) == p.states[i + 1]
+    # E3's column is its minimal counterexample; E4 runs to its end without one
+    assert len(d.left.path) == 13
+    assert d.right.path.actions[-1][1] == "buf: device read f1"
+
+
+def test_unnecessary_cow_distinction_through_the_swap_cache():
+    mr = run_matrix(mcheck_matrix({"policies": "E4,E5", "scenarios": "X16"}), keep=True)
+    [d] = distinguish(mr, "E4", "E5")
+    assert (d.prop, d.kind, d.violating) == ("unnecessary_cow", "metric", "E4")
+    row = d.rows[d.first_difference - 1]
+    assert row.left == "do_wp_page(write) copy f0 -> f1"
+    assert row.right == "do_wp_page(write) reuse f0"
