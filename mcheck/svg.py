@@ -120,7 +120,8 @@ def render_svg(model: Model, path: Path, *, title: str | None = None,
         tail.append(f'<text x="{_MARGIN}" y="{_px(y)}" font-weight="bold" fill="#c0392b">'
                     f"{escape(line)}</text>")
     height = y + _MARGIN
-    doc = [f'<svg xmlns="http://www.w3.org/2000/svg" version="1.1" width="{_px(width)}" '
+    doc = [f'<svg xmlns="http://www.w3.org/2000/svg" version="1.1" xml:space="preserve" '
+           f'width="{_px(width)}" '
            f'height="{_px(height)}" viewBox="0 0 {_px(width)} {_px(height)}" '
            f'font-family="DejaVu Sans Mono, Menlo, Consolas, monospace" '
            f'font-size="{_FONT}">',

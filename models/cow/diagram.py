@@ -59,7 +59,7 @@ def _header(m: CowBase, state: tuple, op: tuple) -> str:
     if kind == "write":
         return f"*{_page(args[0])} = {m.token_name(args[1])}"
     if kind == "read":
-        return f"... = *{_page(args[0])}"
+        return f"x = *{_page(args[0])}"
     if kind == "fork":
         return f"fork() -> {m.proc_names[args[0]]}"
     if kind == "gup":

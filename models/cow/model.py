@@ -232,6 +232,8 @@ class CowBase(Model):
                 text = f"{field} {new}"
                 if not groups.get(obj):
                     groups[obj] = ["allocated"]
+            elif new is None:
+                continue  # a field of an object freed by this step ("freed" says it)
             else:
                 text = f"{field} {old}->{new}"
             groups.setdefault(obj, []).append(text)
