@@ -221,7 +221,9 @@ def _columns(rows: list, lanes: list[str]) -> list[str] | None:
     for name, _i, lines in rows:
         c, w = col[name], width[name]
         for level, text in lines:
-            for piece in _wrap(text, w, level):
+            # a row holds one lane only: comments may run on to the right margin
+            room = WIDTH - c if text.startswith("//") else w
+            for piece in _wrap(text, room, level):
                 out.append((" " * c + piece).rstrip())
     return out
 

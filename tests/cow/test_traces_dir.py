@@ -51,3 +51,8 @@ def test_renderings_and_index_are_current():
     stale = [name for name, text in _regenerate().expected_files().items()
              if (TRACES / name).read_text() != text]
     assert stale == [], "stale files in traces/: run `python traces/regenerate.py`"
+
+
+def test_the_readme_shows_the_current_s07_diagram():
+    readme = (TRACES.parent / "README.md").read_text()
+    assert (TRACES / "E3-S07-wrong_cow.txt").read_text() in readme
