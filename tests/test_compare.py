@@ -209,3 +209,13 @@ def test_load_baseline_errors_are_usage_errors(tmp_path):
     f.write_text("[]")
     with pytest.raises(UsageError, match="is not an mcheck matrix"):
         load_baseline(f)
+
+
+def test_compare_output_is_the_same_under_any_hash_seed():
+    outs = set()
+    for seed in ("0", "1", "random"):
+        p = run("compare", COUNTERS, "--format", "json", "-q", env={"PYTHONHASHSEED": seed})
+        d = run("compare", COUNTERS, "--diff", "atomic", "racy", "-q",
+                env={"PYTHONHASHSEED": seed})
+        outs.add((p.stdout, d.stdout))
+    assert len(outs) == 1
