@@ -106,6 +106,12 @@ def _add_check_options(c: argparse.ArgumentParser) -> None:
                    help="write one trace file per violation and per metric witness into DIR")
     c.add_argument("--minimal", action="store_true",
                    help="report, among the shortest traces, one with the fewest preemptions")
+    c.add_argument("--store", choices=("exact", "fingerprint"), default=None,
+                   help="visited store: exact states (default with one worker), or 64-bit "
+                        "fingerprints (about 80 bytes a state; prints the collision estimate)")
+    c.add_argument("--workers", type=_positive(int, "a whole number"), metavar="N", default=1,
+                   help="search with N worker processes (breadth-first, fingerprint store); "
+                        "verdicts, counts and traces are the same at any N")
     c.add_argument("-q", "--quiet", action="store_true", help="no progress bar on stderr")
 
 
@@ -285,6 +291,13 @@ def _check_command(args: argparse.Namespace, extras: list[str]) -> int:
     except ValueError as e:  # pragma: no cover - the flag types already refuse these
         raise UsageError(str(e), "give bounds above zero") from e
     wanted = _property_names(models, args.property)
+    store = args.store or ("fingerprint" if args.workers > 1 else "exact")
+    if args.workers > 1 and store != "fingerprint":
+        raise UsageError("worker processes need the fingerprint store",
+                         "drop --store exact or use --workers 1")
+    if args.dfs and (args.workers > 1 or store == "fingerprint"):
+        raise UsageError("--dfs works with the exact store and one worker only",
+                         "drop --dfs, --workers and --store")
 
     from mcheck.progress import progress_for
     from mcheck.trace import Trace
@@ -310,7 +323,8 @@ def _check_command(args: argparse.Namespace, extras: list[str]) -> int:
         try:
             result = check(m, strategy="dfs" if args.dfs else "bfs", bounds=bounds,
                            stop_at_first=not args.all, deadlock=args.deadlock,
-                           properties=names, progress=progress)
+                           properties=names, progress=progress, store=store,
+                           workers=args.workers)
         except UsageError:
             raise
         except Exception as e:
@@ -416,6 +430,9 @@ def _model_doc(m: Model, result: Result, traces: dict[str, Any],
         "states": result.states, "transitions": result.transitions, "depth": result.depth,
         "exhausted": result.exhausted, "stopped_by": result.stopped_by,
         "elapsed": round(result.elapsed, 6), "properties": props,
+        "store": None if result.store is None else {
+            "kind": result.store.kind, "bytes_per_state": round(result.store.bytes_per_state, 1),
+            "collision_probability": result.store.collision_probability},
     }
 
 
@@ -433,6 +450,8 @@ def _print_result(m: Model, label: str, result: Result, traces: dict[str, Any],
         w("  (the model has no properties; --deadlock checks for deadlocks)\n")
     for p in props:
         w(_prop_line(result, p, width, traces) + "\n")
+    if result.store is not None:
+        w(f"  {result.store.summary()}\n")
     for p in props:
         if p.verdict is Verdict.VIOLATED and p.kind is not Kind.METRIC and p.path is not None:
             msg = f": {p.message}" if p.message else ""

@@ -1,0 +1,541 @@
+"""Breadth-first search in worker processes, with results independent of their number.
+
+The search goes level by level.  Every worker keeps a replica of the visited
+fingerprints and the states of the current level it holds:
+
+1. every worker expands its states and reports each successor that is new
+   to it, with its *key* ``(parent rank, successor index)`` -- the first
+   time a fingerprint turns up in its expansion, which is its least key
+   there, since parents go in rank order and successors in order; the state
+   itself stays with the worker;
+2. the coordinator merges the reports: each new fingerprint goes to the
+   worker that reported the least key (that is the sequential search's
+   discovery order), which gives the level's global order and ranks;
+3. every worker adds the level's fingerprints to its replica, keeps the
+   states it won as its next frontier, checks their invariants and reports
+   the first violation of each, by key; the coordinator finds the first
+   event in the global order that stops the search (a violation, the state
+   bound).
+
+Only fingerprints and keys cross processes, never states.  Counts at a stop
+are computed from the keys and traces are rebuilt from the coordinator's
+per-level fingerprint and parent-rank arrays, so verdicts, state and
+transition counts, metric counts and traces are those of the sequential
+search with the fingerprint store, at any number of workers.  Workers are
+forked processes (stdlib multiprocessing): they inherit the model, the
+properties and the canonicaliser without pickling them.  The price of not
+moving states is memory: each worker keeps a replica of the visited set.
+"""
+
+from __future__ import annotations
+
+import gc
+import multiprocessing as mp
+import os
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+from mcheck.explore import (
+    DEADLOCK,
+    Bounds,
+    FingerprintStore,
+    Path,
+    PropertyResult,
+    Result,
+    StoreInfo,
+    Verdict,
+    collision_probability,
+    path_from_fingerprints,
+)
+from mcheck.fingerprint import int_fingerprint, require_ints
+from mcheck.model import Kind, Model, Property
+
+__all__ = ["parallel_check"]
+
+INF = 1 << 62
+# Phases of the work on one transition, in the sequential order.
+TPROP, METRIC, STORE = 0, 1, 2
+
+
+class _Worker:
+    """The state a worker process keeps between levels."""
+
+    def __init__(self, me: int, n: int, model: Model, props: list[Property],
+                 canon: Callable[[Any], Any] | None, deadlock: bool, inboxes: list[Any],
+                 conn: Any) -> None:
+        self.me, self.n = me, n
+        self.inboxes = inboxes
+        self.model = model
+        self.invariants = [p for p in props if p.kind is Kind.INVARIANT]
+        self.tprops = [p for p in props if p.kind is Kind.TRANSITION]
+        self.metrics = [p for p in props if p.kind is Kind.METRIC]
+        self.canon = canon
+        self.deadlock = deadlock
+        self.conn = conn
+        self.seen: set[int] = set()
+        self.frontier: list[tuple[int, Any]] = []  # (rank, state), rank order
+        self.cand: dict[int, tuple[int, int, Any]] = {}  # this level: fp -> (pr, i, state)
+
+    def run(self) -> None:
+        gc.disable()
+        while True:
+            msg = self.conn.recv()
+            op = msg[0]
+            if op == "seed":
+                self.cand = {fp: (-1, i, st) for fp, i, st in msg[1]}
+                self.conn.send(None)
+            elif op == "expand":
+                self.conn.send(self._expand())
+            elif op == "winners":
+                self.conn.send(self._winners(msg[1], msg[2]))
+            elif op == "stop":
+                self.conn.send(sys.getsizeof(self.seen) + sum(sys.getsizeof(fp)
+                                                               for fp in self.seen))
+                self.conn.close()
+                return
+
+    def _expand(self) -> Any:
+        model, canon = self.model, self.canon
+        fph = int_fingerprint
+        seen = self.seen
+        cand: dict[int, tuple[int, int, Any]] = {}
+        self.cand = cand
+        outdeg: list[tuple[int, int]] = []
+        tbad: list[tuple[int, int] | None] = [None] * len(self.tprops)
+        mkeys: list[list[tuple[int, int]]] = [[] for _ in self.metrics]
+        dead: tuple[int, int] | None = None
+        slow = bool(self.tprops or self.metrics)
+        checked = 0
+        for pr, s in self.frontier:
+            i = -1
+            for i, (a, t) in enumerate(model.successors(s)):
+                if slow:
+                    for j, p in enumerate(self.tprops):
+                        if tbad[j] is None and not p.check(s, a, t):
+                            tbad[j] = (pr, i)
+                    for j, m in enumerate(self.metrics):
+                        if m.check(s, a, t):
+                            mkeys[j].append((pr, i))
+                if canon is not None:
+                    t = canon(t)
+                fp = fph(t)
+                if fp not in seen and fp not in cand:
+                    cand[fp] = (pr, i, t)
+                    checked -= 1
+                    if checked <= 0:
+                        checked = 4096
+                        require_ints(t)
+            outdeg.append((pr, i + 1))
+            if i < 0 and self.deadlock and dead is None and not model.is_final(s):
+                dead = (pr, INF)
+        keys = [(v[0], v[1], fp) for fp, v in cand.items()]
+        return outdeg, tbad, mkeys, dead, keys
+
+    def _winners(self, fps: list[int], holders: bytes) -> list[tuple[int, int] | None]:
+        """The level's new fingerprints in global order and which worker found each state.
+
+        Adds every fingerprint to the replica; checks the invariants of the
+        states this worker found and returns, per invariant, the key of the
+        first that violates one; then deals the states out for the next level
+        (rank ``r`` to worker ``r mod N``, for balance), sending the ones it
+        found that another worker will expand.
+        """
+        cand, me, n = self.cand, self.me, self.n
+        found = [(rank, cand[fp]) for rank, (fp, w) in enumerate(zip(fps, holders, strict=True))
+                 if w == me]
+        self.seen.update(fps)
+        self.cand = {}
+        out: list[list[tuple[int, Any]]] = [[] for _ in range(n)]
+        for rank, c in found:
+            out[rank % n].append((rank, c[2]))
+        for w in range(n):
+            if w != me:
+                self.inboxes[w].put(out[w])
+        bad: list[tuple[int, int] | None] = []
+        for p in self.invariants:
+            first = None
+            for _rank, (pr, i, st) in found:
+                if not p.check(st):
+                    first = (pr, i)
+                    break
+            bad.append(first)
+        mine = out[me]
+        got = 0
+        while got < n - 1:
+            batch = self.inboxes[me].get()
+            mine.extend(batch)
+            got += 1
+        mine.sort(key=lambda x: x[0])
+        self.frontier = mine
+        return bad
+
+
+def _worker_main(*args: Any) -> None:
+    _Worker(*args).run()
+
+
+class _Coordinator:
+    def __init__(self, model: Model, props: list[Property], bounds: Bounds,
+                 stop_at_first: bool, deadlock: bool, progress: Any,
+                 canon: Callable[[Any], Any] | None, n: int) -> None:
+        self.model, self.props, self.bounds = model, props, bounds
+        self.invariants = [p for p in props if p.kind is Kind.INVARIANT]
+        self.tprops = [p for p in props if p.kind is Kind.TRANSITION]
+        self.metrics = [p for p in props if p.kind is Kind.METRIC]
+        self.stop_at_first, self.deadlock = stop_at_first, deadlock
+        self.progress, self.canon, self.n = progress, canon, n
+        self.store = FingerprintStore()
+        self.n_states = 0
+        self.transitions = 0
+        self.depth = 0
+        self.exhausted = False
+        self.stopped_by: str | None = None
+        self.found: dict[str, PropertyResult] = {}
+        self.counts = [0] * len(self.metrics)
+        self.witness: list[PropertyResult | None] = [None] * len(self.metrics)
+        self.t0 = time.monotonic()
+
+    # -- processes ------------------------------------------------------------------
+
+    def start(self) -> None:
+        ctx = mp.get_context("fork")
+        self.inboxes = [ctx.Queue() for _ in range(self.n)]
+        self.conns = []
+        self.procs = []
+        for w in range(self.n):
+            parent, child = ctx.Pipe()
+            p = ctx.Process(target=_worker_main, daemon=True,
+                            args=(w, self.n, self.model, self.props, self.canon,
+                                  self.deadlock, self.inboxes, child))
+            p.start()
+            child.close()
+            self.conns.append(parent)
+            self.procs.append(p)
+
+    def shutdown(self) -> None:
+        self.set_bytes = 0
+        for c in self.conns:
+            try:
+                c.send(("stop",))
+                self.set_bytes += c.recv()
+            except (BrokenPipeError, OSError, EOFError):
+                pass
+        for p in self.procs:
+            p.join(timeout=5)
+            if p.is_alive():
+                p.terminate()
+
+    def _all(self, msg: Any) -> list[Any]:
+        for c in self.conns:
+            c.send(msg)
+        out = []
+        for c in self.conns:
+            try:
+                out.append(c.recv())
+            except EOFError:
+                raise RuntimeError("a worker process died (see its error above)") from None
+        return out
+
+    def _rss(self) -> int:
+        total = 0
+        for pid in [os.getpid()] + [p.pid for p in self.procs if p.pid is not None]:
+            try:
+                with open(f"/proc/{pid}/status", "rb") as f:
+                    for line in f:
+                        if line.startswith(b"VmRSS:"):
+                            total += int(line.split()[1]) * 1024
+            except OSError:
+                pass
+        return total
+
+    # -- the search -----------------------------------------------------------------
+
+    def run(self) -> None:
+        canon = self.canon
+        # Level 0: the initial states, in order, deduplicated, dealt out round robin.
+        inits = []
+        fps_seen: set[int] = set()
+        for s in self.model.initial_states():
+            c = canon(s) if canon is not None else s
+            require_ints(c)
+            fp = int_fingerprint(c)
+            if fp not in fps_seen:
+                fps_seen.add(fp)
+                inits.append((fp, c))
+        for w, conn in enumerate(self.conns):
+            conn.send(("seed", [(fp, i, c) for i, (fp, c) in enumerate(inits)
+                                if i % self.n == w]))
+        for conn in self.conns:
+            conn.recv()
+        order = [(-1, i, fp, i % self.n) for i, (fp, _c) in enumerate(inits)]
+        bads = self._send_winners(order)
+        if self._first_state_event(order, bads):
+            return
+        self._assign(order, parents=False)
+        if self.bounds.max_states is not None and self.n_states >= self.bounds.max_states \
+                and order:
+            self.stopped_by = "states"
+            return
+        while True:
+            width = len(self.store.levels_fp[-1])
+            if width == 0:
+                self.exhausted = True
+                return
+            if self.progress is not None:
+                self.progress.level(self.depth, width)
+                self.progress.update(self.n_states, self.transitions, self.depth, width)
+            b = self.bounds
+            elapsed = time.monotonic() - self.t0
+            if b.timeout is not None and elapsed > b.timeout:
+                self.stopped_by = "time"
+                return
+            if b.max_memory is not None and self._rss() > b.max_memory:
+                self.stopped_by = "memory"
+                return
+            d = self.depth
+            replies = self._all(("expand",))
+            if b.max_depth is not None and d >= b.max_depth:
+                if any(r[4] for r in replies):
+                    self.stopped_by = "depth"
+                else:
+                    self.exhausted = True
+                return
+            outdeg = sorted(x for r in replies for x in r[0])
+            order = self._merge([r[4] for r in replies])
+            bads = self._send_winners(order)
+            if self._level_events(d, replies, bads, outdeg, order):
+                return
+            self._assign(order, parents=True)
+            if order:
+                self.depth += 1
+
+    def _send_winners(self, order: list[tuple[int, int, int, int]]
+                      ) -> list[list[tuple[int, int] | None]]:
+        fps = [x[2] for x in order]
+        owners = bytes(x[3] for x in order)
+        return self._all(("winners", fps, owners))
+
+    @staticmethod
+    def _merge(keylists: list[list[tuple[int, int, int]]]) -> list[tuple[int, int, int, int]]:
+        """The level's new states in key order, each with its least key: (pr, i, fp, worker)."""
+        allkeys = [(pr, i, fp, w) for w, keys in enumerate(keylists) for pr, i, fp in keys]
+        allkeys.sort()
+        out = []
+        taken: set[int] = set()
+        for x in allkeys:
+            if x[2] not in taken:
+                taken.add(x[2])
+                out.append(x)
+        return out
+
+    def _assign(self, order: list[tuple[int, int, int, int]], parents: bool) -> None:
+        """Record the level's fingerprints and parent ranks (workers already took theirs)."""
+        if parents:
+            fps, pars = self.store.new_level()
+        else:
+            fps, pars = self.store.levels_fp[0], self.store.levels_par[0]
+        for pr, _i, fp, _w in order:
+            fps.append(fp)
+            pars.append(pr if parents else -1)
+        self.n_states += len(order)
+
+    # -- events and the stop point ------------------------------------------------------
+
+    def _first_state_event(self, order: list[tuple[int, int, int, int]],
+                           bads: list[list[tuple[int, int] | None]]) -> bool:
+        """Initial states: invariant violations (the state bound is checked after them)."""
+        events = []
+        for j, p in enumerate(self.invariants):
+            firsts = [b[j] for b in bads if b[j] is not None]
+            if firsts:
+                events.append(((*min(firsts), STORE), 1, j, p))
+        return self._stop_at(events, order, [], -1, initial=True)
+
+    def _level_events(self, d: int, replies: list[Any], bads: list[Any],
+                      outdeg: list[tuple[int, int]],
+                      order: list[tuple[int, int, int, int]]) -> bool:
+        events: list[tuple[tuple[int, int, int], int, int, Any]] = []
+        for j, p in enumerate(self.tprops):
+            firsts = [r[1][j] for r in replies if r[1][j] is not None]
+            if firsts:
+                events.append(((*min(firsts), TPROP), 0, j, p))
+        for j, p in enumerate(self.invariants):
+            firsts = [b[j] for b in bads if b[j] is not None]
+            if firsts:
+                events.append(((*min(firsts), STORE), 1, j, p))
+        if self.deadlock:
+            deads = [r[3] for r in replies if r[3] is not None]
+            if deads:
+                events.append(((*min(deads), TPROP), 2, 0, None))
+        self._level_metrics = [sorted(k for r in replies for k in r[2][j])
+                               for j in range(len(self.metrics))]
+        return self._stop_at(events, order, outdeg, d, initial=False)
+
+    def _stop_at(self, events: list[Any], order: list[tuple[int, int, int, int]],
+                 outdeg: list[tuple[int, int]], d: int, initial: bool) -> bool:
+        """Record violations in sequential order; stop where the sequential search would."""
+        events.sort(key=lambda e: (e[0], e[1], e[2]))
+        stop_key: tuple[int, int, int] | None = None
+        bound = self.bounds.max_states
+        bound_key = None
+        if bound is not None and not initial and self.n_states + len(order) >= bound:
+            pr, i, _fp, _w = order[bound - self.n_states - 1]
+            bound_key = (pr, i, STORE)
+        n_checked = len(self.invariants) + len(self.tprops) + (1 if self.deadlock else 0)
+        for key, kind, _j, p in events:
+            if bound_key is not None and key > bound_key:
+                break
+            name = p.name if p is not None else DEADLOCK
+            if name in self.found:
+                continue
+            self._record(key, kind, p, order, d, initial)
+            if self.stop_at_first or len(self.found) == n_checked:
+                stop_key = key
+                self.stopped_by = "violation"
+                break
+        if stop_key is None and bound_key is not None:
+            stop_key = bound_key
+            self.stopped_by = "states"
+        if not initial:
+            self._count_metrics(stop_key, order, d)
+        if stop_key is None:
+            if not initial:
+                self.transitions += sum(n for _pr, n in outdeg)
+            return False
+        if initial:
+            self.n_states = sum(1 for x in order if (x[0], x[1], STORE) <= stop_key)
+            return True
+        pr, i, phase = stop_key
+        before = sum(n for p2, n in outdeg if p2 < pr)
+        if i == INF:
+            self.transitions += before
+        else:
+            self.transitions += before + i + 1
+        stored = sum(1 for x in order if (x[0], x[1], STORE) <= stop_key)
+        self.n_states += stored
+        if self.stopped_by == "states":
+            self.depth += 1
+        # Record the level's stored prefix so that traces to those states exist.
+        fps, pars = self.store.new_level()
+        for x in order[:stored]:
+            fps.append(x[2])
+            pars.append(x[0])
+        return True
+
+    def _count_metrics(self, stop_key: tuple[int, int, int] | None,
+                       order: list[tuple[int, int, int, int]], d: int) -> None:
+        for j, keys in enumerate(self._level_metrics):
+            taken = [k for k in keys if stop_key is None or (k[0], k[1], METRIC) <= stop_key]
+            self.counts[j] += len(taken)
+            if taken and self.witness[j] is None:
+                m = self.metrics[j]
+                path, a, t = self._transition_path(d, taken[0], m.check)
+                msg = m.explain(path.states[-1], a, t) if m.explain is not None else ""
+                self.witness[j] = PropertyResult(
+                    m.name, Kind.METRIC, Verdict.UNDETERMINED,
+                    Path(path.states + (t,), path.actions + (a,)), 0, msg, m.description)
+
+    def _transition_path(self, d: int, key: tuple[int, int],
+                         event: Callable[[Any, Any, Any], Any]) -> tuple[Path, Any, Any]:
+        """The real path to parent ``key[0]`` of level ``d`` and its ``key[1]``-th step."""
+        path = self.store.path(self.model, d, key[0], self.canon)
+        last = path.states[-1]
+        succ = list(self.model.successors(last))
+        if self.canon is None:
+            a, t = succ[key[1]]
+            return path, a, t
+        # Under symmetry the real state is a permuted copy of the stored representative:
+        # take its step to the same representative on which the event happens.
+        rep = _state_with_chain(self.model, self.store.chain(d, key[0]), self.canon)
+        _a, t_rep = list(self.model.successors(rep))[key[1]]
+        want = self.canon(t_rep)
+        for a, t in succ:
+            if self.canon(t) == want and event(last, a, t):
+                return path, a, t
+        raise RuntimeError("symmetry reduction is unsound for this model")
+
+    def _record(self, key: tuple[int, int, int], kind: int, p: Property | None,
+                order: list[tuple[int, int, int, int]], d: int, initial: bool) -> None:
+        if kind == 1:  # invariant on a new state
+            fp = next(x[2] for x in order if (x[0], x[1]) == key[:2])
+            chain = [fp] if initial else self.store.chain(d, key[0]) + [fp]
+            path = path_from_fingerprints(self.model, chain, self.canon)
+            assert p is not None
+            msg = p.explain(path.states[-1]) if p.explain is not None else ""
+            self.found[p.name] = PropertyResult(p.name, p.kind, Verdict.VIOLATED, path, 1, msg,
+                                                p.description)
+        elif kind == 0:  # transition property
+            assert p is not None
+            path, a, t = self._transition_path(d, key[:2], lambda s, a, t: not p.check(s, a, t))
+            msg = p.explain(path.states[-1], a, t) if p.explain is not None else ""
+            self.found[p.name] = PropertyResult(
+                p.name, p.kind, Verdict.VIOLATED,
+                Path(path.states + (t,), path.actions + (a,)), 1, msg, p.description)
+        else:  # deadlock
+            path = self.store.path(self.model, d, key[0], self.canon)
+            self.found[DEADLOCK] = PropertyResult(
+                DEADLOCK, Kind.INVARIANT, Verdict.VIOLATED, path, 1,
+                "no enabled action in a non-final state",
+                "every non-final state has an enabled action")
+
+    def result(self) -> Result:
+        elapsed = time.monotonic() - self.t0
+        out: dict[str, PropertyResult] = {}
+        names = [(p.name, p.kind, p.description) for p in self.props if p.kind is not Kind.METRIC]
+        if self.deadlock:
+            names.append((DEADLOCK, Kind.INVARIANT, "every non-final state has an enabled action"))
+        for name, kind, desc in names:
+            out[name] = self.found.get(name) or PropertyResult(
+                name, kind, Verdict.HOLDS if self.exhausted else Verdict.UNDETERMINED,
+                description=desc)
+        for j, m in enumerate(self.metrics):
+            w = self.witness[j]
+            out[m.name] = PropertyResult(
+                m.name, Kind.METRIC, Verdict.HOLDS if self.exhausted else Verdict.UNDETERMINED,
+                w.path if w else None, self.counts[j], w.message if w else "", m.description)
+        verdict = (Verdict.VIOLATED if self.found else
+                   Verdict.HOLDS if self.exhausted else Verdict.UNDETERMINED)
+        arrays = sum(a.buffer_info()[1] * a.itemsize
+                     for a in self.store.levels_fp + self.store.levels_par)
+        per_state = (arrays + getattr(self, "set_bytes", 0)) / max(1, self.n_states)
+        info = StoreInfo("fingerprint", self.n_states, per_state,
+                         collision_probability(self.n_states))
+        return Result(self.model.name, "bfs", verdict, out, self.n_states, self.transitions,
+                      self.depth, self.exhausted, self.stopped_by, elapsed, self.bounds, info)
+
+
+def _state_with_chain(model: Model, chain: list[int], canon: Callable[[Any], Any] | None
+                      ) -> Any:
+    """The stored (canonical) state whose chain of fingerprints is ``chain``."""
+    def fp(s: Any) -> int:
+        return int_fingerprint(canon(s) if canon is not None else s)
+    state = next(s for s in model.initial_states() if fp(s) == chain[0])
+    state = canon(state) if canon is not None else state
+    for want in chain[1:]:
+        for _a, t in model.successors(state):
+            c = canon(t) if canon is not None else t
+            if int_fingerprint(c) == want:
+                state = c
+                break
+    return state
+
+
+def parallel_check(model: Model, props: list[Property], bounds: Bounds, stop_at_first: bool,
+                   deadlock: bool, progress: Any, canon: Callable[[Any], Any] | None,
+                   workers: int) -> Result:
+    """BFS with ``workers`` processes; the same result as the sequential fingerprint search."""
+    co = _Coordinator(model, props, bounds, stop_at_first, deadlock, progress, canon, workers)
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    co.start()
+    try:
+        co.run()
+    finally:
+        co.shutdown()
+        if gc_was_enabled:
+            gc.enable()
+        if progress is not None:
+            progress.close()
+    return co.result()
