@@ -472,6 +472,7 @@ class _Search:
         if max_states is not None and len(parents) >= max_states and level:
             self.stopped_by = "states"
             return
+        lean = not (slow or canon is not None or invariants or max_states is not None)
         transitions = 0
         countdown = every
         try:
@@ -488,6 +489,31 @@ class _Search:
                     break
                 nxt: list[Any] = []
                 append = nxt.append
+                if lean:
+                    # No invariant, transition property, metric, canonicaliser or state
+                    # bound: nothing to do per transition but store new states, as a
+                    # bare BFS does.
+                    for s in level:
+                        countdown -= 1
+                        if countdown <= 0:
+                            countdown = every
+                            self.transitions = transitions
+                            self.n_states = len(parents)
+                            self._poll(len(level) + len(nxt))
+                        succ = successors(s)
+                        if type(succ) is not list:
+                            succ = list(succ)
+                        if not succ and deadlock and not model.is_final(s):
+                            self._violated(None, s)
+                        for _a, t in succ:
+                            if t not in parents:
+                                parents[t] = s
+                                append(t)
+                        transitions += len(succ)
+                    level = nxt
+                    if level:
+                        self.depth += 1
+                    continue
                 for s in level:
                     countdown -= 1
                     if countdown <= 0:
