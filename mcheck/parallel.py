@@ -11,13 +11,15 @@ fingerprints and the states of the current level it holds:
 2. the coordinator merges the reports: each new fingerprint goes to the
    worker that reported the least key (that is the sequential search's
    discovery order), which gives the level's global order and ranks;
-3. every worker adds the level's fingerprints to its replica, keeps the
-   states it won as its next frontier, checks their invariants and reports
-   the first violation of each, by key; the coordinator finds the first
-   event in the global order that stops the search (a violation, the state
-   bound).
+3. every worker adds the level's fingerprints to its replica, checks the
+   invariants of the states it found and reports the first violation of
+   each, by key; the coordinator finds the first event in the global order
+   that stops the search (a violation, the state bound);
+4. each state is expanded next by the worker that found it, except where
+   that worker found more than its share: the excess moves to the workers
+   short of theirs (the only states that cross processes).
 
-Only fingerprints and keys cross processes, never states.  Counts at a stop
+Fingerprints and keys cross to the coordinator; states only to balance.  Counts at a stop
 are computed from the keys and traces are rebuilt from the coordinator's
 per-level fingerprint and parent-rank arrays, so verdicts, state and
 transition counts, metric counts and traces are those of the sequential
@@ -89,7 +91,7 @@ class _Worker:
             elif op == "expand":
                 self.conn.send(self._expand())
             elif op == "winners":
-                self.conn.send(self._winners(msg[1], msg[2]))
+                self.conn.send(self._winners(msg[1], msg[2], msg[3]))
             elif op == "stop":
                 self.conn.send(sys.getsizeof(self.seen) + sum(sys.getsizeof(fp)
                                                                for fp in self.seen))
@@ -133,14 +135,14 @@ class _Worker:
         keys = [(v[0], v[1], fp) for fp, v in cand.items()]
         return outdeg, tbad, mkeys, dead, keys
 
-    def _winners(self, fps: list[int], holders: bytes) -> list[tuple[int, int] | None]:
-        """The level's new fingerprints in global order and which worker found each state.
+    def _winners(self, fps: list[int], holders: bytes, assign: bytes
+                 ) -> list[tuple[int, int] | None]:
+        """The level's new fingerprints in global order, who found each and who expands it.
 
         Adds every fingerprint to the replica; checks the invariants of the
         states this worker found and returns, per invariant, the key of the
-        first that violates one; then deals the states out for the next level
-        (rank ``r`` to worker ``r mod N``, for balance), sending the ones it
-        found that another worker will expand.
+        first that violates one; sends the states it found that another
+        worker will expand and takes the ones it is given.
         """
         cand, me, n = self.cand, self.me, self.n
         found = [(rank, cand[fp]) for rank, (fp, w) in enumerate(zip(fps, holders, strict=True))
@@ -149,7 +151,7 @@ class _Worker:
         self.cand = {}
         out: list[list[tuple[int, Any]]] = [[] for _ in range(n)]
         for rank, c in found:
-            out[rank % n].append((rank, c[2]))
+            out[assign[rank]].append((rank, c[2]))
         for w in range(n):
             if w != me:
                 self.inboxes[w].put(out[w])
@@ -162,11 +164,8 @@ class _Worker:
                     break
             bad.append(first)
         mine = out[me]
-        got = 0
-        while got < n - 1:
-            batch = self.inboxes[me].get()
-            mine.extend(batch)
-            got += 1
+        for _ in range(n - 1):
+            mine.extend(self.inboxes[me].get())
         mine.sort(key=lambda x: x[0])
         self.frontier = mine
         return bad
@@ -314,8 +313,28 @@ class _Coordinator:
     def _send_winners(self, order: list[tuple[int, int, int, int]]
                       ) -> list[list[tuple[int, int] | None]]:
         fps = [x[2] for x in order]
-        owners = bytes(x[3] for x in order)
-        return self._all(("winners", fps, owners))
+        holders = bytes(x[3] for x in order)
+        return self._all(("winners", fps, holders, self._balance(holders)))
+
+    def _balance(self, holders: bytes) -> bytes:
+        """Who expands each new state next: its finder, unless that one has more than its
+        share; the excess goes to the workers short of theirs.  (Any assignment gives the
+        same results: keys and ranks are global.)"""
+        n = self.n
+        share = -(-len(holders) // n)
+        kept = [0] * n
+        assign = bytearray(holders)
+        spare = []
+        for rank, w in enumerate(holders):
+            if kept[w] < share:
+                kept[w] += 1
+            else:
+                spare.append(rank)
+        for w in range(n):
+            while kept[w] < share and spare:
+                assign[spare.pop()] = w
+                kept[w] += 1
+        return bytes(assign)
 
     @staticmethod
     def _merge(keylists: list[list[tuple[int, int, int]]]) -> list[tuple[int, int, int, int]]:
