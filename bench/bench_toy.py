@@ -114,6 +114,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--procs", type=int, default=4)
+    ap.add_argument("--save", action="store_true", help="store the numbers in results.json")
     ap.add_argument("--memory-child", choices=sorted(RUNNERS), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.memory_child:
@@ -150,6 +151,19 @@ def main() -> None:
           f"{rate['mcheck']:,.0f} states/s vs bare {rate['bare']:,.0f} states/s "
           f"({ratio:.2f}x); peak RSS growth (VmHWM, own subprocess) "
           f"{grow['mcheck'] / 2**20:.1f} MiB vs {grow['bare'] / 2**20:.1f} MiB ({mratio:.2f}x)")
+    results = ROOT / "bench" / "results.json"
+    data = json.loads(results.read_text()) if results.exists() else {}
+    key = f"toy-procs-{args.procs}"
+    prev = data.get("toy", {}).get(key)
+    if prev:
+        print(f"previous: mcheck {prev['mcheck']:,} vs bare {prev['bare']:,} states/s "
+              f"({prev['ratio']:.2f}x); memory {prev['memory_ratio']:.2f}x")
+    if args.save:
+        data.setdefault("toy", {})[key] = {
+            "mcheck": round(rate["mcheck"]), "bare": round(rate["bare"]),
+            "ratio": round(ratio, 2), "memory_ratio": round(mratio, 2), "states": states}
+        results.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+        print(f"saved to {results.relative_to(ROOT)}")
 
 
 if __name__ == "__main__":
