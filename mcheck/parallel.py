@@ -11,13 +11,13 @@ fingerprints and the states of the current level it holds:
 2. the coordinator merges the reports: each new fingerprint goes to the
    worker that reported the least key (that is the sequential search's
    discovery order), which gives the level's global order and ranks;
-3. every worker adds the level's fingerprints to its replica, checks the
-   invariants of the states it found and reports the first violation of
-   each, by key; the coordinator finds the first event in the global order
-   that stops the search (a violation, the state bound);
-4. each state is expanded next by the worker that found it, except where
+3. each state is expanded next by the worker that found it, except where
    that worker found more than its share: the excess moves to the workers
-   short of theirs (the only states that cross processes).
+   short of theirs (the only states that cross processes);
+4. every worker adds the level's fingerprints to its replica, checks the
+   invariants of the states it will expand and reports the first violation
+   of each, by key; the coordinator finds the first event in the global
+   order that stops the search (a violation, the state bound).
 
 Fingerprints and keys cross to the coordinator; states only to balance.  Counts at a stop
 are computed from the keys and traces are rebuilt from the coordinator's
@@ -139,36 +139,43 @@ class _Worker:
                  ) -> list[tuple[int, int] | None]:
         """The level's new fingerprints in global order, who found each and who expands it.
 
-        Adds every fingerprint to the replica; checks the invariants of the
-        states this worker found and returns, per invariant, the key of the
-        first that violates one; sends the states it found that another
-        worker will expand and takes the ones it is given.
+        Adds every fingerprint to the replica; sends the states it found that
+        another worker will expand, takes the ones it is given, checks the
+        invariants of the states it will expand (a balanced share) and
+        returns, per invariant, the key of the first that violates it.
         """
         cand, me, n = self.cand, self.me, self.n
-        found = [(rank, cand[fp]) for rank, (fp, w) in enumerate(zip(fps, holders, strict=True))
-                 if w == me]
         self.seen.update(fps)
+        out: list[list[tuple[int, tuple[int, int, Any]]]] = [[] for _ in range(n)]
+        for rank, (fp, w) in enumerate(zip(fps, holders, strict=True)):
+            if w == me:
+                out[assign[rank]].append((rank, cand[fp]))
         self.cand = {}
-        out: list[list[tuple[int, Any]]] = [[] for _ in range(n)]
-        for rank, c in found:
-            out[assign[rank]].append((rank, c[2]))
         for w in range(n):
             if w != me:
                 self.inboxes[w].put(out[w])
-        bad: list[tuple[int, int] | None] = []
-        for p in self.invariants:
-            first = None
-            for _rank, (pr, i, st) in found:
-                if not p.check(st):
-                    first = (pr, i)
-                    break
-            bad.append(first)
         mine = out[me]
+        bad: list[tuple[int, int] | None] = [None] * len(self.invariants)
+        self._check(mine, bad)  # while the states for the others are pickled
+        got: list[tuple[int, tuple[int, int, Any]]] = []
         for _ in range(n - 1):
-            mine.extend(self.inboxes[me].get())
+            got.extend(self.inboxes[me].get())
+        self._check(got, bad)
+        mine.extend(got)
         mine.sort(key=lambda x: x[0])
-        self.frontier = mine
+        self.frontier = [(rank, c[2]) for rank, c in mine]
         return bad
+
+    def _check(self, states: list[tuple[int, tuple[int, int, Any]]],
+               bad: list[tuple[int, int] | None]) -> None:
+        """Lower ``bad[j]`` to the least key of a state violating invariant ``j``."""
+        for j, p in enumerate(self.invariants):
+            check = p.check
+            first = bad[j]
+            for _rank, (pr, i, st) in states:
+                if (first is None or (pr, i) < first) and not check(st):
+                    first = (pr, i)
+            bad[j] = first
 
 
 def _worker_main(*args: Any) -> None:
