@@ -112,6 +112,9 @@ def _add_check_options(c: argparse.ArgumentParser) -> None:
     c.add_argument("--workers", type=_positive(int, "a whole number"), metavar="N", default=1,
                    help="search with N worker processes (breadth-first, fingerprint store); "
                         "verdicts, counts and traces are the same at any N")
+    c.add_argument("--graph", metavar="FILE",
+                   help="also write the reachable state graph (.graphml, .gexf or .dot) and "
+                        "print its summary: terminal states, cycles (small models only)")
     c.add_argument("-q", "--quiet", action="store_true", help="no progress bar on stderr")
 
 
@@ -291,6 +294,8 @@ def _check_command(args: argparse.Namespace, extras: list[str]) -> int:
     except ValueError as e:  # pragma: no cover - the flag types already refuse these
         raise UsageError(str(e), "give bounds above zero") from e
     wanted = _property_names(models, args.property)
+    if args.graph:
+        _graph_command(models, args)
     store = args.store or ("fingerprint" if args.workers > 1 else "exact")
     if args.workers > 1 and store != "fingerprint":
         raise UsageError("worker processes need the fingerprint store",
@@ -361,6 +366,26 @@ def _check_command(args: argparse.Namespace, extras: list[str]) -> int:
         }
         out.write(json.dumps(doc, indent=2, ensure_ascii=True) + "\n")
     return status
+
+
+def _graph_command(models: Sequence[Model], args: argparse.Namespace) -> None:
+    from mcheck.graph import state_graph, summary, write_graph
+
+    if len(models) != 1:
+        raise UsageError(f"--graph needs one model, the module gave {len(models)}",
+                         "narrow it with the model's flags (e.g. --scenario)")
+    [m] = models
+    try:
+        g = state_graph(m, args.max_states or 100_000)
+        write_graph(g, args.graph)
+    except ValueError as e:
+        raise UsageError(str(e), "see `mcheck check --help` for --graph") from e
+    except OSError as e:
+        raise UsageError(f"cannot write {args.graph}: {e.strerror}",
+                         "give a writable path") from e
+    info = summary(g)
+    sys.stdout.write(f"graph {args.graph}: " + ", ".join(
+        f"{k} {v}" for k, v in info.items()) + "\n")
 
 
 def _version() -> str:
