@@ -21,12 +21,12 @@ import json
 import subprocess
 import sys
 import time
-from collections import deque
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.bench_toy import bare_bfs  # noqa: E402
 from mcheck import check  # noqa: E402
 from models.cow import mcheck_models  # noqa: E402
 from models.cow.catalogue import CATALOGUE  # noqa: E402
@@ -42,21 +42,7 @@ def models():
 
 
 def bare(m) -> tuple[int, int]:
-    parents = {}
-    queue = deque()
-    for s in m.initial_states():
-        if s not in parents:
-            parents[s] = None
-            queue.append(s)
-    transitions = 0
-    while queue:
-        s = queue.popleft()
-        for _a, t in m.successors(s):
-            transitions += 1
-            if t not in parents:
-                parents[t] = s
-                queue.append(t)
-    return len(parents), transitions
+    return bare_bfs(m)
 
 
 def full(m) -> tuple[int, int]:
