@@ -7,6 +7,7 @@ Without ``--toy`` every toy is checked, each with its default size.
 from __future__ import annotations
 
 from mcheck import Model, invariant, metric, transition
+from mcheck.symmetry import IndexSet, Symmetry
 
 
 class Increments(Model):
@@ -70,6 +71,34 @@ class Increments(Model):
             d[f"p{i}.pc"] = state[1 + 2 * i]
             d[f"p{i}.r"] = state[2 + 2 * i]
         return d
+
+    def symmetry(self):
+        """The processes are interchangeable: a process is its (pc, r) pair."""
+        n = self.procs
+
+        def pairs(s):
+            return [(s[1 + 2 * i], s[2 + 2 * i]) for i in range(n)]
+
+        def permute_state(s, p):
+            out = [s[0]]
+            for pc, r in p["procs"].reorder(pairs(s)):
+                out += (pc, r)
+            return tuple(out)
+
+        def permute_action(a, p):
+            return (p["procs"](a[0]),)
+
+        def domain(v, key=None):
+            return [(v.int(0, 7),) + tuple(x for _ in range(n) for x in (v.int(0, 5),
+                                                                          v.int(0, 3)))]
+
+        return Symmetry(
+            sets=[IndexSet("procs", tuple(range(n)), n, complete=True)],
+            permute_state=permute_state, permute_action=permute_action,
+            signatures=lambda s: {"procs": pairs(s)},
+            domain=domain, components=[(i,) for i in range(n)],
+            successors_of=lambda s, a: [(a, self.step(s, a))], permute_key=permute_action,
+            bounds=["x in 0..7, every pc in 0..5, every r in 0..3: all states of the shape"])
 
     def format_action(self, action):
         return f"step p{action[0]}"

@@ -17,9 +17,20 @@ from collections.abc import Iterator
 from typing import Any
 
 from mcheck import Model, invariant, metric
+from mcheck.symmetry import forall
 
 from . import kernel as K
-from .oracle import accounting_errors, coherence_errors, leak_errors
+from .oracle import (
+    MISSED,
+    WRONG,
+    accounting_errors,
+    accounting_keys,
+    accounting_ok,
+    coherence_errors,
+    leak_errors,
+    observer_class,
+    observer_keys,
+)
 from .policy import Policy
 from .scenario import Scenario
 from .vm import (
@@ -95,11 +106,30 @@ class CowBase(Model):
             else:
                 for new in self.start_ops(state, t):
                     out.extend(self._outcomes(state, t, new, (new,)))
-        if any(f[2] for f in state[0]):
-            w = World(state, self.cfg)
-            K.lru_add_drain(w)
-            out.append(((LRU, "lru_add_drain", ()), w.freeze()))
+        out.extend(self._lru_outcomes(state))
         return iter(out)
+
+    def _lru_outcomes(self, state: tuple) -> list[tuple[tuple, tuple]]:
+        """The free-running drain: enabled while a fresh page waits in the pagevec."""
+        if not any(f[2] for f in state[0]):
+            return []
+        w = World(state, self.cfg)
+        K.lru_add_drain(w)
+        return [((LRU, "lru_add_drain", ()), w.freeze())]
+
+    def components(self) -> list[tuple]:
+        """Keys of the parts of ``successors`` (see ``successors_of``)."""
+        raise NotImplementedError
+
+    def successors_of(self, state: tuple, key: tuple) -> list[tuple[tuple, tuple]]:
+        """The outcomes of one component; ``successors`` is their concatenation."""
+        raise NotImplementedError
+
+    def symmetry(self) -> Any:
+        """Physical frames and swap slots are interchangeable (open search: more, see there)."""
+        from .symmetry import cow_symmetry
+
+        return cow_symmetry(self)
 
     def actions(self, state: tuple) -> list[tuple]:
         return [a for a, _ in self.successors(state)]
@@ -129,16 +159,18 @@ class CowBase(Model):
         return w.freeze()
 
     def properties(self) -> list:
+        observers = observer_keys(self)
         return [
-            invariant("missed_cow", lambda s: not leak_errors(self, s),
+            invariant("missed_cow", forall(observers, lambda s, k: observer_class(s, k) != MISSED),
                       "no process or GUP reference sees data another process wrote after"
                       " they stopped sharing (isolation)",
                       lambda s: "; ".join(leak_errors(self, s))),
-            invariant("wrong_cow", lambda s: not coherence_errors(self, s),
+            invariant("wrong_cow", forall(observers, lambda s, k: observer_class(s, k) != WRONG),
                       "a process's own data never diverges from its mapping or its pins"
                       " (coherence)",
                       lambda s: "; ".join(coherence_errors(self, s))),
-            invariant("model_error", lambda s: not accounting_errors(self, s),
+            invariant("model_error", forall(accounting_keys(self),
+                                            lambda s, k: accounting_ok(self, s, k)),
                       "the kernel's accounting: refcount discipline, mapcount, swapcount,"
                       " no use after free, E6 exclusivity invariants",
                       lambda s: "; ".join(accounting_errors(self, s))),
@@ -552,6 +584,22 @@ class CowModel(CowBase):
     def is_final(self, state: tuple) -> bool:
         threads = state[4]
         return all(threads[t][0] >= len(p) for t, p in enumerate(self.programs))
+
+    def components(self) -> list[tuple]:
+        """``("step", t, pc)``: thread ``t`` runs operation ``pc`` of its program; the drain."""
+        return [("step", t, pc) for t, prog in enumerate(self.programs)
+                for pc in range(len(prog))] + [("lru",)]
+
+    def successors_of(self, state: tuple, key: tuple) -> list[tuple[tuple, tuple]]:
+        if key[0] == "lru":
+            return self._lru_outcomes(state)
+        _step, t, pc = key
+        if state[4][t][0] != pc:
+            return []
+        op = self.current_op(state, t)
+        if op is None:
+            return []
+        return self._outcomes(state, t, op, ())
 
     def token_name(self, tok: int) -> str:
         if tok == 0:

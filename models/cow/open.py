@@ -31,6 +31,9 @@ _OP_KIND = {"fork": "fork", "gup_pin": "pin", "gup_get": "get", "write": "write"
             "exit": "exit"}
 
 
+_BUDGET_INDEX = {k: i for i, k in enumerate(BUDGET_KINDS)}
+
+
 def parse_budget(text: str) -> dict[str, int]:
     """``"fork=1,pin=1,write=2"`` -> ``{"fork": 1, "pin": 1, "write": 2}``."""
     out: dict[str, int] = {}
@@ -99,6 +102,7 @@ class OpenCowModel(CowBase):
             self.thread_names.append("reclaim")
             self.thread_proc.append(0)
         self.handle_names = [f"h{k}" for k in range(handles)]
+        self._templates: dict[int, list[tuple]] = {}
 
     # -- interface -------------------------------------------------------------------
 
@@ -155,55 +159,126 @@ class OpenCowModel(CowBase):
         if kind in ("write", "dma_write"):
             w.tokens += 1
 
-    def start_ops(self, state: tuple, t: int) -> list[tuple]:
-        frames, _slots, procs, handles, threads, (budget, tokens) = state
-        left = dict(zip(BUDGET_KINDS, budget, strict=True))
-        p = self.thread_proc[t]
-        ops: list[tuple] = []
-        if self.reclaim and t == len(self.thread_names) - 1:
-            if left["swapout"]:
-                for q, pr in enumerate(procs):
-                    if pr[0] != ALIVE:
-                        continue
-                    for v, pte in enumerate(pr[1]):
-                        if pte[0] == PRESENT:
-                            ops.append((OP["swapout"], q, v))
-            return ops
-        pr = procs[p]
-        if pr[0] != ALIVE:
-            return ops
-        if any(th[5] and th[5][0] == OP["fork"] and th[5][1] == p for th in threads):
-            return ops  # the process is still being created
-        tok = tokens + 1
-        pages = range(self.cfg.pages)
-        if left["write"]:
-            ops.extend((OP["write"], v, tok) for v in pages if pr[2][v])
-        if left["read"]:
-            ops.extend((OP["read"], v) for v in pages if pr[1][v][0] != 0)
-        if left["fork"]:
-            ops.extend((OP["fork"], c) for c, q in enumerate(procs) if q[0] == UNBORN)
-        # Each pin or get takes the next handle when it starts (not the lowest unused one:
-        # two GUP calls in flight must not share a handle).
-        free_k = self.cfg.handles - left["pin"] - left["get"]
-        if free_k < self.cfg.handles:
-            assert handles[free_k][0] == UNUSED
-            for pin, key in ((1, "pin"), (0, "get")):
-                if left[key]:
-                    ops.extend((OP["gup"], v, free_k, pin, rw, fast) for v in pages
-                               if pr[1][v][0] != 0 for rw, fast in self.gup_modes)
-        mine = [k for k, h in enumerate(handles) if h[0] == LIVE and h[2] == p]
-        if left["dma"]:
-            ops.extend((OP["dma_write"], k, tok) for k in mine if handles[k][5])
-        if left["unpin"]:
-            ops.extend((OP["unpin"], k) for k in mine)
-        if left["unmap"]:
-            ops.extend((OP["munmap"], v) for v in pages if pr[1][v][0] != 0)
-        if left["mprotect"]:
-            for v in pages:
-                ops.append((OP["mprotect"], v, 0 if pr[2][v] else 1))
-        if left["clear_refs"]:
-            ops.extend((OP["clear_refs"], v) for v in pages if pr[1][v][0] == PRESENT)
-        if left["exit"] and p != 0:
-            ops.append((OP["exit"],))
-        return ops
+    def templates(self, t: int) -> list[tuple]:
+        """The operations thread ``t`` may ever start, in the order they are offered.
 
+        A template is the operation without the arguments the state fills in
+        (the write token, the next handle, mprotect's new protection).
+        """
+        cached = self._templates.get(t)
+        if cached is not None:
+            return cached
+        pages = range(self.cfg.pages)
+        if self.reclaim and t == len(self.thread_names) - 1:
+            out = [(OP["swapout"], q, v) for q in range(self.procs) for v in pages]
+        else:
+            out = [(OP["write"], v) for v in pages]
+            out += [(OP["read"], v) for v in pages]
+            out += [(OP["fork"], c) for c in range(self.procs)]
+            out += [(OP["gup"], v, pin, rw, fast) for pin in (1, 0) for v in pages
+                    for rw, fast in self.gup_modes]
+            out += [(OP["dma_write"], k) for k in range(self.cfg.handles)]
+            out += [(OP["unpin"], k) for k in range(self.cfg.handles)]
+            out += [(OP["munmap"], v) for v in pages]
+            out += [(OP["mprotect"], v) for v in pages]
+            out += [(OP["clear_refs"], v) for v in pages]
+            out += [(OP["exit"],)]
+        self._templates[t] = out
+        return out
+
+    def may_start(self, state: tuple, t: int) -> bool:
+        """Thread ``t`` may start an operation: its process lives and is not being created."""
+        if self.reclaim and t == len(self.thread_names) - 1:
+            return True
+        p = self.thread_proc[t]
+        if state[2][p][0] != ALIVE:
+            return False
+        # A child whose fork is still copying runs nothing yet.
+        return not any(th[5] and th[5][0] == OP["fork"] and th[5][1] == p for th in state[4])
+
+    def instance(self, state: tuple, t: int, tmpl: tuple) -> tuple | None:
+        """The operation ``tmpl`` stands for in ``state``, or None when it is not enabled."""
+        _frames, _slots, procs, handles, _threads, (budget, tokens) = state
+        kind = tmpl[0]
+        if kind == OP["gup"]:
+            _k, v, pin, rw, fast = tmpl
+            if not budget[_BUDGET_INDEX["pin" if pin else "get"]]:
+                return None
+            # Each pin or get takes the next handle when it starts (not the lowest unused
+            # one: two GUP calls in flight must not share a handle).
+            free_k = self.cfg.handles - budget[_BUDGET_INDEX["pin"]] - \
+                budget[_BUDGET_INDEX["get"]]
+            assert handles[free_k][0] == UNUSED
+            if procs[self.thread_proc[t]][1][v][0] == 0:
+                return None
+            return (kind, v, free_k, pin, rw, fast)
+        if not budget[_BUDGET_INDEX[_OP_KIND[OP_NAMES[kind]]]]:
+            return None
+        if kind == OP["swapout"]:
+            _k, q, v = tmpl
+            pr = procs[q]
+            return tmpl if pr[0] == ALIVE and pr[1][v][0] == PRESENT else None
+        p = self.thread_proc[t]
+        pr = procs[p]
+        if kind == OP["write"]:
+            return (kind, tmpl[1], tokens + 1) if pr[2][tmpl[1]] else None
+        if kind in (OP["read"], OP["munmap"]):
+            return tmpl if pr[1][tmpl[1]][0] != 0 else None
+        if kind == OP["fork"]:
+            return tmpl if procs[tmpl[1]][0] == UNBORN else None
+        if kind in (OP["dma_write"], OP["unpin"]):
+            h = handles[tmpl[1]]
+            if h[0] != LIVE or h[2] != p:
+                return None
+            if kind == OP["unpin"]:
+                return tmpl
+            return (kind, tmpl[1], tokens + 1) if h[5] else None
+        if kind == OP["mprotect"]:
+            return (kind, tmpl[1], 0 if pr[2][tmpl[1]] else 1)
+        if kind == OP["clear_refs"]:
+            return tmpl if pr[1][tmpl[1]][0] == PRESENT else None
+        assert kind == OP["exit"]
+        return tmpl if p != 0 else None
+
+    def start_ops(self, state: tuple, t: int) -> list[tuple]:
+        if not self.may_start(state, t):
+            return []
+        out = []
+        for tmpl in self.templates(t):
+            op = self.instance(state, t, tmpl)
+            if op is not None:
+                out.append(op)
+        return out
+
+    # -- components (the symmetry proof checks one at a time) ----------------------------
+
+    def components(self) -> list[tuple]:
+        """``("busy", t, kind)``, ``("start", t, template)`` for every thread, and the drain.
+
+        ``successors(s)`` is the concatenation of ``successors_of(s, key)`` over
+        these keys: a busy thread takes the next step of its operation, an idle
+        one starts any enabled template, the drain runs when a page waits in
+        the pagevec.
+        """
+        out: list[tuple] = []
+        for t in range(len(self.thread_names)):
+            kinds = sorted({tmpl[0] for tmpl in self.templates(t)})
+            out += [("busy", t, k) for k in kinds]
+            out += [("start", t, tmpl) for tmpl in self.templates(t)]
+        return out + [("lru",)]
+
+    def successors_of(self, state: tuple, key: tuple) -> list[tuple[tuple, tuple]]:
+        if key[0] == "lru":
+            return self._lru_outcomes(state)
+        t = key[1]
+        op = self.current_op(state, t)
+        if key[0] == "busy":
+            if op is None or op[0] != key[2]:
+                return []
+            return self._outcomes(state, t, op, ())
+        if op is not None or not self.may_start(state, t):
+            return []
+        new = self.instance(state, t, key[2])
+        if new is None:
+            return []
+        return self._outcomes(state, t, new, (new,))

@@ -25,12 +25,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from mcheck.symmetry import Tally, ite, pick
+
 from .vm import ALIVE, LIVE, NONE, PRESENT, SWAP
 
 if TYPE_CHECKING:
     from .model import CowBase as CowModel
 
-__all__ = ["mismatches", "leak_errors", "coherence_errors", "accounting_errors"]
+__all__ = ["mismatches", "leak_errors", "coherence_errors", "accounting_errors",
+           "observer_keys", "observer_class", "accounting_keys", "accounting_ok",
+           "MISSED", "WRONG"]
 
 
 def _view(state: tuple, pte: tuple) -> int | None:
@@ -44,40 +48,71 @@ def _view(state: tuple, pte: tuple) -> int | None:
     return None
 
 
+MISSED, WRONG = 1, 2  # observer classes (0: the observer sees what it should)
+
+
+def observer_keys(m: CowModel) -> list[tuple]:
+    """One key per observer: ``("pte", p, v)`` for each mapping, ``("handle", k)`` per handle."""
+    cfg = m.cfg
+    return [("pte", p, v) for p in range(cfg.procs) for v in range(cfg.pages)] + \
+        [("handle", k) for k in range(cfg.handles)]
+
+
+def observer_class(state: tuple, key: tuple) -> int:
+    """MISSED or WRONG when the observer ``key`` sees a token it should not, else 0.
+
+    A process's view of page ``v`` must be its ghost ``L[v]``; a live GUP
+    reference must read what its owner expects (``L[owner][vpn]`` while the
+    owner maps the page, the value frozen at unmap after that).  A token
+    outside the observer's history is a leak (MISSED); inside it, stale data
+    (WRONG; for a reference, only pins and R/W gets promise coherence).
+    """
+    procs = state[2]
+    if key[0] == "pte":
+        _pte, p, v = key
+        pr = procs[p]
+        if pr[0] != ALIVE:
+            return 0
+        want = pr[7][v]
+        if want == NONE:
+            return 0
+        got = _view(state, pr[1][v])
+        if got is None or got == want:
+            return 0
+        return WRONG if (pr[8] >> got) & 1 or got == 0 else MISSED
+    st, f, owner, vpn, pin, rw, attached, expect = state[3][key[1]]
+    if st != LIVE:
+        return 0
+    want = pick(pick(tuple(pr[7] for pr in procs), owner), vpn) if attached else expect
+    got = pick(tuple(fr[6] for fr in state[0]), f)
+    if got == want:
+        return 0
+    if not ((pick(tuple(pr[8] for pr in procs), owner) >> got) & 1 or got == 0):
+        return MISSED
+    return WRONG if pin or rw else 0
+
+
+def _observer_text(m: CowModel, state: tuple, key: tuple) -> str:
+    procs = state[2]
+    names = m.proc_names
+    if key[0] == "pte":
+        _pte, p, v = key
+        got = _view(state, procs[p][1][v])
+        return (f"{names[p]} reads {m.token_name(got)} at page {v}, "
+                f"expected {m.token_name(procs[p][7][v])}")
+    st, f, owner, vpn, pin, rw, attached, expect = state[3][key[1]]
+    want = procs[owner][7][vpn] if attached else expect
+    return (f"{m.handle_names[key[1]]} ({names[owner]}'s {'pin' if pin else 'get'}) "
+            f"reads {m.token_name(state[0][f][6])}, expected {m.token_name(want)}")
+
+
 def mismatches(m: CowModel, state: tuple) -> list[tuple[str, str]]:
     """(class, explanation) for every observer whose view differs from its ghost value."""
-    procs, handles = state[2], state[3]
     out: list[tuple[str, str]] = []
-    names = m.proc_names
-    for p, pr in enumerate(procs):
-        if pr[0] != ALIVE:
-            continue
-        ptes, L, hist = pr[1], pr[7], pr[8]
-        for v, want in enumerate(L):
-            if want == NONE:
-                continue
-            got = _view(state, ptes[v])
-            if got is None or got == want:
-                continue
-            cls = "wrong" if (hist >> got) & 1 or got == 0 else "missed"
-            out.append((cls, f"{names[p]} reads {m.token_name(got)} at page {v}, "
-                             f"expected {m.token_name(want)}"))
-    for k, h in enumerate(handles):
-        st, f, owner, vpn, pin, rw, attached, expect = h
-        if st != LIVE:
-            continue
-        want = procs[owner][7][vpn] if attached else expect
-        got = state[0][f][6]
-        if got == want:
-            continue
-        hist = procs[owner][8]
-        hname = m.handle_names[k]
-        if not ((hist >> got) & 1 or got == 0):
-            out.append(("missed", f"{hname} ({names[owner]}'s {'pin' if pin else 'get'}) "
-                                  f"reads {m.token_name(got)}, expected {m.token_name(want)}"))
-        elif pin or rw:
-            out.append(("wrong", f"{hname} ({names[owner]}'s {'pin' if pin else 'get'}) "
-                                 f"reads {m.token_name(got)}, expected {m.token_name(want)}"))
+    for key in observer_keys(m):
+        c = observer_class(state, key)
+        if c:
+            out.append(("missed" if c == MISSED else "wrong", _observer_text(m, state, key)))
     return out
 
 
@@ -156,3 +191,91 @@ def accounting_errors(m: CowModel, state: tuple) -> list[str]:
                 errs.append(f"{m.handle_names[k]}: pinned f{h[1]} was unmapped to swap"
                             f" (try_to_unmap must refuse pinned exclusive pages)")
     return errs
+
+
+# -- the accounting invariants one object at a time (what the symmetry proof checks) ----------
+
+
+def accounting_keys(m: CowModel) -> list[tuple]:
+    """``("frame", f)``, ``("slot", s)``, and with PageAnonExclusive ``("pte", p, v)``,
+    ``("handle", k)``: the objects :func:`accounting_ok` checks one at a time."""
+    cfg = m.cfg
+    keys = [("frame", f) for f in range(cfg.frames)] + [("slot", s) for s in range(cfg.slots)]
+    if m.policy.anon_exclusive:
+        keys += [("pte", p, v) for p in range(cfg.procs) for v in range(cfg.pages)]
+        keys += [("handle", k) for k in range(cfg.handles)]
+    return keys
+
+
+_COUNTS: list = [None, None]
+
+
+def _counts(m: CowModel, state: tuple) -> tuple:
+    """Per frame: mappings, holders, pins, caching slots; per slot: swap PTEs (one pass)."""
+    if _COUNTS[0] is state:
+        return _COUNTS[1]
+    frames, slots, procs, handles, threads = state[:5]
+    bias = m.cfg.bias
+    nf = len(frames)
+    maps, holders, pins, cached = Tally(nf), Tally(nf), Tally(nf), Tally(nf)
+    swapped = Tally(len(slots))
+    for pr in procs:
+        for kind, idx, _w, _x in pr[1]:
+            maps.add(ite(kind == PRESENT, idx, NONE))
+            swapped.add(ite(kind == SWAP, idx, NONE))
+    # Branch-free (ite, Tally), so the memo above is valid for a symbolic state on every
+    # path of the symmetry proof; a NONE index adds nothing.
+    for h in handles:
+        f = ite(h[0] == LIVE, h[1], NONE)
+        holders.add(f, ite(h[4], bias, 1))
+        pins.add(f, h[4])
+    for th in threads:
+        holders.add(th[3], th[4])
+        pins.add(th[3], th[4] == bias)  # a speculative GUP-fast pin
+    for sl in slots:
+        cached.add(sl[1])
+    out = (maps.counts, holders.counts, pins.counts, cached.counts, swapped.counts)
+    _COUNTS[0], _COUNTS[1] = state, out
+    return out
+
+
+def accounting_ok(m: CowModel, state: tuple, key: tuple) -> object:
+    """The accounting invariants of one object (the conjunction is ``not accounting_errors``)."""
+    frames, slots, procs, handles = state[:4]
+    bias = m.cfg.bias
+    maps, holders, pins, cached, swapped = _counts(m, state)
+    kind = key[0]
+    if kind == "frame":
+        f = key[1]
+        ref, mapc, lru, sc, _ae, _locked, _data = frames[f]
+        if ref == 0:  # free: nothing may refer to it
+            return maps[f] == 0 and holders[f] == 0 and cached[f] == 0
+        if ref != mapc + (sc != NONE) + lru + holders[f] or mapc != maps[f]:
+            return False
+        if ref - bias * pins[f] >= bias:  # ordinary references reach BIAS
+            return False
+        return sc == NONE or slots[sc][1] == f
+    if kind == "slot":
+        s = key[1]
+        swc, cache, _data = slots[s]
+        return swc == swapped[s] and (cache == NONE or frames[cache][3] == s)
+    if kind == "pte":
+        _pte, p, v = key
+        pk, idx, wr, _x = procs[p][1][v]
+        if not wr:
+            return True
+        if pk == PRESENT:
+            return bool(frames[idx][4])
+        if pk == SWAP:
+            if swapped[idx] != 1:
+                return False
+            cache = slots[idx][1]
+            return cache == NONE or frames[cache][1] <= 0
+        return True
+    st, f, owner, vpn, pin, _rw, attached, _e = handles[key[1]]
+    if st != LIVE or not pin:
+        return True
+    if frames[f][1] > 0 and not frames[f][4]:
+        return False
+    pte = procs[owner][1][vpn]
+    return not (attached and pte[0] == SWAP and slots[pte[1]][1] == f)

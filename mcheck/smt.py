@@ -1,0 +1,1719 @@
+"""z3 certification of a declared symmetry, once per model and configuration, cached.
+
+The only engine module that imports z3, and only inside the functions that
+query it (``import mcheck.smt`` itself costs nothing).  z3 never runs in the
+search loop: :func:`certify` runs once before a reduced search, and its
+verdict is cached on disk under a fingerprint of the model, its
+configuration, the declaration and the source code involved.
+
+How the model's code is read symbolically
+-----------------------------------------
+By **symbolic execution of the model's own Python**: the proof builds a
+state whose leaves are :class:`Sym` values (terms over 32-bit bitvector
+variables) and calls the model's real step, property, permutation and
+signature functions on it.  Arithmetic and comparisons build terms.  Where
+Python needs a concrete value (``if``, ``and``, indexing a list, formatting a
+label), the :class:`Explorer` **forks**: it records the branch in the path
+condition and re-runs the function once per feasible branch, so every path
+through the code is covered.  Feasibility is decided cheaply where possible
+(each variable keeps the set of values the path still allows; a condition
+over one or two small variables is decided by enumeration) and by z3
+otherwise; a concrete model of the current path condition is kept so the
+branch it satisfies needs no query.
+
+Why this and not an expression DSL: a model's step functions stay the
+plain, readable Python the search runs (nothing is rewritten for the
+prover), and what is proven is exactly the code that runs — not a second transcription of it
+that could drift.  The price is path explosion in code with many
+independent branches; the model keeps that in check by splitting its
+successor function into components (one thread's step, one operation an
+idle thread may start) and its invariants into per-object atoms
+(:func:`mcheck.symmetry.forall`), and by writing the few whole-state
+summaries (signatures, counts) with branch-free helpers.
+
+What is proven (for every generator ``g`` of every declared set: a
+transposition and a full cycle, which generate the symmetric group)
+-----------------------------------------------------------------------------
+Over every state ``S`` of the model's declared domain ``D`` (each leaf in its
+stated range, the stated well-formedness constraints):
+
+1. ``D`` is closed: ``g S`` is in ``D``.
+2. ``permute_state`` is a group action: ``permute(permute(S, a), b) ==
+   permute(S, b a)`` for **symbolic** permutations ``a``, ``b`` of every set
+   (and the identity leaves ``S`` alone).
+3. Signatures are invariant: ``sig(g S)[g x] == sig(S)[x]`` for every member
+   ``x`` (with 2 and the canonicaliser's construction this makes the
+   canonicaliser exact: see :mod:`mcheck.symmetry`).  A set declared
+   ``complete``: equal signatures imply swapping the two members changes
+   nothing.
+4. Every invariant commutes: ``P(g S) == P(S)`` (per atom for
+   :func:`~mcheck.symmetry.forall` invariants: ``atom(g S, g k) ==
+   atom(S, k)``).
+5. Every component commutes: for each component key ``c``, the outcomes of
+   ``successors_of(g S, g c)`` are exactly ``g`` applied to those of
+   ``successors_of(S, c)``: the same actions up to ``permute_action`` (so a
+   step blocked in ``S`` is blocked in ``g S``: allocation choices are part
+   of the action), the same next states up to ``permute_state``, and the
+   same exception if the step raises.  Transition properties and metrics
+   give the same value on each matched pair.
+
+A path whose condition z3 cannot decide within the time limit, or a proof
+with more paths than the limit, is **unknown**, and unknown is never a
+proof.  Integers are 32-bit two's complement in the proof; the domains keep
+every leaf small (the model states its bounds) and steps add small
+constants, so no term overflows and the bitvector semantics agree with
+Python's.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import os
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path as FsPath
+from typing import Any
+
+__all__ = [
+    "Certificate",
+    "Explorer",
+    "ProofUnknown",
+    "Sym",
+    "Vars",
+    "Witness",
+    "cache_dir",
+    "certify",
+]
+
+BITS = 32
+ENGINE_VERSION = "smt-1"
+_ENUM_LIMIT = 64
+_CUR: list[Explorer] = []
+
+
+class ProofUnknown(BaseException):
+    """The proof could not be completed (timeout, ``unknown``, too many paths)."""
+
+
+class _Abort(BaseException):
+    """Internal: abandon the current path."""
+
+
+class _NeedsBranch(BaseException):
+    """Internal: a probe of ``Explorer.merge`` reached a branch."""
+
+
+def _explorer() -> Explorer:
+    if not _CUR:
+        raise RuntimeError("a symbolic value was used outside a symbolic exploration")
+    return _CUR[-1]
+
+
+# -- symbolic terms ------------------------------------------------------------------------------
+
+_PY2 = {
+    "add": lambda a, b: a + b, "sub": lambda a, b: a - b, "mul": lambda a, b: a * b,
+    "floordiv": lambda a, b: a // b, "mod": lambda a, b: a % b,
+    "and": lambda a, b: a & b, "or": lambda a, b: a | b, "xor": lambda a, b: a ^ b,
+    "shl": lambda a, b: a << b, "shr": lambda a, b: a >> b,
+    "eq": lambda a, b: a == b, "ne": lambda a, b: a != b,
+    "lt": lambda a, b: a < b, "le": lambda a, b: a <= b,
+    "band": lambda a, b: bool(a) and bool(b), "bor": lambda a, b: bool(a) or bool(b),
+}
+_CMP = ("eq", "ne", "lt", "le")
+
+
+class Sym:
+    """A symbolic int or bool: a term over the proof's variables.
+
+    Operators build terms; ``bool()``, ``int()``, indexing, hashing and
+    formatting ask the current :class:`Explorer` to fork.  ``repr`` shows the
+    term without forking.
+    """
+
+    __slots__ = ("op", "args", "isbool", "_vars", "_key", "_z3", "_pe", "_pe_ep")
+    _symbolic = True
+
+    def __init__(self, op: str, args: tuple, isbool: bool = False) -> None:
+        self.op = op
+        self.args = args
+        self.isbool = isbool
+        self._vars: frozenset | None = None
+        self._key: Any = None
+        self._z3: Any = None
+        self._pe: Any = None
+        self._pe_ep = 0
+
+    # arithmetic
+    def __add__(self, o: Any) -> Any: return _arith("add", self, o)
+    def __radd__(self, o: Any) -> Any: return _arith("add", o, self)
+    def __sub__(self, o: Any) -> Any: return _arith("sub", self, o)
+    def __rsub__(self, o: Any) -> Any: return _arith("sub", o, self)
+    def __mul__(self, o: Any) -> Any: return _arith("mul", self, o)
+    def __rmul__(self, o: Any) -> Any: return _arith("mul", o, self)
+    def __floordiv__(self, o: Any) -> Any: return _arith("floordiv", self, o)
+    def __rfloordiv__(self, o: Any) -> Any: return _arith("floordiv", o, self)
+    def __mod__(self, o: Any) -> Any: return _arith("mod", self, o)
+    def __rmod__(self, o: Any) -> Any: return _arith("mod", o, self)
+    def __lshift__(self, o: Any) -> Any: return _arith("shl", self, o)
+    def __rlshift__(self, o: Any) -> Any: return _arith("shl", o, self)
+    def __rshift__(self, o: Any) -> Any: return _arith("shr", self, o)
+    def __rrshift__(self, o: Any) -> Any: return _arith("shr", o, self)
+    def __and__(self, o: Any) -> Any: return _logic("and", self, o)
+    def __rand__(self, o: Any) -> Any: return _logic("and", o, self)
+    def __or__(self, o: Any) -> Any: return _logic("or", self, o)
+    def __ror__(self, o: Any) -> Any: return _logic("or", o, self)
+    def __xor__(self, o: Any) -> Any: return _logic("xor", self, o)
+    def __rxor__(self, o: Any) -> Any: return _logic("xor", o, self)
+    def __neg__(self) -> Any: return _arith("sub", 0, self)
+    def __pos__(self) -> Any: return self
+    def __invert__(self) -> Any: return _arith("sub", -1, self)
+    def __abs__(self) -> Any: return _ite(_cmp("lt", self, 0), _arith("sub", 0, self), self)
+
+    # comparisons
+    def __eq__(self, o: Any) -> Any: return _cmp("eq", self, o)  # type: ignore[override]
+    def __ne__(self, o: Any) -> Any: return _cmp("ne", self, o)  # type: ignore[override]
+    def __lt__(self, o: Any) -> Any: return _cmp("lt", self, o)
+    def __le__(self, o: Any) -> Any: return _cmp("le", self, o)
+    def __gt__(self, o: Any) -> Any: return _cmp("lt", o, self)
+    def __ge__(self, o: Any) -> Any: return _cmp("le", o, self)
+
+    # forks
+    def __bool__(self) -> bool:
+        return _explorer().decide(self)
+
+    def __index__(self) -> int:
+        return _explorer().concretize(self)
+
+    __int__ = __index__
+
+    def __hash__(self) -> int:
+        return int(self)  # an int hashes to itself: forks like int() (the value is concrete)
+
+    def __format__(self, spec: str) -> str:
+        v: Any = bool(self) if self.isbool else int(self)
+        return format(v, spec)
+
+    def __str__(self) -> str:
+        return format(self, "")
+
+    def __repr__(self) -> str:
+        return _show(self)
+
+    # branch-free helpers used by mcheck.symmetry
+    def _ite(self, a: Any, b: Any) -> Any:
+        return _ite(self if self.isbool else _cmp("ne", self, 0), a, b)
+
+    def _truth(self) -> Any:
+        return self if self.isbool else _cmp("ne", self, 0)
+
+    def _not(self) -> Any:
+        return _bnot(self._truth())
+
+    def _and(self, o: Any) -> Any:
+        return _bool2("band", self._truth(), o)
+
+    def _or(self, o: Any) -> Any:
+        return _bool2("bor", self._truth(), o)
+
+
+def _is(x: Any) -> bool:
+    return type(x) is Sym
+
+
+def var(name: str) -> Sym:
+    return Sym("var", (name,))
+
+
+def _as_int(x: Any) -> Any:
+    if type(x) is Sym:
+        return _ite(x, 1, 0) if x.isbool else x
+    return int(x)
+
+
+def _as_bool(x: Any) -> Any:
+    if type(x) is Sym:
+        return x if x.isbool else _cmp("ne", x, 0)
+    return bool(x)
+
+
+def _arith(op: str, a: Any, b: Any) -> Any:
+    if type(a) is not Sym and type(b) is not Sym:
+        return _PY2[op](a, b)
+    a, b = _as_int(a), _as_int(b)
+    if op == "add":
+        if type(b) is not Sym and b == 0:
+            return a
+        if type(a) is not Sym and a == 0:
+            return b
+    elif op == "sub" and type(b) is not Sym and b == 0:
+        return a
+    elif op == "mul":
+        for x, y in ((a, b), (b, a)):
+            if type(x) is not Sym:
+                if x == 0:
+                    return 0
+                if x == 1:
+                    return y
+    return Sym(op, (a, b))
+
+
+def _logic(op: str, a: Any, b: Any) -> Any:
+    if type(a) is not Sym and type(b) is not Sym:
+        return _PY2[op](a, b)
+    abool = ((type(a) is Sym) and a.isbool) or isinstance(a, bool)
+    bbool = ((type(b) is Sym) and b.isbool) or isinstance(b, bool)
+    if abool and bbool:
+        if op == "and":
+            return _bool2("band", a, b)
+        if op == "or":
+            return _bool2("bor", a, b)
+        return _cmp("ne", _as_int(a), _as_int(b))
+    return _arith(op, a, b)
+
+
+def _cmp(op: str, a: Any, b: Any) -> Any:
+    if type(a) is not Sym and type(b) is not Sym:
+        return _PY2[op](a, b)
+    if a is b:
+        return op in ("eq", "le")
+    if ((type(a) is Sym) and a.isbool) or ((type(b) is Sym) and b.isbool):
+        if op in ("eq", "ne") and isinstance(a, bool | Sym) and isinstance(b, bool | Sym) and \
+                (type(a) is not Sym or a.isbool) and (type(b) is not Sym or b.isbool):
+            a, b = _as_int(a), _as_int(b)
+        else:
+            a, b = _as_int(a), _as_int(b)
+    return Sym(op, (a, b), True)
+
+
+def _bool2(op: str, a: Any, b: Any) -> Any:
+    a, b = _as_bool(a), _as_bool(b)
+    if op == "band":
+        if a is False or b is False:
+            return False
+        if a is True:
+            return b
+        if b is True:
+            return a
+    else:
+        if a is True or b is True:
+            return True
+        if a is False:
+            return b
+        if b is False:
+            return a
+    if a is b:
+        return a
+    return Sym(op, (a, b), True)
+
+
+def _bnot(a: Any) -> Any:
+    a = _as_bool(a)
+    if type(a) is not Sym:
+        return not a
+    if a.op == "bnot":
+        return a.args[0]
+    return Sym("bnot", (a,), True)
+
+
+def _ite(c: Any, a: Any, b: Any) -> Any:
+    c = _as_bool(c)
+    if type(c) is not Sym:
+        return a if c else b
+    if a is b or (type(a) is not Sym and type(b) is not Sym and a == b and type(a) is type(b)):
+        return a
+    isbool = all(((type(x) is Sym) and x.isbool) or isinstance(x, bool) for x in (a, b))
+    if not isbool:
+        a, b = _as_int(a), _as_int(b)
+    return Sym("ite", (c, a, b), isbool)
+
+
+def _show(x: Any) -> str:
+    if not _is(x):
+        return repr(x)
+    if x.op == "var":
+        return x.args[0]
+    if x.op == "ite":
+        return f"ite({_show(x.args[0])}, {_show(x.args[1])}, {_show(x.args[2])})"
+    if x.op == "bnot":
+        return f"not({_show(x.args[0])})"
+    return f"({_show(x.args[0])} {x.op} {_show(x.args[1])})"
+
+
+def _vars(x: Any) -> frozenset:
+    if not _is(x):
+        return frozenset()
+    if x._vars is None:
+        if x.op == "var":
+            x._vars = frozenset(x.args)
+        else:
+            out: frozenset = frozenset()
+            for a in x.args:
+                if _is(a):
+                    out = out | _vars(a)
+            x._vars = out
+    return x._vars
+
+
+def _key(x: Any) -> Any:
+    if not _is(x):
+        return ("c", int(x))
+    if x._key is None:
+        x._key = (x.op,) + tuple(_key(a) for a in x.args) if x.op != "var" else ("v", x.args[0])
+    return x._key
+
+
+def _eval(x: Any, env: dict[str, int], memo: dict[int, Any] | None = None) -> Any:
+    """The value of ``x`` under a full assignment ``env``."""
+    if not _is(x):
+        return x
+    if memo is None:
+        memo = {}
+    i = id(x)
+    if i in memo:
+        return memo[i]
+    op = x.op
+    if op == "var":
+        v: Any = env[x.args[0]]
+    elif op == "ite":
+        v = _eval(x.args[1], env, memo) if _eval(x.args[0], env, memo) else \
+            _eval(x.args[2], env, memo)
+    elif op == "bnot":
+        v = not _eval(x.args[0], env, memo)
+    else:
+        v = _PY2[op](_eval(x.args[0], env, memo), _eval(x.args[1], env, memo))
+    memo[i] = v
+    return v
+
+
+_EPOCHS = itertools.count(1)
+
+
+def _peval(x: Any, sets: dict[str, tuple], epoch: int) -> Any:
+    """``x`` with every variable whose value set is a singleton replaced, folded.
+
+    Results are cached on the node for ``epoch`` (a new epoch whenever the
+    value sets change).
+    """
+    if type(x) is not Sym:
+        return x
+    if x._pe_ep == epoch:
+        return x._pe
+    op = x.op
+    args = x.args
+    if op == "var":
+        s = sets.get(args[0])
+        r: Any = s[0] if s is not None and len(s) == 1 else x
+    elif op == "ite":
+        c = _peval(args[0], sets, epoch)
+        if type(c) is not Sym:
+            r = _peval(args[1] if c else args[2], sets, epoch)
+        else:
+            a = _peval(args[1], sets, epoch)
+            b = _peval(args[2], sets, epoch)
+            r = x if (c is args[0] and a is args[1] and b is args[2]) else _ite(c, a, b)
+    elif op == "bnot":
+        a = _peval(args[0], sets, epoch)
+        r = x if a is args[0] else _bnot(a)
+    else:
+        a = _peval(args[0], sets, epoch)
+        b = _peval(args[1], sets, epoch)
+        if a is args[0] and b is args[1]:
+            r = x
+        elif op in _CMP:
+            r = _cmp(op, a, b)
+        elif op in ("band", "bor"):
+            r = _bool2(op, a, b)
+        else:
+            r = _arith(op, a, b)
+    x._pe_ep = epoch
+    x._pe = r
+    return r
+
+
+def _bounds(x: Any, sets: dict[str, tuple]) -> tuple[int, int] | None:
+    """An interval containing every value of int term ``x`` (None when unknown)."""
+    if not _is(x):
+        return int(x), int(x)
+    op = x.op
+    if op == "var":
+        s = sets.get(x.args[0])
+        if s is None:
+            return None
+        return min(s), max(s)
+    if x.isbool:
+        return 0, 1
+    if op == "ite":
+        a, b = _bounds(x.args[1], sets), _bounds(x.args[2], sets)
+        if a is None or b is None:
+            return None
+        return min(a[0], b[0]), max(a[1], b[1])
+    a, b = _bounds(x.args[0], sets), _bounds(x.args[1], sets)
+    if a is None or b is None:
+        return None
+    if op == "add":
+        return a[0] + b[0], a[1] + b[1]
+    if op == "sub":
+        return a[0] - b[1], a[1] - b[0]
+    if op == "mul":
+        c = [a[0] * b[0], a[0] * b[1], a[1] * b[0], a[1] * b[1]]
+        return min(c), max(c)
+    if op == "mod" and b[0] > 0:
+        return 0, b[1] - 1
+    if op == "and" and a[0] >= 0 and b[0] >= 0:
+        return 0, min(a[1], b[1])
+    if op == "shr" and a[0] >= 0 and b[0] >= 0:
+        return 0, a[1]
+    return None
+
+
+_Z3VARS: dict[str, Any] = {}
+
+
+def _to_z3(x: Any) -> Any:
+    import z3
+
+    if not _is(x):
+        if isinstance(x, bool):
+            return z3.BoolVal(x)
+        return z3.BitVecVal(int(x), BITS)
+    if x._z3 is not None:
+        return x._z3
+    op = x.op
+    if op == "var":
+        name = x.args[0]
+        r = _Z3VARS.get(name)
+        if r is None:
+            r = _Z3VARS[name] = z3.BitVec(name, BITS)
+    elif op == "ite":
+        r = z3.If(_to_z3(x.args[0]), _to_z3(x.args[1]), _to_z3(x.args[2]))
+    elif op == "bnot":
+        r = z3.Not(_to_z3(x.args[0]))
+    else:
+        a, b = _to_z3(x.args[0]), _to_z3(x.args[1])
+        if op == "add":
+            r = a + b
+        elif op == "sub":
+            r = a - b
+        elif op == "mul":
+            r = a * b
+        elif op == "mod":
+            r = a % b  # bvsmod: the sign of the divisor, as Python's %
+        elif op == "floordiv":
+            q = a / b
+            rem = z3.SRem(a, b)
+            r = z3.If(z3.And(rem != 0, (rem < 0) != (b < 0)), q - 1, q)
+        elif op == "and":
+            r = a & b
+        elif op == "or":
+            r = a | b
+        elif op == "xor":
+            r = a ^ b
+        elif op == "shl":
+            r = a << b
+        elif op == "shr":
+            r = a >> b
+        elif op == "eq":
+            r = a == b
+        elif op == "ne":
+            r = a != b
+        elif op == "lt":
+            r = a < b
+        elif op == "le":
+            r = a <= b
+        elif op == "band":
+            r = z3.And(a, b)
+        elif op == "bor":
+            r = z3.Or(a, b)
+        else:  # pragma: no cover
+            raise ValueError(f"unknown term {op}")
+    x._z3 = r
+    return r
+
+
+# -- the domain ----------------------------------------------------------------------------------
+
+
+class Vars:
+    """Builds the proof's domain: named variables with ranges, and constraints."""
+
+    def __init__(self, prefix: str = "x") -> None:
+        self.prefix = prefix
+        self.ranges: dict[str, tuple[int, int]] = {}
+        self.requires: list[Any] = []
+        self.poisoned: set[str] = set()
+
+    def int(self, lo: int, hi: int, name: str | None = None) -> Any:
+        """A variable in ``lo..hi`` (the constant itself when ``lo == hi``)."""
+        if hi < lo:
+            raise ValueError(f"empty range {lo}..{hi}")
+        if lo == hi:
+            return lo
+        name = name or f"{self.prefix}{len(self.ranges)}"
+        if name in self.ranges:
+            raise ValueError(f"variable {name} declared twice")
+        self.ranges[name] = (lo, hi)
+        return var(name)
+
+    def bool(self, name: str | None = None) -> Any:
+        """A 0/1 variable."""
+        return self.int(0, 1, name)
+
+    def poison(self) -> Any:
+        """An unspecified value: it may be copied and compared for equality in obligations,
+        but a path that branches on it (reads it) makes the proof unknown."""
+        name = f"{self.prefix}{len(self.ranges)}_unspecified"
+        self.ranges[name] = (-(1 << 20), 1 << 20)
+        self.poisoned.add(name)
+        return var(name)
+
+    def ref(self, n: int, nullable: bool = True, none: int = -1) -> Any:
+        """An index below ``n``, or ``none`` when ``nullable``."""
+        if n <= 0:
+            return none
+        v = self.int(none if nullable else 0, n - 1)
+        if nullable and none != -1:
+            raise ValueError("ref: only -1 as none is supported")
+        return v
+
+    def require(self, cond: Any) -> None:
+        """Restrict the domain to states where ``cond`` holds."""
+        if _is(cond):
+            self.requires.append(_as_bool(cond))
+        elif not cond:
+            raise ValueError("domain constraint is false for every state")
+
+
+# -- the explorer ---------------------------------------------------------------------------------
+
+
+class _Overlay(dict):
+    """A model with some variables changed."""
+
+    def __init__(self, base: dict[str, int], patch: dict[str, int]) -> None:
+        super().__init__(patch)
+        self.base = base
+
+    def __missing__(self, name: str) -> int:
+        v = self.base[name]
+        self[name] = v
+        return v
+
+
+class _LazyModel(dict):
+    """A z3 model as a dict name -> int, evaluated on demand."""
+
+    def __init__(self, model: Any) -> None:
+        super().__init__()
+        self.model = model
+
+    def __missing__(self, name: str) -> int:
+        v = self.model.eval(_to_z3(var(name)), model_completion=True).as_signed_long()
+        self[name] = v
+        return v
+
+
+@dataclass
+class _Alt:
+    literal: Any
+    value: Any
+    narrow: dict[str, tuple] | None
+
+
+@dataclass
+class PathInfo:
+    pc: list[Any]
+    result: Any
+    model: dict[str, int]
+    sets: dict[str, tuple]
+
+
+class Explorer:
+    """Runs a function on symbolic inputs once per feasible path through its code."""
+
+    def __init__(self, vs: Vars, *, timeout_ms: int = 20000, max_paths: int = 200_000,
+                 deadline: float | None = None) -> None:
+        import z3
+
+        self.ranges = dict(vs.ranges)
+        self.poisoned = frozenset(vs.poisoned)
+        self.base: dict[str, tuple] = {n: tuple(range(lo, hi + 1))
+                                       for n, (lo, hi) in self.ranges.items()
+                                       if n not in self.poisoned}
+        self.requires = []
+        for r in vs.requires:
+            vv = _vars(r)
+            if len(vv) == 1:
+                (n,) = vv
+                keep = tuple(x for x in self.base[n] if _eval(r, {n: x}))
+                if not keep:
+                    raise ValueError("domain constraint is false for every state")
+                self.base[n] = keep
+            else:
+                self.requires.append(r)
+        # Constraints over few small variables are propagated over the value sets.
+        self.watch: dict[str, list[Any]] = {}
+        for r in self.requires:
+            for n in _vars(r):
+                if n not in vs.poisoned:
+                    self.watch.setdefault(n, []).append(r)
+        self._prop_cache: dict[Any, Any] = {}
+        self.epoch = next(_EPOCHS)
+        self.sets = dict(self.base)
+        self.singles: set[str] = set()
+        self._propagate(list(self.base))
+        self.base = dict(self.sets)
+        self.base_singles = frozenset(n for n, v in self.base.items() if len(v) == 1)
+        self.solver = z3.Solver()
+        self.solver.set("timeout", int(timeout_ms))
+        for n, (lo, hi) in self.ranges.items():
+            if n in self.poisoned:
+                continue
+            v = _to_z3(var(n))
+            vals = self.base[n]
+            if len(vals) == hi - lo + 1:
+                self.solver.add(v >= lo, v <= hi)
+            else:
+                self.solver.add(z3.Or([v == x for x in vals]))
+        for r in self.requires:
+            self.solver.add(_to_z3(r))
+        self.max_paths = max_paths
+        self.deadline = deadline
+        self._probe = False
+        self.queries = 0
+        self.guesses = 0
+        self.paths = 0
+        self._init_model: dict[str, int] | None = None
+        self._enum_cache: dict[Any, list[_Alt]] = {}
+
+    # -- z3 ------------------------------------------------------------------------------------
+
+    def _check(self, literals: Sequence[Any]) -> dict[str, int] | None:
+        """A model of the domain and ``literals`` (terms or ready z3 formulas), or None."""
+        import z3
+
+        self.queries += 1
+        if self.deadline is not None and time.monotonic() > self.deadline:
+            raise ProofUnknown("the proof ran out of time")
+        s = self.solver
+        s.push()
+        try:
+            for lit in literals:
+                if type(lit) is Sym:
+                    s.add(_to_z3(lit))
+                elif type(lit) is bool:
+                    if not lit:
+                        return None
+                else:
+                    s.add(lit)  # a ready z3 formula
+            r = s.check()
+            if r == z3.unsat:
+                return None
+            if r != z3.sat:
+                raise ProofUnknown(f"z3 answered {r} ({s.reason_unknown()})")
+            return _LazyModel(s.model())
+        finally:
+            s.pop()
+
+    def _guess(self, literals: Sequence[Any], hint: tuple) -> dict[str, int] | None:
+        """A model of ``literals`` and the domain found without z3, or None.
+
+        The parent path's model, with the variables the new branch narrows
+        moved into their narrowed sets, often satisfies the new branch too;
+        checking that is a Python evaluation.
+        """
+        parent, narrow = hint
+        patch: dict[str, int] = {}
+        if narrow:
+            for name, vals in narrow.items():
+                if parent[name] not in vals:
+                    patch[name] = vals[0]
+        model = _Overlay(parent, patch)
+        memo: dict[int, Any] = {}
+        for lit in literals:
+            if type(lit) is Sym and not _eval(lit, model, memo):
+                return None
+        for r in self.requires:
+            if patch and not (_vars(r) & patch.keys()):
+                continue
+            if not _eval(r, model, memo):
+                return None
+        self.guesses += 1
+        return model
+
+    def initial_model(self) -> dict[str, int] | None:
+        if self._init_model is None:
+            self._init_model = self._check([])
+        return self._init_model
+
+    # -- paths -------------------------------------------------------------------------------------
+
+    def run(self, fn: Callable[[], Any]) -> Iterator[PathInfo]:
+        """Yield one :class:`PathInfo` per feasible path of ``fn()``."""
+        work: list[tuple[tuple, list | None, Any]] = [((), None, None)]
+        while work:
+            prefix, pend, hint = work.pop()
+            if pend is None:
+                model = self.initial_model()
+            else:
+                model = self._guess(pend, hint) if hint is not None else None
+                if model is None:
+                    model = self._check(pend)
+            if model is None:
+                continue
+            self.paths += 1
+            if self.paths > self.max_paths:
+                raise ProofUnknown(f"more than {self.max_paths} paths")
+            self._start(prefix, model)
+            _CUR.append(self)
+            try:
+                result = fn()
+            except _Abort:
+                work.extend(reversed(self._new))
+                continue
+            finally:
+                _CUR.pop()
+            info = PathInfo(list(self.pc), result, model, self.sets)
+            new = self._new
+            yield info
+            work.extend(reversed(new))
+
+    def _start(self, prefix: tuple, model: dict[str, int]) -> None:
+        self.prefix = prefix
+        self.decisions: list[int] = []
+        self.sets = dict(self.base)
+        self.singles = set(self.base_singles)
+        self.epoch = next(_EPOCHS)
+        self.pc: list[Any] = []
+        self.pc_keys: dict[Any, bool] = {}
+        self.M = model
+        self._new: list[tuple[tuple, list]] = []
+
+    def _apply(self, alt: _Alt) -> None:
+        lit = alt.literal
+        if _is(lit):
+            self.pc.append(lit)
+            self.pc_keys[_key(lit)] = True
+            if lit.op == "bnot":
+                self.pc_keys[_key(lit.args[0])] = False
+        if alt.narrow:
+            self.sets.update(alt.narrow)
+            for n, vals in alt.narrow.items():
+                if len(vals) == 1:
+                    self.singles.add(n)
+            self.epoch = next(_EPOCHS)
+            self._propagate(list(alt.narrow))
+
+    def _propagate(self, changed: list[str]) -> None:
+        """Narrow the value sets through the small domain constraints (arc consistency).
+
+        An empty set means the path condition contradicts the domain: the
+        path is dropped.
+        """
+        sets = self.sets
+        queue = list(changed)
+        seen_rounds = 0
+        while queue:
+            n = queue.pop()
+            for r in self.watch.get(n, ()):
+                vv = sorted(_vars(r))
+                total = 1
+                for u in vv:
+                    total *= len(sets[u])
+                    if total > 512:
+                        break
+                if total > 512:
+                    continue
+                ck = (_key(r), tuple(sets[u] for u in vv))
+                proj = self._prop_cache.get(ck)
+                if proj is None:
+                    ok = [combo for combo in itertools.product(*(sets[u] for u in vv))
+                          if _eval(r, dict(zip(vv, combo, strict=True)))]
+                    proj = tuple(tuple(sorted({c[i] for c in ok})) for i in range(len(vv)))
+                    self._prop_cache[ck] = proj
+                for u, vals in zip(vv, proj, strict=True):
+                    if not vals:
+                        raise _Abort
+                    if vals != sets[u]:
+                        sets[u] = vals
+                        if len(vals) == 1:
+                            self.singles.add(u)
+                        self.epoch = next(_EPOCHS)
+                        queue.append(u)
+            seen_rounds += 1
+            if seen_rounds > 10_000:  # pragma: no cover - a safety net
+                break
+
+    def _branch(self, alts: list[_Alt]) -> Any:
+        if self._probe and len(alts) > 1:
+            raise _NeedsBranch
+        if len(alts) == 1:
+            self._apply(alts[0])
+            return alts[0].value
+        pos = len(self.decisions)
+        if pos < len(self.prefix):
+            j = self.prefix[pos]
+        else:
+            memo: dict[int, Any] = {}
+            j = next((k for k, a in enumerate(alts) if _eval(a.literal, self.M, memo)), None)
+            if j is None:  # the model lies outside every alternative: should not happen
+                raise RuntimeError("internal error: the path model satisfies no branch")
+            base = tuple(self.decisions)
+            for k in range(len(alts) - 1, -1, -1):
+                if k != j:
+                    self._new.append((base + (k,), self.pc + [alts[k].literal],
+                                      (self.M, alts[k].narrow)))
+        self.decisions.append(j)
+        self._apply(alts[j])
+        return alts[j].value
+
+    def _enumerate(self, r: Any, as_bool: bool) -> list[_Alt] | None:
+        vv = sorted(_vars(r))
+        sizes = [len(self.sets[v]) for v in vv]
+        total = 1
+        for n in sizes:
+            total *= n
+        if total > (_ENUM_LIMIT if len(vv) > 1 else 100_000):
+            return None
+        ck = (_key(r), as_bool, tuple(self.sets[v] for v in vv))
+        hit = self._enum_cache.get(ck)
+        if hit is not None:
+            return hit
+        groups: dict[Any, list[tuple]] = {}
+        for combo in itertools.product(*(self.sets[v] for v in vv)):
+            val = _eval(r, dict(zip(vv, combo, strict=True)))
+            if as_bool:
+                val = bool(val)
+            groups.setdefault(val, []).append(combo)
+        alts = []
+        keys = sorted(groups, reverse=as_bool)  # True first for conditions
+        for val in keys:
+            combos = groups[val]
+            narrow = {v: tuple(sorted({c[i] for c in combos})) for i, v in enumerate(vv)}
+            narrow = {v: s for v, s in narrow.items() if s != self.sets[v]}
+            if len(keys) == 1:
+                lit: Any = True
+            elif as_bool:
+                lit = r if val else _bnot(r)
+            else:
+                lit = _cmp("eq", r, val)
+            alts.append(_Alt(lit, val, narrow or None))
+        self._enum_cache[ck] = alts
+        return alts
+
+    def merge(self, fn: Callable[[], Any]) -> Any:
+        """``fn()`` as one term, exploring its paths without forking the current one.
+
+        For a pure function returning a bool or an int: its paths under the
+        current path condition are explored in a nested search and their
+        results joined into ``ite(path 1, value 1, ite(path 2, ...))``.
+        """
+        self._probe = True
+        try:
+            return fn()
+        except _NeedsBranch:
+            pass
+        finally:
+            self._probe = False
+        saved = (self.prefix, self.decisions, self.sets, self.pc, self.pc_keys, self.M,
+                 self._new, self.singles)
+        base_sets, base_pc, base_keys, base_model = self.sets, list(self.pc), self.pc_keys, \
+            self.M
+        base_singles = self.singles
+        nbase = len(base_pc)
+        results: list[tuple[list, Any]] = []
+        work: list[tuple[tuple, list | None, Any]] = [((), None, None)]
+        try:
+            while work:
+                prefix, pend, hint = work.pop()
+                if pend is None:
+                    model = base_model
+                else:
+                    model = self._guess(pend, hint) if hint is not None else None
+                    if model is None:
+                        model = self._check(pend)
+                if model is None:
+                    continue
+                self.paths += 1
+                if self.paths > self.max_paths:
+                    raise ProofUnknown(f"more than {self.max_paths} paths")
+                self.prefix, self.decisions, self.sets = prefix, [], dict(base_sets)
+                self.pc, self.pc_keys, self.M, self._new = list(base_pc), dict(base_keys), \
+                    model, []
+                self.singles = set(base_singles)
+                self.epoch = next(_EPOCHS)
+                try:
+                    val = fn()
+                except _Abort:
+                    work.extend(reversed(self._new))
+                    continue
+                except Exception as e:
+                    raise ProofUnknown(f"a property raised {type(e).__name__}: {e}") from None
+                results.append((self.pc[nbase:], val))
+                work.extend(reversed(self._new))
+        finally:
+            (self.prefix, self.decisions, self.sets, self.pc, self.pc_keys, self.M,
+             self._new, self.singles) = saved
+            self.epoch = next(_EPOCHS)
+        out = results[-1][1]
+        isbool = isinstance(out, bool) or (_is(out) and out.isbool)
+        for lits, val in reversed(results[:-1]):
+            out = _ite(_conj(lits), val, out) if not isbool else \
+                _bool2("bor", _bool2("band", _conj(lits), _as_bool(val)),
+                       _bool2("band", _bnot(_conj(lits)), out))
+        return out
+
+    def _pe(self, x: Any) -> Any:
+        if type(x) is not Sym or _vars(x).isdisjoint(self.singles):
+            return x
+        return _peval(x, self.sets, self.epoch)
+
+    def _no_poison(self, r: Any) -> None:
+        if self.poisoned and _vars(r) & self.poisoned:
+            raise ProofUnknown(f"the code branched on a field the domain leaves unspecified: "
+                               f"{_show(r)[:160]}")
+
+    def decide(self, cond: Any) -> bool:
+        r = self._pe(_as_bool(cond))
+        if not _is(r):
+            return bool(r)
+        self._no_poison(r)
+        k = _key(r)
+        if k in self.pc_keys:
+            return self.pc_keys[k]
+        alts = self._enumerate(r, True)
+        if alts is None:
+            alts = [_Alt(r, True, None), _Alt(_bnot(r), False, None)]
+        return self._branch(alts)
+
+    def concretize(self, x: Any) -> int:
+        if x.isbool:
+            return int(self.decide(x))
+        r = self._pe(x)
+        if not _is(r):
+            return int(r)
+        self._no_poison(r)
+        alts = self._enumerate(r, False)
+        if alts is None:
+            b = _bounds(r, self.sets)
+            if b is None or b[1] - b[0] > 4096:
+                raise ProofUnknown(f"cannot enumerate the values of {_show(r)[:200]}")
+            alts = [_Alt(_cmp("eq", r, v), v, None) for v in range(b[0], b[1] + 1)]
+        return self._branch(alts)
+
+    # -- obligations ------------------------------------------------------------------------------
+
+    def refute(self, info: PathInfo, conds: Sequence[Any]) -> dict[str, int] | None:
+        """A model of the path's condition violating one of ``conds``, or None if none exists."""
+        residual = []
+        epoch = next(_EPOCHS)
+        for c in conds:
+            r = _peval(_as_bool(c), info.sets, epoch)
+            if not _is(r):
+                if not r:
+                    return info.model
+                continue
+            if not _eval(r, info.model):
+                return info.model
+            residual.append(r)
+        if not residual:
+            return None
+        import z3
+
+        bad = z3.Or([z3.Not(_to_z3(r)) for r in residual])
+        return self._check(info.pc + [bad])
+
+
+# -- structure helpers ----------------------------------------------------------------------------
+
+
+def _concrete(x: Any, env: dict[str, int]) -> Any:
+    """A symbolic structure with every term evaluated under ``env``."""
+    if isinstance(x, tuple):
+        return tuple(_concrete(y, env) for y in x)
+    if isinstance(x, list):
+        return [_concrete(y, env) for y in x]
+    if _is(x):
+        v = _eval(x, env)
+        return bool(v) if x.isbool else int(v)
+    return x
+
+
+def _has_sym(x: Any) -> bool:
+    if isinstance(x, (tuple, list)):
+        return any(_has_sym(y) for y in x)
+    return _is(x)
+
+
+def _shape(x: Any) -> Any:
+    if isinstance(x, (tuple, list)):
+        return tuple(_shape(y) for y in x)
+    if _is(x):
+        return ("<sym>",)
+    return x
+
+
+def _equal(a: Any, b: Any, out: list[Any]) -> bool:
+    """Append the conditions for ``a == b`` to ``out``; False when the shapes differ."""
+    if a is b:
+        return True
+    if isinstance(a, (tuple, list)) or isinstance(b, (tuple, list)):
+        if not (isinstance(a, (tuple, list)) and isinstance(b, (tuple, list))) or \
+                len(a) != len(b):
+            return False
+        return all(_equal(x, y, out) for x, y in zip(a, b, strict=True))
+    if type(a) is not Sym and type(b) is not Sym:
+        if isinstance(a, str) or isinstance(b, str):
+            return a == b
+        if a != b:
+            out.append(False)
+        return True
+    if a is b or _key(a) == _key(b):
+        return True
+    out.append(_cmp("eq", _as_int(a), _as_int(b)))
+    return True
+
+
+def _outcome(fn: Callable[[], Any]) -> tuple[str, Any]:
+    try:
+        return "ok", list(fn())
+    except Exception as e:  # the model's code raised: part of its behaviour
+        return "raise", type(e).__name__
+
+
+# -- witnesses and certificates -------------------------------------------------------------------
+
+
+@dataclass
+class Witness:
+    """Why a proof failed: the obligation, a state, the action and the permutation."""
+
+    obligation: str
+    permutation: str
+    state: Any
+    action: Any = None
+    detail: str = ""
+
+    def lines(self, model: Any = None) -> list[str]:
+        out = [f"obligation: {self.obligation}", f"permutation: {self.permutation}"]
+        if self.action is not None:
+            out.append(f"action: {self.action!r}")
+        if self.detail:
+            out.append(f"detail: {self.detail}")
+        out.append(f"state: {self.state!r}")
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"obligation": self.obligation, "permutation": self.permutation,
+                "state": _jsonable(self.state), "action": _jsonable(self.action),
+                "detail": self.detail}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Witness:
+        return cls(d["obligation"], d["permutation"], _tuples(d["state"]),
+                   _tuples(d.get("action")), d.get("detail", ""))
+
+
+def _jsonable(x: Any) -> Any:
+    if isinstance(x, (tuple, list)):
+        return [_jsonable(y) for y in x]
+    return x
+
+
+def _tuples(x: Any) -> Any:
+    if isinstance(x, list):
+        return tuple(_tuples(y) for y in x)
+    return x
+
+
+@dataclass
+class Certificate:
+    """The outcome of :func:`certify`.
+
+    ``status`` is ``"proved"``, ``"refuted"`` (with a :class:`Witness`),
+    ``"unknown"`` (timeout, z3 ``unknown``, path limit: never a proof) or
+    ``"none"`` (the configuration has no interchangeable indices).
+    """
+
+    status: str
+    reason: str = ""
+    witness: Witness | None = None
+    elapsed: float = 0.0
+    obligations: int = 0
+    paths: int = 0
+    queries: int = 0
+    cached: bool = False
+    key: str = ""
+    per_obligation: dict[str, float] = field(default_factory=dict)
+    per_counts: dict[str, tuple[int, int]] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "proved"
+
+    def summary(self) -> str:
+        how = "from cache" if self.cached else f"in {self.elapsed:.2f}s"
+        if self.status == "proved":
+            return (f"proved {how}: {self.obligations} obligations, {self.paths} paths, "
+                    f"{self.queries} z3 queries")
+        if self.status == "refuted":
+            return f"refuted {how}: {self.reason}"
+        return f"{self.status} {how}: {self.reason}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"status": self.status, "reason": self.reason,
+                "witness": self.witness.to_dict() if self.witness else None,
+                "elapsed": round(self.elapsed, 4), "obligations": self.obligations,
+                "paths": self.paths, "queries": self.queries, "key": self.key,
+                "engine": ENGINE_VERSION}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Certificate:
+        w = d.get("witness")
+        return cls(d["status"], d.get("reason", ""), Witness.from_dict(w) if w else None,
+                   d.get("elapsed", 0.0), d.get("obligations", 0), d.get("paths", 0),
+                   d.get("queries", 0), True, d.get("key", ""))
+
+
+class _Refuted(Exception):
+    def __init__(self, witness: Witness) -> None:
+        super().__init__(witness.obligation)
+        self.witness = witness
+
+
+# -- the cache ------------------------------------------------------------------------------------
+
+CACHE_ENV = "MCHECK_CACHE_DIR"
+
+
+def cache_dir() -> FsPath:
+    """``$MCHECK_CACHE_DIR``, else ``.mcheck-cache`` in the working directory."""
+    return FsPath(os.environ.get(CACHE_ENV) or ".mcheck-cache")
+
+
+def _source_digest(model: Any) -> str:
+    """A digest of the source files the proof depends on: the model's package and this engine."""
+    files: set[str] = set()
+    for cls in type(model).__mro__:
+        mod = sys.modules.get(cls.__module__)
+        f = getattr(mod, "__file__", None)
+        if f and not cls.__module__.startswith(("builtins", "abc")):
+            d = os.path.dirname(os.path.abspath(f))
+            if os.path.basename(f) == "__init__.py" or os.path.isfile(os.path.join(d,
+                                                                                   "__init__.py")):
+                files.update(os.path.join(d, n) for n in os.listdir(d) if n.endswith(".py"))
+            else:
+                files.add(os.path.abspath(f))
+    here = os.path.dirname(os.path.abspath(__file__))
+    files.update(os.path.join(here, n) for n in ("smt.py", "symmetry.py"))
+    h = hashlib.blake2b(digest_size=16)
+    for f in sorted(files):
+        try:
+            data = FsPath(f).read_bytes()
+        except OSError:
+            continue
+        h.update(os.path.basename(f).encode() + b"\0" + data + b"\0")
+    return h.hexdigest()
+
+
+def proof_key(model: Any, decl: Any) -> str:
+    from mcheck.fingerprint import digest
+
+    sets = tuple((s.name, s.members, s.size, s.complete) for s in decl.sets)
+    return digest(("mcheck-symmetry", ENGINE_VERSION, model.fingerprint(), sets, decl.version,
+                   tuple(decl.bounds), _source_digest(model)))
+
+
+def _load_cached(path: FsPath) -> Certificate | None:
+    try:
+        d = json.loads(path.read_text())
+        if d.get("engine") != ENGINE_VERSION:
+            return None
+        return Certificate.from_dict(d)
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _store(path: FsPath, cert: Certificate) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".tmp{os.getpid()}")
+        tmp.write_text(json.dumps(cert.to_dict(), indent=1))
+        os.replace(tmp, path)
+    except OSError:
+        pass  # a read-only directory only costs a re-proof next time
+
+
+# -- the proof ------------------------------------------------------------------------------------
+
+
+def certify(model: Any, decl: Any, *, use_cache: bool = True, budget: float | None = 300.0,
+            timeout_ms: int = 20000, max_paths: int = 200_000,
+            progress: Callable[[str], None] | None = None) -> Certificate:
+    """Prove that ``decl`` is a sound symmetry of ``model`` (see the module docstring).
+
+    Cached under ``cache_dir()`` by :func:`proof_key`; ``unknown`` results
+    are not cached.  ``budget`` bounds the wall time in seconds (running out
+    is ``unknown``).
+    """
+    if not decl.active:
+        return Certificate("none", "no set has two or more members")
+    key = proof_key(model, decl)
+    path = cache_dir() / f"symmetry-{key}.json"
+    if use_cache:
+        hit = _load_cached(path)
+        if hit is not None and hit.key == key:
+            return hit
+    t0 = time.monotonic()
+    prover = _Prover(model, decl, timeout_ms=timeout_ms, max_paths=max_paths,
+                     deadline=None if budget is None else t0 + budget, progress=progress)
+    try:
+        prover.run()
+        cert = Certificate("proved")
+    except _Refuted as r:
+        cert = Certificate("refuted", r.witness.obligation, r.witness)
+    except ProofUnknown as u:
+        cert = Certificate("unknown", str(u))
+    cert.elapsed = time.monotonic() - t0
+    cert.obligations = prover.obligations
+    cert.paths = prover.paths
+    cert.queries = prover.queries
+    cert.key = key
+    cert.per_obligation = prover.timings
+    cert.per_counts = prover.counts
+    if use_cache and cert.status in ("proved", "refuted"):
+        _store(path, cert)
+    return cert
+
+
+class _Prover:
+    def __init__(self, model: Any, decl: Any, *, timeout_ms: int, max_paths: int,
+                 deadline: float | None, progress: Callable[[str], None] | None) -> None:
+        from mcheck.model import Kind
+        from mcheck.symmetry import generators
+
+        if decl.domain is None:
+            raise ProofUnknown("the declaration gives no domain to prove over")
+        self.model = model
+        self.decl = decl
+        self.gens = generators(decl.sets)
+        self.timeout_ms = timeout_ms
+        self.max_paths = max_paths
+        self.deadline = deadline
+        self.progress = progress
+        self.obligations = 0
+        self.paths = 0
+        self.queries = 0
+        self.timings: dict[str, float] = {}
+        self.counts: dict[str, tuple[int, int]] = {}
+        props = list(model.properties())
+        self.invariants = [p for p in props if p.kind is Kind.INVARIANT]
+        self.tprops = [p for p in props if p.kind is not Kind.INVARIANT]
+        vs = Vars("s")
+        self.state = decl.domain(vs, None)[0]
+        self.comps = list(decl.components) if decl.components is not None else [None]
+        self.cases = {c: (decl.domain(vs, c) if c is not None else [self.state])
+                      for c in self.comps}
+        self.vars = vs
+        self.explorer = Explorer(vs, timeout_ms=timeout_ms, max_paths=max_paths,
+                                 deadline=deadline)
+        if self.explorer.initial_model() is None:
+            raise ProofUnknown("the declared domain is empty")
+
+    def _say(self, text: str) -> None:
+        if self.progress is not None:
+            self.progress(text)
+
+    def _prove(self, name: str, fn: Callable[[], Any], explorer: Explorer | None = None
+               ) -> None:
+        """``fn()`` returns (conditions, context); every condition must hold on every path.
+
+        ``context(env)`` turns a model into ``(perm name, state, action, detail)``.
+        """
+        ex = explorer or self.explorer
+        t0 = time.monotonic()
+        p0, q0 = ex.paths, ex.queries
+        self.obligations += 1
+        self._say(name)
+        for info in ex.run(fn):
+            conds, context = info.result
+            bad = ex.refute(info, conds)
+            if bad is not None:
+                perm, state, action, detail = context(bad)
+                raise _Refuted(Witness(name, perm, state, action, detail))
+        self.paths += ex.paths - p0
+        self.queries += ex.queries - q0
+        self.timings[name] = self.timings.get(name, 0.0) + time.monotonic() - t0
+        self.counts[name] = (ex.paths - p0, ex.queries - q0)
+
+    def run(self) -> None:
+        self.closure()
+        self.action_laws()
+        self.signatures()
+        self.complete_sets()
+        self.invariant_props()
+        self.steps()
+
+    # 1. the domain is closed under each generator
+    def closure(self) -> None:
+        S = self.state
+        ranges = self.vars.ranges
+        for gname, g in self.gens:
+            def fn(g: Any = g, gname: str = gname) -> Any:
+                conds: list[Any] = []
+                gs = self.decl.permute_state(S, g)
+                ok = _in_domain(S, gs, ranges, conds)
+                if not ok:
+                    conds.append(False)
+                for r in self.vars.requires:
+                    conds.append(_relabel(r, S, gs))
+                return conds, lambda env: (gname, _concrete(S, env), None,
+                                           "the permuted state leaves the domain")
+            self._prove(f"domain closed under {gname}", fn)
+
+    # 2. permute_state is a group action (symbolic permutations)
+    def action_laws(self) -> None:
+        from mcheck.symmetry import Perm, SetPerm
+
+        vs = Vars("s")
+        S = self.decl.domain(vs, None)[0]
+        sizes = {s.name: s.size for s in self.decl.sets}
+
+        def sym_perm(tag: str) -> Perm:
+            parts = {}
+            for st in self.decl.active:
+                table: list[Any] = list(range(st.size))
+                ms = st.members
+                for m in ms:
+                    table[m] = vs.int(min(ms), max(ms), f"{tag}_{st.name}_{m}")
+                    if len(set(range(min(ms), max(ms) + 1)) - set(ms)):
+                        vs.require(_any_eq(table[m], ms))
+                for i, a in enumerate(ms):
+                    for b in ms[i + 1:]:
+                        vs.require(_cmp("ne", table[a], table[b]))
+                parts[st.name] = SetPerm(table)
+            return Perm(parts, sizes)
+
+        a = sym_perm("a")
+        b = sym_perm("b")
+        ex = Explorer(vs, timeout_ms=self.timeout_ms, max_paths=self.max_paths,
+                      deadline=self.deadline)
+
+        def fn() -> Any:
+            conds: list[Any] = []
+            left = self.decl.permute_state(self.decl.permute_state(S, a), b)
+            right = self.decl.permute_state(S, a.then(b))
+            if not _equal(left, right, conds):
+                conds.append(False)
+            ident = self.decl.permute_state(S, self.decl.identity())
+            if not _equal(ident, S, conds):
+                conds.append(False)
+
+            def ctx(env: dict[str, int]) -> Any:
+                ta = {n: [_eval(x, env) for x in p.table] for n, p in a.parts.items()}
+                tb = {n: [_eval(x, env) for x in p.table] for n, p in b.parts.items()}
+                return (f"a={ta}, b={tb}", _concrete(S, env), None,
+                        "permute(permute(s, a), b) != permute(s, b after a), or the identity "
+                        "changes s")
+            return conds, ctx
+        try:
+            self._prove("permute_state is a group action", fn, ex)
+        finally:
+            self.paths += 0
+
+    # 3. signatures are invariant
+    def signatures(self) -> None:
+        S = self.state
+        decl = self.decl
+        for gname, g in self.gens:
+            def fn(g: Any = g, gname: str = gname) -> Any:
+                conds: list[Any] = []
+                s1 = decl.signatures(S)
+                s2 = decl.signatures(decl.permute_state(S, g))
+                for st in decl.active:
+                    ms = st.members
+                    for i, x in enumerate(ms):
+                        j = ms.index(g[st.name](x))
+                        if not _equal(s1[st.name][i], s2[st.name][j], conds):
+                            conds.append(False)
+                return conds, lambda env: (gname, _concrete(S, env), None,
+                                           "a member's signature changes when the state is "
+                                           "permuted")
+            self._prove(f"signatures invariant under {gname}", fn)
+
+    # 3b. complete sets
+    def complete_sets(self) -> None:
+        from mcheck.symmetry import Perm, SetPerm
+
+        S = self.state
+        decl = self.decl
+        sizes = {s.name: s.size for s in decl.sets}
+        for st in decl.active:
+            if not st.complete:
+                continue
+            idx = {m: i for i, m in enumerate(st.members)}
+            for x, y in itertools.combinations(st.members, 2):
+                table = list(range(st.size))
+                table[x], table[y] = y, x
+                p = Perm({st.name: SetPerm(table)}, sizes)
+                name = f"{st.name}: equal signatures of {x} and {y} mean swapping changes nothing"
+
+                def fn(p: Any = p, x: int = x, y: int = y, st: Any = st,
+                       idx: dict = idx) -> Any:
+                    conds: list[Any] = []
+                    sg = decl.signatures(S)[st.name]
+                    same: list[Any] = []
+                    if not _equal(sg[idx[x]], sg[idx[y]], same):
+                        return [], lambda env: ("", None, None, "")
+                    if any(c is False for c in same):
+                        return [], lambda env: ("", None, None, "")
+                    guard = _conj(same)
+                    if not guard:
+                        return [], lambda env: ("", None, None, "")
+                    eq: list[Any] = []
+                    if not _equal(decl.permute_state(S, p), S, eq):
+                        eq.append(False)
+                    conds.append(_conj(eq))
+                    return conds, lambda env: (f"{st.name}: swap {x} {y}", _concrete(S, env),
+                                               None, "two members with equal signatures differ")
+                self._prove(name, fn)
+
+    # 4. invariants
+    def invariant_props(self) -> None:
+        S = self.state
+        decl = self.decl
+        for p in self.invariants:
+            keys = getattr(p.check, "forall_keys", None)
+            atom = getattr(p.check, "forall_atom", None)
+            if keys is None:
+                for gname, g in self.gens:
+                    def fn(p: Any = p, g: Any = g, gname: str = gname) -> Any:
+                        v1 = _as_bool(p.check(S))
+                        v2 = _as_bool(p.check(decl.permute_state(S, g)))
+                        return [_iff(v1, v2)], lambda env: (
+                            gname, _concrete(S, env), None,
+                            f"invariant {p.name} differs between s and its permutation")
+                    self._prove(f"invariant {p.name} under {gname}", fn)
+                continue
+            for k in keys:
+                for gname, g in self.gens:
+                    gk = decl.permute_key(k, g)
+                    if gk not in keys:
+                        raise _Refuted(Witness(f"invariant {p.name}: atom keys closed",
+                                               gname, None, k,
+                                               f"{gk!r} is not an atom key"))
+
+                    def fn(p: Any = p, k: Any = k, gk: Any = gk, g: Any = g,
+                           gname: str = gname, atom: Any = atom) -> Any:
+                        v1 = _as_bool(atom(S, k))
+                        v2 = _as_bool(atom(decl.permute_state(S, g), gk))
+                        return [_iff(v1, v2)], lambda env: (
+                            gname, _concrete(S, env), k,
+                            f"invariant {p.name}: atom {k!r} differs from atom {gk!r} of the "
+                            f"permuted state")
+                    self._prove(f"invariant {p.name}[{k!r}] under {gname}", fn)
+
+    # 5. steps
+    def steps(self) -> None:
+        decl = self.decl
+        model = self.model
+        comps = self.comps
+        if decl.components is not None:
+            for c in comps:
+                for gname, g in self.gens:
+                    if decl.permute_key(c, g) not in comps:
+                        raise _Refuted(Witness("component keys closed", gname, None, c,
+                                               "its image is not a component"))
+
+        def succ(state: Any, c: Any) -> Any:
+            if c is None:
+                return model.successors(state)
+            return decl.successors_of(state, c)
+
+        for comp, S in ((c, S) for c in comps for S in self.cases[c]):
+            images = [_branch_free(lambda S=S, g=g: decl.permute_state(S, g))
+                      for _n, g in self.gens]
+
+            def fn(c: Any = comp, S: Any = S, images: list = images) -> Any:
+                conds: list[Any] = []
+                notes: list[tuple[Any, str, str]] = []  # (cond index, perm, text)
+                st1, out1 = _outcome(lambda: succ(S, c))
+                self._p1: dict[int, Any] = {}
+                for (gname, g), gS in zip(self.gens, images, strict=True):
+                    if gS is None:
+                        gS = decl.permute_state(S, g)
+                    gc = decl.permute_key(c, g) if c is not None else None
+                    st2, out2 = _outcome(lambda gS=gS, gc=gc: succ(gS, gc))
+                    n0 = len(conds)
+                    self._compare(S, gS, g, st1, out1, st2, out2, conds, notes, gname)
+                    for i in range(n0, len(conds)):
+                        if not any(n[0] == i for n in notes):
+                            notes.append((i, gname, "a next state differs"))
+
+                def ctx(env: dict[str, int]) -> Any:
+                    memo: dict[int, Any] = {}
+                    for i, cond in enumerate(conds):
+                        if not _eval(_as_bool(cond), env, memo):
+                            for j, gname, text in notes:
+                                if j == i:
+                                    return (gname, _concrete(S, env), c, text)
+                    return ("?", _concrete(S, env), c, "")
+                return conds, ctx
+            label = f"component {comp!r}" if comp is not None else "successors"
+            self._prove(f"{label} commutes", fn)
+
+    def _compare(self, S: Any, gS: Any, g: Any, st1: str, out1: Any, st2: str, out2: Any,
+                 conds: list[Any], notes: list[Any], gname: str) -> None:
+        decl = self.decl
+
+        def fail(text: str) -> None:
+            notes.append((len(conds), gname, text))
+            conds.append(False)
+
+        if st1 != st2 or (st1 == "raise" and out1 != out2):
+            fail(f"the step {'raises ' + str(out1) if st1 == 'raise' else 'runs'} in s but "
+                 f"{'raises ' + str(out2) if st2 == 'raise' else 'runs'} in the permuted state")
+            return
+        if st1 == "raise":
+            return
+        mapped = [(decl.permute_action(a, g), decl.permute_state(t, g), a, t) for a, t in out1]
+        if len(mapped) != len(out2):
+            fail(f"{len(out1)} outcomes in s but {len(out2)} in the permuted state: "
+                 f"{[_shape(a) for a, _ in out1]} vs {[_shape(a) for a, _ in out2]}")
+            return
+        remaining = list(out2)
+        for ga, gt, a, t in mapped:
+            shape = _shape(ga)
+            cands = [i for i, (a2, _t2) in enumerate(remaining) if _shape(a2) == shape]
+            if not cands:
+                fail(f"action {a!r} is enabled in s but its image {ga!r} is not enabled in the "
+                     f"permuted state (there: {[x for x, _ in out2]!r})")
+                return
+            if len(cands) > 1 and _has_sym(ga):
+                # Several actions of this shape: pick by concrete values (forks).
+                cands = [i for i in cands if _concrete_eq(ga, remaining[i][0])]
+                if not cands:
+                    fail(f"no image of action {a!r} in the permuted state")
+                    return
+            i = cands[0]
+            a2, t2 = remaining.pop(i)
+            n0 = len(conds)
+            if not _equal(ga, a2, conds):
+                fail("the actions differ")
+            if not _equal(gt, t2, conds):
+                fail("the next states differ in shape")
+            for k in range(n0, len(conds)):
+                notes.append((k, gname, f"after {a!r}: the image of the next state differs "
+                                        f"from the next state of the permuted state"))
+            ex = _explorer()
+            for pi, p in enumerate(self.tprops):
+                k1 = (id(t), pi)
+                if k1 not in self._p1:
+                    self._p1[k1] = _as_bool(ex.merge(lambda p=p, a=a, t=t: _as_bool(
+                        p.check(S, a, t))))
+                v1 = self._p1[k1]
+                v2 = _as_bool(ex.merge(lambda p=p, a2=a2, t2=t2: _as_bool(p.check(gS, a2, t2))))
+                if _is(v1) or _is(v2) or v1 != v2:
+                    notes.append((len(conds), gname,
+                                  f"{p.kind.value} {p.name} differs on {a!r} and its image"))
+                    conds.append(_iff(v1, v2))
+
+
+def _branch_free(fn: Callable[[], Any]) -> Any:
+    """``fn()`` when it needs no branch (computed once, outside any path), else None."""
+    try:
+        return fn()
+    except RuntimeError:  # a symbolic value was used outside an exploration: it branches
+        return None
+
+
+def _concrete_eq(a: Any, b: Any) -> bool:
+    out: list[Any] = []
+    if not _equal(a, b, out):
+        return False
+    return all(bool(c) for c in out)
+
+
+def _iff(a: Any, b: Any) -> Any:
+    a, b = _as_bool(a), _as_bool(b)
+    if not _is(a) and not _is(b):
+        return a == b
+    if _is(a) and _is(b) and _key(a) == _key(b):
+        return True
+    return _bool2("bor", _bool2("band", a, b), _bool2("band", _bnot(a), _bnot(b)))
+
+
+def _conj(conds: Sequence[Any]) -> Any:
+    out: Any = True
+    for c in conds:
+        out = _bool2("band", out, c)
+    return out
+
+
+def _any_eq(x: Any, values: Sequence[int]) -> Any:
+    out: Any = False
+    for v in values:
+        out = _bool2("bor", out, _cmp("eq", x, v))
+    return out
+
+
+def _in_domain(S: Any, gS: Any, ranges: dict[str, tuple[int, int]], conds: list[Any]) -> bool:
+    """Conditions that every leaf of ``gS`` lies in the range declared at its position in ``S``."""
+    if isinstance(S, (tuple, list)):
+        if not isinstance(gS, (tuple, list)) or len(S) != len(gS):
+            return False
+        return all(_in_domain(x, y, ranges, conds) for x, y in zip(S, gS, strict=True))
+    if _is(S) and S.op == "var":
+        if S.args[0].endswith("_unspecified"):
+            return True
+        lo, hi = ranges[S.args[0]]
+        conds.append(_bool2("band", _cmp("le", lo, gS), _cmp("le", gS, hi)))
+        return True
+    if _is(S):
+        return True  # a derived leaf: constrained through its variables
+    if _is(gS):
+        conds.append(_cmp("eq", gS, S))
+        return True
+    return S == gS
+
+
+def _relabel(r: Any, S: Any, gS: Any) -> Any:
+    """Constraint ``r`` (over the variables of ``S``) restated over the leaves of ``gS``."""
+    env: dict[str, Any] = {}
+
+    def walk(a: Any, b: Any) -> None:
+        if isinstance(a, (tuple, list)):
+            for x, y in zip(a, b, strict=True):
+                walk(x, y)
+        elif _is(a) and a.op == "var":
+            env[a.args[0]] = b
+
+    walk(S, gS)
+    return _subst(r, env, {})
+
+
+def _subst(x: Any, env: dict[str, Any], memo: dict[int, Any]) -> Any:
+    if not _is(x):
+        return x
+    i = id(x)
+    if i in memo:
+        return memo[i]
+    if x.op == "var":
+        r = env.get(x.args[0], x)
+    elif x.op == "ite":
+        r = _ite(_subst(x.args[0], env, memo), _subst(x.args[1], env, memo),
+                 _subst(x.args[2], env, memo))
+    elif x.op == "bnot":
+        r = _bnot(_subst(x.args[0], env, memo))
+    elif x.op in _CMP:
+        r = _cmp(x.op, _subst(x.args[0], env, memo), _subst(x.args[1], env, memo))
+    elif x.op in ("band", "bor"):
+        r = _bool2(x.op, _subst(x.args[0], env, memo), _subst(x.args[1], env, memo))
+    else:
+        r = _arith(x.op, _subst(x.args[0], env, memo), _subst(x.args[1], env, memo))
+    memo[i] = r
+    return r

@@ -1,0 +1,579 @@
+"""Declared symmetry: interchangeable index sets, permutations, the canonicaliser.
+
+A model that has interchangeable indices (identical processes, a pool of
+identical resources) declares them with :class:`Symmetry`, returned by its
+``symmetry()`` method.  The declaration says
+
+* the **index sets** (:class:`IndexSet`): which indices of the state may be
+  renamed among themselves;
+* how a permutation acts on a state (``permute_state``) and on an action
+  (``permute_action``): reorder the arrays indexed by a set and map every
+  reference to a member of it.  A permutation is a :class:`Perm`; its
+  per-set part :class:`SetPerm` maps an index (``p(i)``; negative "none"
+  values and indices outside the set stay) and reorders a sequence
+  (``p.reorder(seq)``);
+* a **signature** of every member (``signatures(state) -> {set: [sig, ...]}``)
+  that does not change when the state is permuted: the member's own fields
+  and a summary of who refers to it, with every index of a symmetric set
+  abstracted away;
+* for the proof (:mod:`mcheck.smt`): the ``domain`` of states it quantifies
+  over, the ``components`` that together make up the successor function,
+  and how a permutation acts on a component key.
+
+The canonicaliser (:class:`Canonicaliser`) sorts the members of each set by
+signature, tries every order within groups of equal signatures (the
+exhaustive fallback that makes it exact), applies each candidate
+permutation and keeps the least resulting state.  It returns the
+representative and keeps the permutation that produced it.
+
+Why it is exact, given what :mod:`mcheck.smt` certifies: let ``C(s)`` be the
+permutations that put every set in signature order.  If signatures are
+invariant (certified) then ``C(g s) = {c g^-1 : c in C(s)}`` for every group
+element ``g``; if ``permute_state`` is a group action (certified:
+``permute(permute(s, a), b) == permute(s, b a)`` for symbolic ``a, b``) then
+``{permute(g s, c') : c' in C(g s)} = {permute(s, c) : c in C(s)}``, so both
+minima are the same state: every member of an orbit gets the same
+representative, and the representative is ``permute(s, c)``, a member of the
+orbit of ``s``.  The sorting and the minimum are this module's generic code,
+tested on random permutations (tests/test_symmetry.py); the model's parts
+are what z3 checks.
+
+Functions written for the proof use the helpers :func:`ite`, :func:`pick`,
+:func:`count`, :func:`all_of`, :func:`any_of` and :class:`Tally` instead of
+``if``/indexing where a branch would multiply the symbolic paths; on plain
+ints they are ordinary Python.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Hashable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = [
+    "Canonicaliser",
+    "IndexSet",
+    "Perm",
+    "SetPerm",
+    "Symmetry",
+    "Tally",
+    "all_of",
+    "any_of",
+    "count",
+    "forall",
+    "generators",
+    "ite",
+    "not_",
+    "pick",
+    "self_check",
+]
+
+
+# -- helpers that work on ints and on symbolic values -------------------------------------
+
+
+_PLAIN = (int, bool)
+
+
+def _sym(x: Any) -> bool:
+    return type(x) not in _PLAIN and hasattr(x, "_symbolic")
+
+
+def ite(cond: Any, a: Any, b: Any) -> Any:
+    """``a if cond else b`` without branching on a symbolic ``cond`` (tuples elementwise)."""
+    if type(cond) in _PLAIN or not _sym(cond):
+        return a if cond else b
+    if a is b:
+        return a
+    if isinstance(a, tuple) and isinstance(b, tuple) and len(a) == len(b):
+        return tuple(ite(cond, x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, (tuple, list, str)) or isinstance(b, (tuple, list, str)):
+        return a if cond else b  # shapes differ: branch
+    return cond._ite(a, b)
+
+
+def not_(cond: Any) -> Any:
+    """Logical not (``~`` on a Python bool is an int)."""
+    if _sym(cond):
+        return cond._not()
+    return not cond
+
+
+def all_of(conds: Iterable[Any]) -> Any:
+    """``all()`` without branching on symbolic terms."""
+    out: Any = True
+    for c in conds:
+        if _sym(c):
+            out = c._and(out) if out is not True else c._truth()
+        elif not c:
+            return False
+    return out
+
+
+def any_of(conds: Iterable[Any]) -> Any:
+    """``any()`` without branching on symbolic terms."""
+    out: Any = False
+    for c in conds:
+        if _sym(c):
+            out = c._or(out) if out is not False else c._truth()
+        elif c:
+            return True
+    return out
+
+
+def count(conds: Iterable[Any]) -> Any:
+    """How many of ``conds`` hold, without branching on symbolic terms."""
+    n: Any = 0
+    for c in conds:
+        if _sym(c):
+            n = c._ite(1, 0) + n
+        elif c:
+            n += 1
+    return n
+
+
+def pick(seq: Sequence[Any], i: Any) -> Any:
+    """``seq[i]`` without branching on a symbolic ``i`` (an ``ite`` over the elements)."""
+    if type(i) is int or not _sym(i):
+        return seq[i]
+    out = seq[-1]
+    for j in range(len(seq) - 2, -1, -1):
+        out = ite(i == j, seq[j], out)
+    return out
+
+
+class Tally:
+    """``n`` counters; ``add(i, w)`` adds ``w`` to counter ``i``.
+
+    A symbolic ``i`` adds ``ite(i == j, w, 0)`` to every counter ``j``; an
+    index outside ``0..n-1`` (a "none") adds nothing.
+    """
+
+    __slots__ = ("counts",)
+
+    def __init__(self, n: int) -> None:
+        self.counts: list[Any] = [0] * n
+
+    def add(self, i: Any, w: Any = 1) -> None:
+        if type(i) is int or not _sym(i):
+            if 0 <= i < len(self.counts):
+                self.counts[i] += w
+            return
+        for j in range(len(self.counts)):
+            self.counts[j] = ite(i == j, w, 0) + self.counts[j]
+
+
+def forall(keys: Sequence[Hashable], atom: Callable[[Any, Hashable], Any]) -> Callable[[Any], bool]:
+    """An invariant that is the conjunction of ``atom(state, key)`` over ``keys``.
+
+    The returned check is literally that conjunction; the symmetry proof
+    checks one atom at a time (``atom(permute(s, p), p(key)) == atom(s,
+    key)``), which is far cheaper than the whole property.
+    """
+    keys = tuple(keys)
+
+    def check(state: Any) -> bool:
+        return all(atom(state, k) for k in keys)
+
+    check.forall_keys = keys  # type: ignore[attr-defined]
+    check.forall_atom = atom  # type: ignore[attr-defined]
+    return check
+
+
+# -- index sets and permutations -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class IndexSet:
+    """Interchangeable indices: ``members`` may be renamed among themselves.
+
+    ``size`` is the length of the arrays the set indexes (members are a
+    subset of ``range(size)``; the other indices stay fixed).  ``complete``
+    claims that two members with equal signatures can be swapped without
+    changing the state (the signature is the member's whole content and
+    nothing refers to it); the proof checks the claim, and the
+    canonicaliser then skips trying orders among equal signatures.
+    """
+
+    name: str
+    members: tuple[int, ...]
+    size: int
+    complete: bool = False
+
+    def __post_init__(self) -> None:
+        if len(set(self.members)) != len(self.members) or any(
+                not 0 <= m < self.size for m in self.members):
+            raise ValueError(f"index set {self.name}: members must be distinct indices below "
+                             f"{self.size}")
+
+
+def _is_perm_table(table: Sequence[int]) -> bool:
+    return sorted(table) == list(range(len(table)))
+
+
+class SetPerm:
+    """A permutation of one index set: ``table[i]`` is the new name of index ``i``."""
+
+    __slots__ = ("table", "n", "moved", "symbolic", "_inv")
+
+    def __init__(self, table: Sequence[Any], _trusted: bool = False) -> None:
+        self.table = tuple(table)
+        self.n = len(self.table)
+        self._inv: SetPerm | None = None
+        if _trusted:
+            self.symbolic = False
+            self.moved = tuple(i for i, x in enumerate(self.table) if x != i)
+            return
+        self.symbolic = any(_sym(x) for x in self.table)
+        if not self.symbolic and not _is_perm_table(self.table):
+            raise ValueError(f"not a permutation: {self.table}")
+        self.moved = tuple(i for i, x in enumerate(self.table) if x is not i and x != i) \
+            if not self.symbolic else tuple(range(self.n))
+
+    def __call__(self, x: Any) -> Any:
+        """The new name of index ``x`` (negative values and indices past the set stay)."""
+        if not _sym(x):
+            return self.table[x] if 0 <= x < self.n else x
+        out = x
+        for i in reversed(self.moved):
+            out = ite(x == i, self.table[i], out)
+        return out
+
+    def when(self, cond: Any, x: Any) -> Any:
+        """``self(x)`` if ``cond`` else ``x`` (an index that names this set only sometimes)."""
+        return ite(cond, self(x), x)
+
+    def reorder(self, seq: Sequence[Any]) -> tuple:
+        """The sequence with element ``i`` moved to position ``self(i)``."""
+        if len(seq) != self.n:
+            raise ValueError(f"reorder: sequence of {len(seq)} for a permutation of {self.n}")
+        if not self.symbolic:
+            if not self.moved:
+                return tuple(seq)
+            out = list(seq)
+            for i in self.moved:
+                out[self.table[i]] = seq[i]
+            return tuple(out)
+        inv = self.inverse()
+        return tuple(pick(seq, inv.table[j]) for j in range(self.n))
+
+    def inverse(self) -> SetPerm:
+        if self._inv is None:
+            if not self.symbolic:
+                inv = [0] * self.n
+                for i, x in enumerate(self.table):
+                    inv[x] = i
+                self._inv = SetPerm(inv)
+            else:
+                ents = []
+                for j in range(self.n):
+                    e: Any = 0
+                    for i in range(self.n):
+                        e = ite(self.table[i] == j, i, e)
+                    ents.append(e)
+                self._inv = SetPerm(ents)
+        return self._inv
+
+    def then(self, other: SetPerm) -> SetPerm:
+        """``other`` after ``self``."""
+        return SetPerm([other(self.table[i]) for i in range(self.n)])
+
+    @property
+    def identity(self) -> bool:
+        return not self.moved
+
+    def __repr__(self) -> str:
+        return f"SetPerm({list(self.table)})"
+
+
+class Perm:
+    """A permutation of every declared set (sets not given are the identity)."""
+
+    __slots__ = ("parts", "sizes")
+
+    def __init__(self, parts: dict[str, SetPerm], sizes: dict[str, int]) -> None:
+        self.parts = parts
+        self.sizes = sizes
+
+    def __getitem__(self, name: str) -> SetPerm:
+        p = self.parts.get(name)
+        if p is None:
+            p = SetPerm(range(self.sizes[name]))
+            self.parts[name] = p
+        return p
+
+    @property
+    def identity(self) -> bool:
+        return all(p.identity for p in self.parts.values())
+
+    def then(self, other: Perm) -> Perm:
+        return Perm({n: self[n].then(other[n]) for n in self.sizes}, self.sizes)
+
+    def tables(self) -> dict[str, list[int]]:
+        return {n: list(self[n].table) for n in self.sizes if not self[n].identity}
+
+    def __repr__(self) -> str:
+        return "Perm(" + ", ".join(f"{n}={t}" for n, t in self.tables().items()) + ")"
+
+    @classmethod
+    def identity_of(cls, sets: Sequence[IndexSet]) -> Perm:
+        return cls({}, {s.name: s.size for s in sets})
+
+
+def generators(sets: Sequence[IndexSet]) -> list[tuple[str, Perm]]:
+    """Generators of the symmetry group: per set, a transposition and (3+ members) a full cycle."""
+    sizes = {s.name: s.size for s in sets}
+    out = []
+    for s in sets:
+        m = s.members
+        if len(m) < 2:
+            continue
+        swap = list(range(s.size))
+        swap[m[0]], swap[m[1]] = m[1], m[0]
+        out.append((f"{s.name}: swap {m[0]} {m[1]}", Perm({s.name: SetPerm(swap)}, sizes)))
+        if len(m) >= 3:
+            cyc = list(range(s.size))
+            for i, x in enumerate(m):
+                cyc[x] = m[(i + 1) % len(m)]
+            out.append((f"{s.name}: cycle {' '.join(map(str, m))}",
+                        Perm({s.name: SetPerm(cyc)}, sizes)))
+    return out
+
+
+# -- the declaration -----------------------------------------------------------------------------
+
+
+def _same(x: Any, _p: Perm) -> Any:
+    return x
+
+
+@dataclass
+class Symmetry:
+    """A model's declared symmetry (see the module docstring).
+
+    Parameters
+    ----------
+    sets:
+        The index sets.
+    permute_state:
+        ``(state, perm) -> state``.
+    signatures:
+        ``state -> {set name: [signature of each member, in members order]}``;
+        signatures must be comparable values built from ints and tuples.
+    permute_action:
+        ``(action, perm) -> action``; default: actions name no index.
+    domain:
+        ``(vars) -> symbolic state`` for the proof: builds a state whose
+        leaves are ``vars.int(lo, hi)`` and adds ``vars.require(cond)``
+        constraints; the proof quantifies over every state it describes.
+    components:
+        Keys whose ``successors_of(state, key)`` lists, concatenated, are the
+        model's successors (default: one component, the whole ``successors``).
+    permute_key:
+        ``(key, perm) -> key`` for component and invariant-atom keys.
+    bounds:
+        One line per domain bound, for the report.
+    """
+
+    sets: Sequence[IndexSet]
+    permute_state: Callable[[Any, Perm], Any]
+    signatures: Callable[[Any], dict[str, Sequence[Any]]]
+    permute_action: Callable[[Any, Perm], Any] = _same
+    domain: Callable[[Any], Any] | None = None
+    components: Sequence[Hashable] | None = None
+    successors_of: Callable[[Any, Hashable], Iterable[tuple[Any, Any]]] | None = None
+    permute_key: Callable[[Hashable, Perm], Hashable] = _same
+    bounds: Sequence[str] = ()
+    version: str = "1"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.sets = tuple(s for s in self.sets)
+        names = [s.name for s in self.sets]
+        if len(set(names)) != len(names):
+            raise ValueError("index set names must be distinct")
+
+    @property
+    def active(self) -> tuple[IndexSet, ...]:
+        """The sets with at least two members (the others allow no renaming)."""
+        return tuple(s for s in self.sets if len(s.members) >= 2)
+
+    def identity(self) -> Perm:
+        return Perm.identity_of(self.sets)
+
+    def describe(self) -> str:
+        act = self.active
+        if not act:
+            return "no interchangeable indices in this configuration"
+        return ", ".join(f"{s.name} ({len(s.members)})" for s in act)
+
+
+# -- the canonicaliser ----------------------------------------------------------------------------
+
+
+class Canonicaliser:
+    """Maps a state to the least member of its orbit among the signature-sorted candidates.
+
+    ``canon(state)`` returns the representative; ``canon.with_perm(state)``
+    returns ``(representative, perm)`` with ``representative ==
+    permute_state(state, perm)``.  ``ties`` counts the states that needed the
+    exhaustive fallback.
+    """
+
+    def __init__(self, decl: Symmetry) -> None:
+        self.decl = decl
+        self.sets = tuple((s.name, s.members, s.size, s.complete,
+                           list(range(len(s.members))), s.members == tuple(range(s.size)))
+                          for s in decl.active)
+        self.sizes = {s.name: s.size for s in decl.sets}
+        self.permute = decl.permute_state
+        self.signatures = decl.signatures
+        self.ties = 0
+
+    def __call__(self, state: Any) -> Any:
+        sigs = self.signatures(state)
+        moved = False
+        for name, _members, _size, complete, ident, _full in self.sets:
+            sg = sigs[name]
+            order = sorted(ident, key=sg.__getitem__)
+            if order != ident:
+                moved = True
+            if not complete:
+                for k in range(len(order) - 1):
+                    if sg[order[k]] == sg[order[k + 1]]:
+                        return self.with_perm(state, sigs)[0]
+        if not moved:
+            return state
+        return self.with_perm(state, sigs)[0]
+
+    def with_perm(self, state: Any, sigs: Any = None) -> tuple[Any, Perm]:
+        if sigs is None:
+            sigs = self.signatures(state)
+        choices: list[list[tuple[str, list[int]]]] = []
+        base: dict[str, list[int]] = {}
+        for name, members, size, complete, ident, _full in self.sets:
+            sg = sigs[name]
+            order = sorted(ident, key=sg.__getitem__)
+            table = list(range(size))
+            groups: list[list[int]] = []
+            prev = None
+            for pos, i in enumerate(order):
+                table[members[i]] = members[pos]
+                if pos and not complete and sg[i] == prev:
+                    groups[-1].append(i)
+                else:
+                    groups.append([i])
+                prev = sg[i]
+            base[name] = table
+            if len(groups) < len(order):
+                alts = []
+                for combo in itertools.product(*(itertools.permutations(g) for g in groups)):
+                    t = list(range(size))
+                    pos = 0
+                    for g in combo:
+                        for i in g:
+                            t[members[i]] = members[pos]
+                            pos += 1
+                    alts.append((name, t))
+                choices.append(alts)
+        if not choices:
+            perm = Perm({n: SetPerm(t, _trusted=True) for n, t in base.items()}, self.sizes)
+            if perm.identity:
+                return state, perm
+            return self.permute(state, perm), perm
+        self.ties += 1
+        best = None
+        best_perm = None
+        tied = {alts[0][0] for alts in choices}
+        fixed = {n: t for n, t in base.items() if n not in tied}
+        for combo in itertools.product(*choices):
+            tables = dict(fixed)
+            tables.update(dict(combo))
+            perm = Perm({n: SetPerm(t, _trusted=True) for n, t in tables.items()}, self.sizes)
+            cand = state if perm.identity else self.permute(state, perm)
+            if best is None or _less(cand, best):
+                best, best_perm = cand, perm
+        assert best_perm is not None
+        return best, best_perm
+
+
+def _less(a: Any, b: Any) -> bool:
+    """A total order on states: Python's on comparable values, else on their stable encoding."""
+    try:
+        return a < b
+    except TypeError:
+        from mcheck.fingerprint import encode
+
+        return encode(a) < encode(b)
+
+
+# -- the self-check -------------------------------------------------------------------------------
+
+
+def self_check(model: Any, decl: Symmetry, *, max_states: int | None = 200_000,
+               **check_kwargs: Any) -> dict[str, Any]:
+    """Reduced and full runs agree: same verdicts, and the reduced state count equals the
+    number of distinct canonical forms of the full reachable set.
+
+    Also replays every trace of the reduced run on the unreduced model.
+    Returns a report dict with ``ok`` and the figures; used by CI tests.
+    """
+    from mcheck.explore import Bounds, check
+
+    canon = Canonicaliser(decl)
+    bounds = Bounds(max_states=max_states) if max_states else None
+    full = _full_run(model, bounds, check_kwargs)
+    red = check(model, bounds=bounds, canonical=canon, stop_at_first=False, **check_kwargs)
+    reps = {canon(s) for s in full["states"]}
+    verdicts_full = {n: p.verdict for n, p in full["result"].properties.items()}
+    verdicts_red = {n: p.verdict for n, p in red.properties.items()}
+    counts_full = {n: p.count for n, p in full["result"].properties.items()}
+    problems = []
+    if verdicts_full != verdicts_red:
+        problems.append(f"verdicts differ: full {verdicts_full}, reduced {verdicts_red}")
+    if red.exhausted and full["result"].exhausted and red.states != len(reps):
+        problems.append(f"reduced run stored {red.states} states but the full reachable set has "
+                        f"{len(reps)} canonical forms")
+    for p in red.properties.values():
+        if p.path is not None:
+            bad = _replays(model, p.path)
+            if bad:
+                problems.append(f"trace of {p.name}: {bad}")
+    return {"ok": not problems, "problems": problems, "full_states": full["result"].states,
+            "reduced_states": red.states, "canonical_forms": len(reps),
+            "verdicts": {n: str(v) for n, v in verdicts_red.items()},
+            "metric_counts_full": counts_full}
+
+
+def _full_run(model: Any, bounds: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The unreduced result and the reachable states (the result does not keep them)."""
+    from mcheck.explore import check
+
+    res = check(model, bounds=bounds, stop_at_first=False, **kwargs)
+    seen = set(model.initial_states())
+    frontier = list(seen)
+    while frontier:
+        nxt = []
+        for s in frontier:
+            for _a, t in model.successors(s):
+                if t not in seen:
+                    seen.add(t)
+                    nxt.append(t)
+        frontier = nxt
+        if bounds is not None and bounds.max_states and len(seen) > bounds.max_states:
+            break
+    return {"result": res, "states": list(seen)}
+
+
+def _replays(model: Any, path: Any) -> str:
+    """'' when ``path`` is a path of the unreduced model from one of its initial states."""
+    if path.states[0] not in list(model.initial_states()):
+        return "does not start in an initial state"
+    for i, (a, t) in enumerate(zip(path.actions, path.states[1:], strict=True)):
+        s = path.states[i]
+        if a not in list(model.actions(s)):
+            return f"step {i + 1}: action {a!r} is not enabled"
+        if model.step(s, a) != t:
+            return f"step {i + 1}: the step does not lead to the recorded state"
+    return ""
