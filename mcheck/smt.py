@@ -1223,7 +1223,9 @@ def _source_digest(model: Any) -> str:
 def proof_key(model: Any, decl: Any) -> str:
     from mcheck.fingerprint import digest
 
-    sets = tuple((s.name, s.members, s.size, s.complete) for s in decl.sets)
+    sets = tuple((s.name, s.members, s.size,
+                  s.complete if isinstance(s.complete, bool) else s.complete.__qualname__)
+                 for s in decl.sets)
     return digest(("mcheck-symmetry", ENGINE_VERSION, model.fingerprint(), sets, decl.version,
                    tuple(decl.bounds), _source_digest(model)))
 
@@ -1464,22 +1466,20 @@ class _Prover:
 
                 def fn(p: Any = p, x: int = x, y: int = y, st: Any = st,
                        idx: dict = idx) -> Any:
-                    conds: list[Any] = []
                     sg = decl.signatures(S)[st.name]
                     same: list[Any] = []
                     if not _equal(sg[idx[x]], sg[idx[y]], same):
                         return [], lambda env: ("", None, None, "")
-                    if any(c is False for c in same):
-                        return [], lambda env: ("", None, None, "")
                     guard = _conj(same)
-                    if not guard:
-                        return [], lambda env: ("", None, None, "")
+                    if st.complete is not True:
+                        c = _explorer().merge(lambda: _as_bool(st.complete(sg[idx[x]])))
+                        guard = _bool2("band", guard, c)
                     eq: list[Any] = []
                     if not _equal(decl.permute_state(S, p), S, eq):
                         eq.append(False)
-                    conds.append(_conj(eq))
-                    return conds, lambda env: (f"{st.name}: swap {x} {y}", _concrete(S, env),
-                                               None, "two members with equal signatures differ")
+                    cond = _bool2("bor", _bnot(guard), _conj(eq))
+                    return [cond], lambda env: (f"{st.name}: swap {x} {y}", _concrete(S, env),
+                                                None, "two interchangeable members differ")
                 self._prove(name, fn)
 
     # 4. invariants

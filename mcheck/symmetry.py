@@ -192,14 +192,15 @@ class IndexSet:
     subset of ``range(size)``; the other indices stay fixed).  ``complete``
     claims that two members with equal signatures can be swapped without
     changing the state (the signature is the member's whole content and
-    nothing refers to it); the proof checks the claim, and the
-    canonicaliser then skips trying orders among equal signatures.
+    nothing refers to it): True for every signature, or a predicate on the
+    signature saying for which ones.  The proof checks the claim, and the
+    canonicaliser then skips trying orders among those equal signatures.
     """
 
     name: str
     members: tuple[int, ...]
     size: int
-    complete: bool = False
+    complete: bool | Callable[[Any], bool] = False
 
     def __post_init__(self) -> None:
         if len(set(self.members)) != len(self.members) or any(
@@ -242,6 +243,8 @@ class SetPerm:
 
     def when(self, cond: Any, x: Any) -> Any:
         """``self(x)`` if ``cond`` else ``x`` (an index that names this set only sometimes)."""
+        if type(cond) is bool:
+            return self(x) if cond else x
         return ite(cond, self(x), x)
 
     def reorder(self, seq: Sequence[Any]) -> tuple:
@@ -439,9 +442,10 @@ class Canonicaliser:
             order = sorted(ident, key=sg.__getitem__)
             if order != ident:
                 moved = True
-            if not complete:
+            if complete is not True:
                 for k in range(len(order) - 1):
-                    if sg[order[k]] == sg[order[k + 1]]:
+                    x = sg[order[k]]
+                    if x == sg[order[k + 1]] and not (complete and complete(x)):
                         return self.with_perm(state, sigs)[0]
         if not moved:
             return state
@@ -460,7 +464,8 @@ class Canonicaliser:
             prev = None
             for pos, i in enumerate(order):
                 table[members[i]] = members[pos]
-                if pos and not complete and sg[i] == prev:
+                if pos and complete is not True and sg[i] == prev and not (
+                        complete and complete(prev)):
                     groups[-1].append(i)
                 else:
                     groups.append([i])

@@ -142,19 +142,23 @@ class _Layout:
         self.nthreads = len(m.thread_names)
         self.tpp = getattr(m, "tpp", 1)
         self.reclaim = self.open and getattr(m, "reclaim", False)
-        sets = [IndexSet("frames", tuple(range(c.frames)), c.frames),
-                IndexSet("slots", tuple(range(c.slots)), c.slots)]
+        sets = [IndexSet("frames", tuple(range(c.frames)), c.frames,
+                         complete=_free_unreferenced_frame),
+                IndexSet("slots", tuple(range(c.slots)), c.slots,
+                         complete=_free_unreferenced_slot)]
         self.children = self.open and c.procs >= 3
         self.lanes_per_proc = self.open and self.tpp >= 2 and not self.children
         if self.children:
             sets.append(IndexSet("children", tuple(range(1, c.procs)), c.procs))
             if self.tpp >= 2:
-                sets.append(IndexSet("lanes of P", tuple(range(self.tpp)), self.tpp))
+                sets.append(IndexSet("lanes of P", tuple(range(self.tpp)), self.tpp,
+                                     complete=_no_frame_ref))
                 sets.append(IndexSet("lanes of children", tuple(range(self.tpp)), self.tpp))
         if self.lanes_per_proc:
             for q in range(c.procs):
                 ms = tuple(q * self.tpp + i for i in range(self.tpp))
-                sets.append(IndexSet(f"lanes of {m.proc_names[q]}", ms, self.nthreads))
+                sets.append(IndexSet(f"lanes of {m.proc_names[q]}", ms, self.nthreads,
+                                     complete=_no_frame_ref))
         self.sets = sets
         self.names = {s.name for s in sets}
         # scripted: the kind of the operation a thread runs at each pc (-1 when done)
@@ -240,6 +244,8 @@ def _loc_kind(lay: _Layout, t: int, th: tuple) -> Any:
 
 def _permute_thread(lay: _Layout, t: int, th: tuple, pf: Any, pp: Any) -> tuple:
     pc, sub, loc, held, held_refs, op = th
+    if held is NONE and not loc and (pp is _IDENT or not op):  # holds no name (never branches)
+        return th
     if loc:
         kind = _loc_kind(lay, t, th)
         if len(loc) == 5:  # GUP-fast's PTE snapshot: the frame is loc[2]
@@ -350,30 +356,42 @@ def _permute_key(lay: _Layout, key: tuple, p: Perm) -> tuple:
 
 
 def _signatures(lay: _Layout, s: tuple) -> dict[str, list]:
+    """Per frame: its fields (the slot abstracted) and weighted counts of who refers to it.
+
+    Weights are positive, so a zero count means nothing refers to the frame:
+    an unreferenced free frame is interchangeable with another (``complete``).
+    """
     frames, slots, procs, handles, threads, _glob = s
-    nf = len(frames)
-    present, writable, swapref = Tally(nf), Tally(nf), Tally(len(slots))
+    nf, ns = len(frames), len(slots)
+    slotsym = ns >= 2  # with one slot there is nothing to sort
+    ptes, refs, sref = Tally(nf), Tally(nf), Tally(ns)
     for pr in procs:
         for k, i, w, _x in pr[1]:
-            present.add(ite(k == PRESENT, i, NONE))
-            writable.add(ite(k == PRESENT, i, NONE), w)
-            swapref.add(ite(k == SWAP, i, NONE), 1 + w)
-    live, dead, held = Tally(nf), Tally(nf), Tally(nf)
-    for k, h in enumerate(handles):
-        w = (1 + h[4] + 2 * h[5] + 4 * h[6]) << (3 * k)
-        live.add(ite(h[0] == 1, h[1], NONE), w)
-        dead.add(ite(h[0] == 1, NONE, h[1]), 1 << k)
-    for th in threads:
-        held.add(th[3], 1 + th[4])
+            ptes.add(ite(k == PRESENT, i, NONE), 1 + 16 * w)
+            if slotsym:
+                sref.add(ite(k == SWAP, i, NONE), 1 + 16 * w)
+    for k, h in enumerate(handles):  # an unused handle names no frame
+        refs.add(h[1], (1 + h[0] + 3 * h[4] + 6 * h[5] + 12 * h[6]) << (5 * k))
+    for t, th in enumerate(threads):
+        refs.add(th[3], (1 + th[4]) << 20)
+        loc = th[2]
+        if len(loc) == 5:
+            refs.add(ite(_loc_kind(lay, t, th) == GUP, loc[2], NONE), 1 << 26)
+        elif len(loc) == 1:
+            refs.add(ite(_loc_kind(lay, t, th) == SWAPOUT, loc[0], NONE), 1 << 26)
+    for sl in slots:
+        refs.add(sl[1], 1 << 28)
+    if slotsym:
+        for fr in frames:
+            sref.add(fr[3], 1 << 10)
     out: dict[str, list] = {
-        "frames": [(fr[0], fr[1], fr[2], fr[3] != NONE, fr[4], fr[5], fr[6], present.counts[f],
-                    writable.counts[f], live.counts[f], dead.counts[f], held.counts[f])
-                   for f, fr in enumerate(frames)],
-        "slots": [(sl[0], sl[1] != NONE, sl[2], swapref.counts[i]) for i, sl in enumerate(slots)],
+        "frames": [(fr[0], fr[1], fr[2], fr[3] != NONE, fr[4], fr[5], fr[6], ptes.counts[f],
+                    refs.counts[f]) for f, fr in enumerate(frames)],
+        "slots": [(sl[0], sl[1] != NONE, sl[2], sref.counts[i]) for i, sl in enumerate(slots)]
+        if slotsym else [()] * ns,
     }
     if lay.children or lay.lanes_per_proc:
-        tsig = [(th[0], th[1], len(th[2]), th[3] != NONE, th[4],
-                 th[5][0] if th[5] else -1) for th in threads]
+        tsig = [_thread_sig(lay, t, th) for t, th in enumerate(threads)]
         if lay.children:
             out["children"] = [(pr[0], tuple((k, w, x) for k, _i, w, x in pr[1])) + pr[2:]
                                for pr in procs[1:]]
@@ -388,6 +406,36 @@ def _signatures(lay: _Layout, s: tuple) -> dict[str, list]:
             for st in lay.sets[2:]:
                 out[st.name] = [tsig[t] for t in st.members]
     return out
+
+
+def _thread_sig(lay: _Layout, t: int, th: tuple) -> tuple:
+    """A thread record with its frame and process references abstracted; the last field says
+    whether it holds a frame reference (if not, the signature is the whole record)."""
+    pc, sub, loc, held, held_refs, op = th
+    refs: Any = held != NONE
+    if loc:
+        kind = _loc_kind(lay, t, th)
+        if len(loc) == 5:
+            refs = refs | (kind == GUP)
+            loc = (loc[0], loc[1], ite(kind == GUP, -9, loc[2]), loc[3], loc[4])
+        elif len(loc) == 1:
+            refs = refs | (kind == SWAPOUT)
+            loc = (ite(kind == SWAPOUT, -9, loc[0]),)
+    if lay.children and op and len(op) > 1:
+        op = (op[0], ite((op[0] == FORK) | (op[0] == SWAPOUT), -9, op[1])) + op[2:]
+    return (pc, sub, loc, ite(held == NONE, NONE, -9), held_refs, op, refs)
+
+
+def _free_unreferenced_frame(sig: tuple) -> bool:
+    return sig[0] == 0 and sig[7] == 0 and sig[8] == 0
+
+
+def _free_unreferenced_slot(sig: tuple) -> bool:
+    return sig[0] == 0 and not sig[1] and sig[2] == 0 and sig[3] == 0
+
+
+def _no_frame_ref(sig: tuple) -> bool:
+    return not sig[-1]
 
 
 # -- the proof's domain ---------------------------------------------------------------------------
