@@ -115,6 +115,10 @@ def _add_check_options(c: argparse.ArgumentParser) -> None:
     c.add_argument("--graph", metavar="FILE",
                    help="also write the reachable state graph (.graphml, .gexf or .dot) and "
                         "print its summary: terminal states, cycles (small models only)")
+    c.add_argument("--symmetry", choices=("on", "off", "auto"), default="off",
+                   help="reduce by the model's declared symmetry once z3 has proved it "
+                        "(cached): auto falls back to the full search when the proof fails, "
+                        "on makes a failed proof an error (default off)")
     c.add_argument("-q", "--quiet", action="store_true", help="no progress bar on stderr")
 
 
@@ -324,12 +328,13 @@ def _check_command(args: argparse.Namespace, extras: list[str]) -> int:
                 out.write(f"{label}: skipped (it has none of the properties named by "
                           "--property)\n")
             continue
+        canonical, sym = _symmetry(m, args, label)
         progress = progress_for(args.quiet, label=label)
         try:
             result = check(m, strategy="dfs" if args.dfs else "bfs", bounds=bounds,
                            stop_at_first=not args.all, deadlock=args.deadlock,
                            properties=names, progress=progress, store=store,
-                           workers=args.workers)
+                           workers=args.workers, canonical=canonical)
         except UsageError:
             raise
         except Exception as e:
@@ -353,7 +358,12 @@ def _check_command(args: argparse.Namespace, extras: list[str]) -> int:
             exported = _export(args.export, m, traces)
         if args.json:
             doc_models.append(_model_doc(m, result, traces, exported))
+            if sym["mode"] != "off":
+                doc_models[-1]["symmetry"] = sym
         else:
+            if canonical is not None:
+                out.write(f"{label}: symmetry {sym['sets']}: {sym['proof']}; states are "
+                          "orbit representatives, traces show the real states\n")
             _print_result(m, label, result, traces, exported)
     if args.json:
         doc = {
@@ -366,6 +376,21 @@ def _check_command(args: argparse.Namespace, extras: list[str]) -> int:
         }
         out.write(json.dumps(doc, indent=2, ensure_ascii=True) + "\n")
     return status
+
+
+def _symmetry(m: Model, args: argparse.Namespace, label: str) -> tuple[Any, dict[str, Any]]:
+    """``--symmetry``: the canonicaliser (or None) and what to report (mcheck.symmetry.prepare)."""
+    from mcheck.symmetry import prepare
+
+    def say(line: str) -> None:
+        sys.stderr.write(f"{label}: {line}\n")
+
+    try:
+        return prepare(m, args.symmetry, say=say)
+    except UsageError:
+        raise
+    except Exception as e:
+        raise _model_bug(m.name, e, f"while preparing the symmetry of {label}") from e
 
 
 def _graph_command(models: Sequence[Model], args: argparse.Namespace) -> None:

@@ -87,6 +87,7 @@ __all__ = [
     "Witness",
     "cache_dir",
     "certify",
+    "is_cached",
 ]
 
 BITS = 32
@@ -1230,6 +1231,13 @@ def proof_key(model: Any, decl: Any) -> str:
                    tuple(decl.bounds), _source_digest(model)))
 
 
+def is_cached(model: Any, decl: Any) -> bool:
+    """True when :func:`certify` would answer from the cache."""
+    key = proof_key(model, decl)
+    hit = _load_cached(cache_dir() / f"symmetry-{key}.json")
+    return hit is not None and hit.key == key
+
+
 def _load_cached(path: FsPath) -> Certificate | None:
     try:
         d = json.loads(path.read_text())
@@ -1540,7 +1548,7 @@ class _Prover:
 
             def fn(c: Any = comp, S: Any = S, images: list = images) -> Any:
                 conds: list[Any] = []
-                notes: list[tuple[Any, str, str]] = []  # (cond index, perm, text)
+                notes: list[tuple[Any, ...]] = []  # (cond index, perm, text, action)
                 st1, out1 = _outcome(lambda: succ(S, c))
                 self._p1: dict[int, Any] = {}
                 for (gname, g), gS in zip(self.gens, images, strict=True):
@@ -1552,15 +1560,17 @@ class _Prover:
                     self._compare(S, gS, g, st1, out1, st2, out2, conds, notes, gname)
                     for i in range(n0, len(conds)):
                         if not any(n[0] == i for n in notes):
-                            notes.append((i, gname, "a next state differs"))
+                            notes.append((i, gname, "a next state differs", None))
 
                 def ctx(env: dict[str, int]) -> Any:
                     memo: dict[int, Any] = {}
                     for i, cond in enumerate(conds):
                         if not _eval(_as_bool(cond), env, memo):
-                            for j, gname, text in notes:
+                            for j, gname, text, act in notes:
                                 if j == i:
-                                    return (gname, _concrete(S, env), c, text)
+                                    return (gname, _concrete(S, env),
+                                            c if act is None else _concrete(act, env),
+                                            f"component {c!r}: {text}")
                     return ("?", _concrete(S, env), c, "")
                 return conds, ctx
             label = f"component {comp!r}" if comp is not None else "successors"
@@ -1570,8 +1580,8 @@ class _Prover:
                  conds: list[Any], notes: list[Any], gname: str) -> None:
         decl = self.decl
 
-        def fail(text: str) -> None:
-            notes.append((len(conds), gname, text))
+        def fail(text: str, action: Any = None) -> None:
+            notes.append((len(conds), gname, text, action))
             conds.append(False)
 
         if st1 != st2 or (st1 == "raise" and out1 != out2):
@@ -1591,24 +1601,24 @@ class _Prover:
             cands = [i for i, (a2, _t2) in enumerate(remaining) if _shape(a2) == shape]
             if not cands:
                 fail(f"action {a!r} is enabled in s but its image {ga!r} is not enabled in the "
-                     f"permuted state (there: {[x for x, _ in out2]!r})")
+                     f"permuted state (there: {[x for x, _ in out2]!r})", a)
                 return
             if len(cands) > 1 and _has_sym(ga):
                 # Several actions of this shape: pick by concrete values (forks).
                 cands = [i for i in cands if _concrete_eq(ga, remaining[i][0])]
                 if not cands:
-                    fail(f"no image of action {a!r} in the permuted state")
+                    fail(f"no image of action {a!r} in the permuted state", a)
                     return
             i = cands[0]
             a2, t2 = remaining.pop(i)
             n0 = len(conds)
             if not _equal(ga, a2, conds):
-                fail("the actions differ")
+                fail("the actions differ", a)
             if not _equal(gt, t2, conds):
-                fail("the next states differ in shape")
+                fail("the next states differ in shape", a)
             for k in range(n0, len(conds)):
-                notes.append((k, gname, f"after {a!r}: the image of the next state differs "
-                                        f"from the next state of the permuted state"))
+                notes.append((k, gname, "the image of the next state differs from the next "
+                                        "state of the permuted state", a))
             ex = _explorer()
             for pi, p in enumerate(self.tprops):
                 k1 = (id(t), pi)
@@ -1619,7 +1629,8 @@ class _Prover:
                 v2 = _as_bool(ex.merge(lambda p=p, a2=a2, t2=t2: _as_bool(p.check(gS, a2, t2))))
                 if _is(v1) or _is(v2) or v1 != v2:
                     notes.append((len(conds), gname,
-                                  f"{p.kind.value} {p.name} differs on {a!r} and its image"))
+                                  f"{p.kind.value} {p.name} differs on the action and its "
+                                  "image", a))
                     conds.append(_iff(v1, v2))
 
 

@@ -66,6 +66,8 @@ __all__ = [
     "ite",
     "not_",
     "pick",
+    "MODES",
+    "prepare",
     "self_check",
 ]
 
@@ -582,3 +584,72 @@ def _replays(model: Any, path: Any) -> str:
         if model.step(s, a) != t:
             return f"step {i + 1}: the step does not lead to the recorded state"
     return ""
+
+
+# -- the command line's modes ------------------------------------------------------------------
+
+MODES = ("off", "auto", "on")
+
+
+def prepare(model: Any, mode: str, *, say: Callable[[str], None] | None = None,
+            budget: float | None = None) -> tuple[Any, dict[str, Any]]:
+    """The canonicaliser ``--symmetry MODE`` gives ``model``, and a report for people.
+
+    ``off``: none.  ``auto``: the declared symmetry's canonicaliser when the
+    proof holds (a failed or unknown proof runs the full search and says
+    why).  ``on``: the same, but a model without a declaration, a refuted
+    or an unknown proof is a :class:`~mcheck.errors.UsageError` (the
+    witness is printed through ``say`` first).
+    """
+    from mcheck.errors import UsageError
+
+    info: dict[str, Any] = {"mode": mode}
+    if mode == "off":
+        return None, info
+    if mode not in MODES:
+        raise UsageError(f"--symmetry {mode!r} is not one of {', '.join(MODES)}",
+                         "use --symmetry on, off or auto")
+    hook = getattr(model, "symmetry", None)
+    decl = hook() if callable(hook) else None
+    if decl is None:
+        info["status"] = "undeclared"
+        if mode == "on":
+            raise UsageError(f"model '{model.name}' declares no symmetry",
+                             "use --symmetry off, or give the model a symmetry() method")
+        return None, info
+    info["sets"] = decl.describe()
+    if not decl.active:
+        info["status"] = "none"
+        return None, info
+    from mcheck import smt
+
+    if say is not None and not smt.is_cached(model, decl):
+        say(f"symmetry: proving that {decl.describe()} are interchangeable "
+            f"(once; cached in {smt.cache_dir()})")
+    try:
+        cert = smt.certify(model, decl, budget=300.0 if budget is None else budget)
+    except UsageError:
+        raise
+    except Exception as e:  # the model's declaration raised: no proof
+        cert = smt.Certificate("unknown", f"the declaration raised {type(e).__name__}: {e}")
+    info["status"] = cert.status
+    info["proof"] = cert.summary()
+    info["seconds"] = round(cert.elapsed, 3)
+    info["cached"] = cert.cached
+    if cert.ok:
+        return Canonicaliser(decl), info
+    if cert.witness is not None:
+        info["witness"] = cert.witness.to_dict()
+        if say is not None:
+            say(f"symmetry: the proof failed: {cert.reason}")
+            for line in cert.witness.lines():
+                say(f"  {line}")
+    elif say is not None:
+        say(f"symmetry: no proof ({cert.status}): {cert.reason}")
+    if mode == "on":
+        raise UsageError(f"the declared symmetry of '{model.name}' is not proved "
+                         f"({cert.status}: {cert.reason})",
+                         "fix the declaration, or use --symmetry auto (full search) or off")
+    if say is not None:
+        say("symmetry: running the full search")
+    return None, info

@@ -107,6 +107,9 @@ def mcheck_arguments(parser: argparse.ArgumentParser) -> None:
                         help="GUP_PIN_COUNTING_BIAS in the model (default 8)")
     parser.add_argument("--spurious-trylock", action="store_true",
                         help="let trylock_page fail at will, not only under reclaim")
+    parser.add_argument("--alloc-lowest", action="store_true",
+                        help="broken control: the page allocator takes the lowest-numbered free "
+                             "frame (not symmetric: --symmetry on refuses it with a witness)")
     parser.add_argument("--budget", default=None,
                         help="open search instead of a scenario: operations per kind, e.g. "
                              "fork=1,pin=1,write=2 (kinds: " + ", ".join(BUDGET_KINDS) + ")")
@@ -133,6 +136,7 @@ def mcheck_models(options: dict[str, Any]) -> list[CowModel | OpenCowModel]:
     if bias < 2:
         raise ValueError("--bias must be at least 2")
     spurious = bool(options.get("spurious_trylock"))
+    lowest = bool(options.get("alloc_lowest"))
     if options.get("budget"):
         if options.get("scenario"):
             raise ValueError("--budget and --scenario exclude each other: open search runs"
@@ -145,6 +149,7 @@ def mcheck_models(options: dict[str, Any]) -> list[CowModel | OpenCowModel]:
                              slots=int(options.get("slots") if options.get("slots") is not None
                                        else 1),
                              bias=bias, spurious_trylock=spurious, policy_ref=policy_ref,
+                             alloc_lowest=lowest,
                              gup_modes=str(options.get("gup_modes") or GUP_MODES))]
     sref = options.get("scenario")
     if sref:
@@ -152,4 +157,5 @@ def mcheck_models(options: dict[str, Any]) -> list[CowModel | OpenCowModel]:
     else:
         scens = [(s, s.name) for s in CATALOGUE]
     return [CowModel(s, pol, bias=bias, spurious_trylock=spurious, policy_ref=policy_ref,
+                     alloc_lowest=lowest,
                      scenario_ref=ref) for s, ref in scens]

@@ -533,6 +533,7 @@ class CowModel(CowBase):
 
     def __init__(self, scenario: Scenario, policy: Policy, *, bias: int = 8,
                  spurious_trylock: bool = False, policy_ref: str | None = None,
+                 alloc_lowest: bool = False,
                  scenario_ref: str | None = None) -> None:
         self.scenario = scenario
         self.policy = policy
@@ -541,7 +542,7 @@ class CowModel(CowBase):
         s = scenario
         self.cfg = Config(procs=len(s.procs), pages=s.pages, frames=s.frames, slots=s.slots,
                           handles=len(s.handles), threads=len(s.threads), bias=bias,
-                          spurious_trylock=spurious_trylock)
+                          spurious_trylock=spurious_trylock, alloc_lowest=alloc_lowest)
         self.thread_names = [t for t, _ in s.threads]
         self.thread_proc = [p for _, p in s.threads]
         self.proc_names = list(s.procs)
@@ -556,6 +557,8 @@ class CowModel(CowBase):
             p["bias"] = self.cfg.bias
         if self.cfg.spurious_trylock:
             p["spurious_trylock"] = True
+        if self.cfg.alloc_lowest:
+            p["alloc_lowest"] = True
         return p
 
     def fingerprint(self) -> str:
@@ -564,7 +567,8 @@ class CowModel(CowBase):
         s = self.scenario
         return digest(("cow", self.version, tuple(sorted(self.policy.switches().items())),
                        s.procs, s.threads, tuple(tuple(p) for p in self.programs),
-                       s.pages, s.frames, s.slots, self.cfg.bias, self.cfg.spurious_trylock))
+                       s.pages, s.frames, s.slots, self.cfg.bias, self.cfg.spurious_trylock)
+                      + (("alloc_lowest",) if self.cfg.alloc_lowest else ()))
 
     def initial_states(self) -> list[tuple]:
         return [initial_state(self.cfg, self._alive)]

@@ -76,7 +76,7 @@ class OpenCowModel(CowBase):
 
     def __init__(self, policy: Policy, budget: dict[str, int], *, procs: int = 2,
                  threads: int = 1, pages: int = 1, frames: int = 3, slots: int = 1,
-                 bias: int = 8, spurious_trylock: bool = False,
+                 bias: int = 8, spurious_trylock: bool = False, alloc_lowest: bool = False,
                  policy_ref: str | None = None, gup_modes: str = GUP_MODES) -> None:
         if procs < 1 or threads < 1 or pages < 1 or frames < 1 or slots < 0:
             raise ValueError("procs, threads, pages and frames must be at least 1")
@@ -90,7 +90,7 @@ class OpenCowModel(CowBase):
         nthreads = procs * threads + (1 if self.reclaim else 0)
         self.cfg = Config(procs=procs, pages=pages, frames=frames, slots=slots,
                           handles=handles, threads=nthreads, bias=bias,
-                          spurious_trylock=spurious_trylock)
+                          spurious_trylock=spurious_trylock, alloc_lowest=alloc_lowest)
         self.proc_names = ["P"] + [f"C{i}" for i in range(1, procs)]
         self.thread_names = []
         self.thread_proc = []
@@ -118,6 +118,8 @@ class OpenCowModel(CowBase):
             p["bias"] = self.cfg.bias
         if self.cfg.spurious_trylock:
             p["spurious_trylock"] = True
+        if self.cfg.alloc_lowest:
+            p["alloc_lowest"] = True
         return p
 
     def fingerprint(self) -> str:

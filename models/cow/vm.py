@@ -70,6 +70,7 @@ class Config:
     threads: int
     bias: int = 8          # GUP_PIN_COUNTING_BIAS; page_maybe_dma_pinned is ref >= bias
     spurious_trylock: bool = False  # let trylock_page fail at will (not only under reclaim)
+    alloc_lowest: bool = False  # broken control: the allocator takes the lowest free frame
 
 
 class NeedChoice(Exception):
@@ -257,7 +258,10 @@ class World:
     def alloc_frame(self) -> int:
         """A free frame chosen by the search; the page allocator prefers none by number."""
         frames = self.frames
-        return self.choose("frame", [i for i in range(len(frames)) if frames.peek(i)[0] == 0])
+        free = [i for i in range(len(frames)) if frames.peek(i)[0] == 0]
+        if self.cfg.alloc_lowest:  # a broken control: not symmetric in the frames
+            free = free[:1]
+        return self.choose("frame", free)
 
     def alloc_slot(self) -> int:
         slots = self.slots
