@@ -55,7 +55,7 @@ def state_graph(model: Model, max_states: int = 100_000) -> Any:
 
 
 def summary(g: Any) -> dict[str, Any]:
-    """Counts a kernel developer asks of a small state graph."""
+    """What a graph view adds to a search: terminal states, cycles, shortest paths."""
     import networkx as nx
 
     terminal = [n for n in g.nodes if g.out_degree(n) == 0]
