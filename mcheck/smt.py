@@ -1009,24 +1009,40 @@ class Explorer:
     # -- obligations ------------------------------------------------------------------------------
 
     def refute(self, info: PathInfo, conds: Sequence[Any]) -> dict[str, int] | None:
-        """A model of the path's condition violating one of ``conds``, or None if none exists."""
-        residual = []
+        """A model of the path's condition violating one of ``conds``, or None if none exists.
+
+        The first condition (in order) that can fail is the one reported, so a
+        witness's obligation does not depend on which model z3 returns.
+        """
+        import z3
+
         epoch = next(_EPOCHS)
+        terms: list[Any] = []
+        violated = False
         for c in conds:
             r = _peval(_as_bool(c), info.sets, epoch)
             if not _is(r):
                 if not r:
-                    return info.model
+                    violated = True
+                    terms.append(False)
                 continue
             if not _eval(r, info.model):
+                violated = True
+            terms.append(r)
+        residual = [r for r in terms if r is not False]
+        if not violated:
+            if not residual:
+                return None
+            bad = z3.Or([z3.Not(_to_z3(r)) for r in residual])
+            if self._check(info.pc + [bad]) is None:
+                return None
+        for r in terms:  # a violation exists: the first condition that can fail
+            if r is False:
                 return info.model
-            residual.append(r)
-        if not residual:
-            return None
-        import z3
-
-        bad = z3.Or([z3.Not(_to_z3(r)) for r in residual])
-        return self._check(info.pc + [bad])
+            first = self._check(info.pc + [z3.Not(_to_z3(r))])
+            if first is not None:
+                return first
+        return info.model  # pragma: no cover - a violation was found above
 
 
 # -- structure helpers ----------------------------------------------------------------------------

@@ -1,0 +1,271 @@
+"""Symmetry reduction: the proof, its refusals with witnesses, the canonicaliser, cache, CLI.
+
+Every proof here runs in a fresh cache directory (the ``fresh_cache`` fixture),
+so nothing is answered from an earlier run.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from examples.allocator import Allocator
+from examples.toys import Increments
+from mcheck import Verdict, check
+from mcheck.cli import main
+from mcheck.errors import UsageError
+from mcheck.smt import certify
+from mcheck.symmetry import Canonicaliser, Perm, SetPerm, prepare, self_check
+from mcheck.trace import Trace, replay
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(autouse=True)
+def fresh_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("MCHECK_CACHE_DIR", str(tmp_path / "cache"))
+    return tmp_path / "cache"
+
+
+def _random_perm(decl, rng):
+    parts = {}
+    for s in decl.sets:
+        table = list(range(s.size))
+        ms = list(s.members)
+        img = ms[:]
+        rng.shuffle(img)
+        for a, b in zip(ms, img, strict=True):
+            table[a] = b
+        parts[s.name] = SetPerm(table)
+    return Perm(parts, {s.name: s.size for s in decl.sets})
+
+
+def _reachable(model, limit=100_000):
+    seen = set(model.initial_states())
+    frontier = list(seen)
+    while frontier and len(seen) < limit:
+        nxt = []
+        for s in frontier:
+            for _a, t in model.successors(s):
+                if t not in seen:
+                    seen.add(t)
+                    nxt.append(t)
+        frontier = nxt
+    return sorted(seen)
+
+
+# -- the bar: Increments(4) ------------------------------------------------------------------
+
+
+def test_increments_4_reduces_to_rumurs_46265_states_once_proved():
+    m = Increments(4)
+    decl = m.symmetry()
+    cert = certify(m, decl)
+    assert cert.status == "proved", cert.summary()
+    r = check(m, canonical=Canonicaliser(decl))
+    assert (r.states, r.verdict, r.exhausted) == (46_265, Verdict.HOLDS, True)
+    assert r.depth == 43  # BFS depth is an orbit invariant
+
+
+@pytest.mark.parametrize("procs, reduced", [(2, 519), (3, 5_844)])
+def test_increments_self_check(procs, reduced):
+    m = Increments(procs)
+    rep = self_check(m, m.symmetry())
+    assert rep["ok"], rep["problems"]
+    assert rep["reduced_states"] == rep["canonical_forms"] == reduced
+
+
+# -- the canonicaliser ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("model", [Increments(3), Allocator(3, 2), Allocator(4, 3, leak=True)],
+                         ids=["increments3", "allocator", "allocator-leak"])
+def test_canonical_form_is_the_same_for_every_member_of_an_orbit(model):
+    decl = model.symmetry()
+    canon = Canonicaliser(decl)
+    rng = random.Random(7)
+    for s in _reachable(model, 3_000):
+        rep, perm = canon.with_perm(s)
+        assert rep == decl.permute_state(s, perm)  # a member of the orbit of s
+        for _ in range(3):
+            t = decl.permute_state(s, _random_perm(decl, rng))
+            assert canon(t) == rep
+
+
+def test_setperm_refuses_a_table_that_is_not_a_permutation():
+    with pytest.raises(ValueError, match="not a permutation"):
+        SetPerm([0, 0, 1])
+
+
+# -- the allocator: a proof, a reduction, and the broken allocator --------------------------------
+
+
+def test_allocator_proved_and_reduced_with_the_same_verdicts():
+    m = Allocator(3, 2)
+    assert certify(m, m.symmetry()).status == "proved"
+    rep = self_check(m, m.symmetry())
+    assert rep["ok"], rep["problems"]
+    assert (rep["full_states"], rep["reduced_states"]) == (88, 21)
+
+
+def test_lowest_free_allocator_is_refused_with_its_witness():
+    m = Allocator(3, 2, lowest_free=True)
+    cert = certify(m, m.symmetry())
+    assert cert.status == "refuted"
+    w = cert.witness
+    assert w.obligation.startswith("component (")
+    assert w.permutation in ("cells: swap 0 1", "cells: cycle 0 1 2")
+    assert w.action[1] == "borrow"
+    cells, procs = w.state
+    # two renamed cells are free, and the borrow takes the lowest one in both states
+    assert sum(o == -1 for o, _m in cells) >= 2
+    assert "is not enabled in the permuted state" in w.detail
+    with pytest.raises(UsageError, match="not proved"):
+        prepare(m, "on")
+    canon, info = prepare(m, "auto")
+    assert canon is None and info["status"] == "refuted" and info["witness"]
+
+
+def _variant(make):
+    class Variant(Increments):
+        def symmetry(self):
+            return make(super().symmetry())
+    return Variant(3)
+
+
+def test_a_signature_that_names_an_index_is_refused():
+    def bad(decl):
+        sig = decl.signatures
+        decl.signatures = lambda s: {"procs": [x + (i == 0,) for i, x in
+                                               enumerate(sig(s)["procs"])]}
+        return decl
+    cert = certify(m := _variant(bad), m.symmetry())
+    assert cert.status == "refuted" and cert.reason.startswith("signatures invariant")
+
+
+def test_a_permutation_that_is_not_a_group_action_is_refused():
+    def bad(decl):
+        ps = decl.permute_state
+        decl.permute_state = lambda s, p: (ps(s, p)[0], s[1]) + ps(s, p)[2:]
+        return decl
+    cert = certify(m := _variant(bad), m.symmetry())
+    assert cert.status == "refuted" and cert.reason == "permute_state is a group action"
+
+
+def test_a_false_completeness_claim_is_refused():
+    def bad(decl):
+        s0 = decl.sets[0]
+        decl.sets = (type(s0)(s0.name, s0.members, s0.size, complete=True),)
+        decl.signatures = lambda s: {"procs": [(pc,) for pc in s[1::2]]}  # r is left out
+        return decl
+    cert = certify(m := _variant(bad), m.symmetry())
+    assert cert.status == "refuted" and "equal signatures" in cert.reason
+
+
+def test_an_asymmetric_step_is_refused():
+    class Bad(Increments):
+        def step(self, state, action):
+            s = super().step(state, action)
+            if action[0] == 0 and state[1] == 3:  # process 0 is special
+                s = (s[0] ^ 1,) + s[1:]
+            return s
+    cert = certify(m := Bad(3), m.symmetry())
+    assert cert.status == "refuted"
+    assert cert.witness.action == (0,) and cert.witness.state[1] == 3
+
+
+def test_unknown_is_never_a_proof_and_is_not_cached(fresh_cache):
+    m = Increments(3)
+    cert = certify(m, m.symmetry(), max_paths=2)
+    assert cert.status == "unknown" and not cert.ok
+    assert not list(fresh_cache.glob("*.json"))
+    assert certify(m, m.symmetry()).status == "proved"
+
+
+def test_proofs_are_cached_under_their_fingerprint(fresh_cache):
+    m = Allocator(3, 2)
+    first = certify(m, m.symmetry())
+    assert not first.cached
+    [f] = fresh_cache.glob("symmetry-*.json")
+    assert json.loads(f.read_text())["status"] == "proved"
+    again = certify(m, m.symmetry())
+    assert again.cached and again.status == "proved"
+    other = Allocator(4, 2)  # another configuration: another proof
+    assert not certify(other, other.symmetry()).cached
+
+
+def test_reduced_traces_are_real_paths_that_replay_on_the_unreduced_model():
+    m = Allocator(3, 2, leak=True)
+    r = check(m, canonical=Canonicaliser(m.symmetry()))
+    full = check(m)
+    p = r.properties["marks_are_owned"]
+    assert p.verdict is Verdict.VIOLATED
+    assert len(p.path) == len(full.properties["marks_are_owned"].path)
+    trace = Trace.from_path(m, p.path, p, "examples/allocator.py")
+    res = replay(Allocator(3, 2, leak=True), trace)
+    assert res.reproduced, res.message
+
+
+def test_smt_does_not_import_z3_until_it_proves():
+    code = ("import sys, mcheck.smt, mcheck.symmetry, examples.toys; "
+            "print('z3' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                         text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+# -- the command line -------------------------------------------------------------------------
+
+
+def test_cli_symmetry_on_reduces_and_says_so(capsys):
+    assert main(["check", "examples/allocator.py", "--symmetry", "on", "-q"]) == 0
+    out = capsys.readouterr().out
+    assert "symmetry cells (3): proved" in out and "(21 states" in out
+
+
+def test_cli_symmetry_on_refuses_the_lowest_free_allocator(capsys):
+    assert main(["check", "examples/allocator.py", "--lowest-free", "--symmetry", "on",
+                 "-q"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert any("permutation: cells: " in line for line in err)
+    assert any("action: (0, 'borrow', " in line or "action: (1, 'borrow', " in line
+               for line in err)
+    assert any("  state: (((" in line for line in err)
+    assert err[-1].startswith("mcheck: the declared symmetry of 'allocator' is not proved")
+
+
+def test_the_refusal_is_the_same_under_any_hash_seed(tmp_path):
+    runs = []
+    for seed in ("0", "12345"):
+        env = {"PYTHONHASHSEED": seed, "MCHECK_CACHE_DIR": str(tmp_path / seed),
+               "PATH": "/usr/bin:/bin"}
+        out = subprocess.run([sys.executable, "-m", "mcheck", "check", "examples/allocator.py",
+                              "--lowest-free", "--cells", "4", "--symmetry", "on", "-q"],
+                             cwd=ROOT, env=env, capture_output=True, text=True)
+        assert out.returncode == 2
+        runs.append(out.stderr.replace(str(tmp_path / seed), "CACHE"))
+    assert runs[0] == runs[1]
+    assert "obligation: component (0,) commutes" in runs[0]
+
+
+def test_cli_symmetry_auto_falls_back_to_the_full_search(capsys):
+    assert main(["check", "examples/allocator.py", "--lowest-free", "--symmetry", "auto",
+                 "-q", "--json"]) == 0
+    cap = capsys.readouterr()
+    doc = json.loads(cap.out)
+    [mod] = doc["models"]
+    assert mod["states"] == 36 and mod["symmetry"]["status"] == "refuted"
+    assert "running the full search" in cap.err
+
+
+def test_cli_symmetry_on_needs_a_declaration(capsys):
+    assert main(["check", "examples/toys.py", "--toy", "ladder", "--symmetry", "on",
+                 "-q"]) == 2
+    assert "declares no symmetry" in capsys.readouterr().err
+    assert main(["check", "examples/toys.py", "--toy", "ladder", "--symmetry", "auto",
+                 "-q"]) == 1
