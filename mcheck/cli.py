@@ -386,7 +386,7 @@ def _symmetry(m: Model, args: argparse.Namespace, label: str) -> tuple[Any, dict
         sys.stderr.write(f"{label}: {line}\n")
 
     try:
-        return prepare(m, args.symmetry, say=say)
+        return prepare(m, args.symmetry, say=say, workers=args.workers)
     except UsageError:
         raise
     except Exception as e:

@@ -136,7 +136,7 @@ class Sym:
     term without forking.
     """
 
-    __slots__ = ("op", "args", "isbool", "_vars", "_key", "_z3", "_pe", "_pe_ep")
+    __slots__ = ("op", "args", "isbool", "_vars", "_key", "_z3", "_z3c", "_pe", "_pe_ep")
     _symbolic = True
 
     def __init__(self, op: str, args: tuple, isbool: bool = False) -> None:
@@ -146,6 +146,7 @@ class Sym:
         self._vars: frozenset | None = None
         self._key: Any = None
         self._z3: Any = None
+        self._z3c: Any = None
         self._pe: Any = None
         self._pe_ep = 0
 
@@ -472,24 +473,28 @@ def _bounds(x: Any, sets: dict[str, tuple]) -> tuple[int, int] | None:
     return None
 
 
-_Z3VARS: dict[str, Any] = {}
+#: the z3 context terms are built in, and its variables (each obligation has its own context,
+#: so what z3 answers depends on that obligation alone)
+_ZCTX: list[Any] = [None, {}]
 
 
 def _to_z3(x: Any) -> Any:
     import z3
 
+    ctx = _ZCTX[0]
     if not _is(x):
         if isinstance(x, bool):
-            return z3.BoolVal(x)
-        return z3.BitVecVal(int(x), BITS)
-    if x._z3 is not None:
+            return z3.BoolVal(x, ctx)
+        return z3.BitVecVal(int(x), BITS, ctx)
+    if x._z3 is not None and x._z3c is ctx:
         return x._z3
     op = x.op
     if op == "var":
         name = x.args[0]
-        r = _Z3VARS.get(name)
+        zv = _ZCTX[1]
+        r = zv.get(name)
         if r is None:
-            r = _Z3VARS[name] = z3.BitVec(name, BITS)
+            r = zv[name] = z3.BitVec(name, BITS, ctx)
     elif op == "ite":
         r = z3.If(_to_z3(x.args[0]), _to_z3(x.args[1]), _to_z3(x.args[2]))
     elif op == "bnot":
@@ -533,6 +538,7 @@ def _to_z3(x: Any) -> Any:
         else:  # pragma: no cover
             raise ValueError(f"unknown term {op}")
     x._z3 = r
+    x._z3c = ctx
     return r
 
 
@@ -608,12 +614,16 @@ class _Overlay(dict):
 class _LazyModel(dict):
     """A z3 model as a dict name -> int, evaluated on demand."""
 
-    def __init__(self, model: Any) -> None:
+    def __init__(self, model: Any, ctx: Any) -> None:
         super().__init__()
         self.model = model
+        self.ctx = ctx
 
     def __missing__(self, name: str) -> int:
-        v = self.model.eval(_to_z3(var(name)), model_completion=True).as_signed_long()
+        import z3
+
+        v = self.model.eval(z3.BitVec(name, BITS, self.ctx),
+                            model_completion=True).as_signed_long()
         self[name] = v
         return v
 
@@ -638,8 +648,6 @@ class Explorer:
 
     def __init__(self, vs: Vars, *, timeout_ms: int = 20000, max_paths: int = 200_000,
                  deadline: float | None = None) -> None:
-        import z3
-
         self.ranges = dict(vs.ranges)
         self.poisoned = frozenset(vs.poisoned)
         self.base: dict[str, tuple] = {n: tuple(range(lo, hi + 1))
@@ -669,19 +677,8 @@ class Explorer:
         self._propagate(list(self.base))
         self.base = dict(self.sets)
         self.base_singles = frozenset(n for n, v in self.base.items() if len(v) == 1)
-        self.solver = z3.Solver()
-        self.solver.set("timeout", int(timeout_ms))
-        for n, (lo, hi) in self.ranges.items():
-            if n in self.poisoned:
-                continue
-            v = _to_z3(var(n))
-            vals = self.base[n]
-            if len(vals) == hi - lo + 1:
-                self.solver.add(v >= lo, v <= hi)
-            else:
-                self.solver.add(z3.Or([v == x for x in vals]))
-        for r in self.requires:
-            self.solver.add(_to_z3(r))
+        self.timeout_ms = timeout_ms
+        self.fresh_solver()
         self.max_paths = max_paths
         self.deadline = deadline
         self._probe = False
@@ -700,6 +697,7 @@ class Explorer:
         self.queries += 1
         if self.deadline is not None and time.monotonic() > self.deadline:
             raise ProofUnknown("the proof ran out of time")
+        _ZCTX[0], _ZCTX[1] = self.ctx, self.zvars
         s = self.solver
         s.push()
         try:
@@ -716,9 +714,32 @@ class Explorer:
                 return None
             if r != z3.sat:
                 raise ProofUnknown(f"z3 answered {r} ({s.reason_unknown()})")
-            return _LazyModel(s.model())
+            return _LazyModel(s.model(), self.ctx)
         finally:
             s.pop()
+
+    def fresh_solver(self) -> None:
+        """A new z3 context and solver holding the domain (an obligation starts with one)."""
+        import z3
+
+        self.ctx = z3.Context()
+        self.zvars: dict[str, Any] = {}
+        _ZCTX[0], _ZCTX[1] = self.ctx, self.zvars
+        self.solver = z3.Solver(ctx=self.ctx)
+        self.solver.set("timeout", int(self.timeout_ms))
+        for n, (lo, hi) in self.ranges.items():
+            if n in self.poisoned:
+                continue
+            v = _to_z3(var(n))
+            vals = self.base[n]
+            if len(vals) == hi - lo + 1:
+                self.solver.add(v >= lo, v <= hi)
+            else:
+                self.solver.add(z3.Or([v == x for x in vals]))
+        for r in self.requires:
+            self.solver.add(_to_z3(r))
+        self._init_model = None
+        self._p_start = getattr(self, "paths", 0)
 
     def _guess(self, literals: Sequence[Any], hint: tuple) -> dict[str, int] | None:
         """A model of ``literals`` and the domain found without z3, or None.
@@ -767,7 +788,7 @@ class Explorer:
             if model is None:
                 continue
             self.paths += 1
-            if self.paths > self.max_paths:
+            if self.paths - self._p_start > self.max_paths:
                 raise ProofUnknown(f"more than {self.max_paths} paths")
             self._start(prefix, model)
             _CUR.append(self)
@@ -940,7 +961,7 @@ class Explorer:
                 if model is None:
                     continue
                 self.paths += 1
-                if self.paths > self.max_paths:
+                if self.paths - self._p_start > self.max_paths:
                     raise ProofUnknown(f"more than {self.max_paths} paths")
                 self.prefix, self.decisions, self.sets = prefix, [], dict(base_sets)
                 self.pc, self.pc_keys, self.M, self._new = list(base_pc), dict(base_keys), \
@@ -1016,6 +1037,7 @@ class Explorer:
         """
         import z3
 
+        _ZCTX[0], _ZCTX[1] = self.ctx, self.zvars
         epoch = next(_EPOCHS)
         terms: list[Any] = []
         violated = False
@@ -1279,12 +1301,13 @@ def _store(path: FsPath, cert: Certificate) -> None:
 
 def certify(model: Any, decl: Any, *, use_cache: bool = True, budget: float | None = 300.0,
             timeout_ms: int = 20000, max_paths: int = 200_000,
-            progress: Callable[[str], None] | None = None) -> Certificate:
+            progress: Callable[[str], None] | None = None, workers: int = 1) -> Certificate:
     """Prove that ``decl`` is a sound symmetry of ``model`` (see the module docstring).
 
     Cached under ``cache_dir()`` by :func:`proof_key`; ``unknown`` results
     are not cached.  ``budget`` bounds the wall time in seconds (running out
-    is ``unknown``).
+    is ``unknown``).  ``workers`` > 1 proves the obligations in that many
+    forked processes, with the same verdict and witness as one.
     """
     if not decl.active:
         return Certificate("none", "no set has two or more members")
@@ -1298,7 +1321,7 @@ def certify(model: Any, decl: Any, *, use_cache: bool = True, budget: float | No
     prover = _Prover(model, decl, timeout_ms=timeout_ms, max_paths=max_paths,
                      deadline=None if budget is None else t0 + budget, progress=progress)
     try:
-        prover.run()
+        prover.run(workers)
         cert = Certificate("proved")
     except _Refuted as r:
         cert = Certificate("refuted", r.witness.obligation, r.witness)
@@ -1314,6 +1337,25 @@ def certify(model: Any, decl: Any, *, use_cache: bool = True, budget: float | No
     if use_cache and cert.status in ("proved", "refuted"):
         _store(path, cert)
     return cert
+
+
+_TASKS: list[Any] = []
+
+
+def _task(i: int) -> tuple[str, Any, str, tuple[int, int, float]]:
+    """Run obligation ``i`` of the prover in ``_TASKS`` (in a forked worker)."""
+    prover = _TASKS[0]
+    name, fn, ex = prover.tasks[i]
+    p0, q0, t0 = ex.paths, ex.queries, time.monotonic()
+    status: str = "ok"
+    payload: Any = None
+    try:
+        prover._execute(name, fn, ex)
+    except _Refuted as r:
+        status, payload = "refuted", r.witness.to_dict()
+    except ProofUnknown as u:
+        status, payload = "unknown", str(u)
+    return status, payload, name, (ex.paths - p0, ex.queries - q0, time.monotonic() - t0)
 
 
 class _Prover:
@@ -1356,11 +1398,14 @@ class _Prover:
 
     def _prove(self, name: str, fn: Callable[[], Any], explorer: Explorer | None = None
                ) -> None:
-        """``fn()`` returns (conditions, context); every condition must hold on every path.
+        """Queue an obligation: ``fn()`` returns (conditions, context), and every condition
+        must hold on every path; ``context(env)`` turns a model into ``(perm name, state,
+        action, detail)``."""
+        self.tasks.append((name, fn, explorer or self.explorer))
 
-        ``context(env)`` turns a model into ``(perm name, state, action, detail)``.
-        """
-        ex = explorer or self.explorer
+    def _execute(self, name: str, fn: Callable[[], Any], ex: Explorer) -> None:
+        """Prove one obligation (with its own z3 context: its answer depends on it alone)."""
+        ex.fresh_solver()
         t0 = time.monotonic()
         p0, q0 = ex.paths, ex.queries
         self.obligations += 1
@@ -1376,13 +1421,43 @@ class _Prover:
         self.timings[name] = self.timings.get(name, 0.0) + time.monotonic() - t0
         self.counts[name] = (ex.paths - p0, ex.queries - q0)
 
-    def run(self) -> None:
+    def run(self, workers: int = 1) -> None:
+        self.tasks: list[tuple[str, Callable[[], Any], Explorer]] = []
         self.closure()
         self.action_laws()
         self.signatures()
         self.complete_sets()
         self.invariant_props()
         self.steps()
+        if workers <= 1 or len(self.tasks) < 2:
+            for task in self.tasks:
+                self._execute(*task)
+            return
+        self._parallel(workers)
+
+    def _parallel(self, workers: int) -> None:
+        """The obligations in forked worker processes; results are taken in order, so the
+        verdict and the witness (the first failing obligation) are those of a serial run."""
+        import multiprocessing as mp
+
+        _TASKS[:] = [self]
+        try:
+            with mp.get_context("fork").Pool(workers) as pool:
+                for status, payload, name, stats in pool.imap(_task, range(len(self.tasks))):
+                    paths, queries, seconds = stats
+                    self.obligations += 1
+                    self.paths += paths
+                    self.queries += queries
+                    self.timings[name] = seconds
+                    self.counts[name] = (paths, queries)
+                    if status == "refuted":
+                        pool.terminate()
+                        raise _Refuted(Witness.from_dict(payload))
+                    if status == "unknown":
+                        pool.terminate()
+                        raise ProofUnknown(payload)
+        finally:
+            _TASKS[:] = []
 
     # 1. the domain is closed under each generator
     def closure(self) -> None:

@@ -592,10 +592,11 @@ MODES = ("off", "auto", "on")
 
 
 def prepare(model: Any, mode: str, *, say: Callable[[str], None] | None = None,
-            budget: float | None = None) -> tuple[Any, dict[str, Any]]:
+            budget: float | None = None, workers: int = 1) -> tuple[Any, dict[str, Any]]:
     """The canonicaliser ``--symmetry MODE`` gives ``model``, and a report for people.
 
-    ``off``: none.  ``auto``: the declared symmetry's canonicaliser when the
+    The proof runs in ``workers`` processes (same verdict and witness at any
+    count).  ``off``: none.  ``auto``: the declared symmetry's canonicaliser when the
     proof holds (a failed or unknown proof runs the full search and says
     why).  ``on``: the same, but a model without a declaration, a refuted
     or an unknown proof is a :class:`~mcheck.errors.UsageError` (the
@@ -627,7 +628,8 @@ def prepare(model: Any, mode: str, *, say: Callable[[str], None] | None = None,
         say(f"symmetry: proving that {decl.describe()} are interchangeable "
             f"(once; cached in {smt.cache_dir()})")
     try:
-        cert = smt.certify(model, decl, budget=300.0 if budget is None else budget)
+        cert = smt.certify(model, decl, budget=600.0 if budget is None else budget,
+                           workers=workers)
     except UsageError:
         raise
     except Exception as e:  # the model's declaration raised: no proof
