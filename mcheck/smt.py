@@ -1386,6 +1386,7 @@ class _Prover:
         self.comps = list(decl.components) if decl.components is not None else [None]
         self.cases = {c: (decl.domain(vs, c) if c is not None else [self.state])
                       for c in self.comps}
+        self.variants = decl.variants(vs) if decl.variants is not None else [self.state]
         self.vars = vs
         self.explorer = Explorer(vs, timeout_ms=timeout_ms, max_paths=max_paths,
                                  deadline=deadline)
@@ -1461,9 +1462,13 @@ class _Prover:
 
     # 1. the domain is closed under each generator
     def closure(self) -> None:
-        S = self.state
         ranges = self.vars.ranges
-        for gname, g in self.gens:
+        for k, S in enumerate(self.variants):
+            for gname, g in self.gens:
+                self._closure(S, g, gname, ranges, _variant(k, self.variants))
+
+    def _closure(self, S: Any, g: Any, gname: str, ranges: dict, tag: str) -> None:
+        if True:
             def fn(g: Any = g, gname: str = gname) -> Any:
                 conds: list[Any] = []
                 gs = self.decl.permute_state(S, g)
@@ -1474,14 +1479,15 @@ class _Prover:
                     conds.append(_relabel(r, S, gs))
                 return conds, lambda env: (gname, _concrete(S, env), None,
                                            "the permuted state leaves the domain")
-            self._prove(f"domain closed under {gname}", fn)
+            self._prove(f"domain closed under {gname}{tag}", fn)
 
     # 2. permute_state is a group action (symbolic permutations)
     def action_laws(self) -> None:
         from mcheck.symmetry import Perm, SetPerm
 
         vs = Vars("s")
-        S = self.decl.domain(vs, None)[0]
+        S0 = self.decl.domain(vs, None)[0]
+        variants = self.decl.variants(vs) if self.decl.variants is not None else [S0]
         sizes = {s.name: s.size for s in self.decl.sets}
 
         def sym_perm(tag: str) -> Perm:
@@ -1504,6 +1510,10 @@ class _Prover:
         ex = Explorer(vs, timeout_ms=self.timeout_ms, max_paths=self.max_paths,
                       deadline=self.deadline)
 
+        for k, S in enumerate(variants):
+            self._action_law(S, a, b, ex, _variant(k, variants))
+
+    def _action_law(self, S: Any, a: Any, b: Any, ex: Explorer, tag: str) -> None:
         def fn() -> Any:
             conds: list[Any] = []
             left = self.decl.permute_state(self.decl.permute_state(S, a), b)
@@ -1521,10 +1531,7 @@ class _Prover:
                         "permute(permute(s, a), b) != permute(s, b after a), or the identity "
                         "changes s")
             return conds, ctx
-        try:
-            self._prove("permute_state is a group action", fn, ex)
-        finally:
-            self.paths += 0
+        self._prove(f"permute_state is a group action{tag}", fn, ex)
 
     # 3. signatures are invariant
     def signatures(self) -> None:
@@ -1731,6 +1738,10 @@ def _branch_free(fn: Callable[[], Any]) -> Any:
         return fn()
     except RuntimeError:  # a symbolic value was used outside an exploration: it branches
         return None
+
+
+def _variant(k: int, variants: Sequence[Any]) -> str:
+    return f" (variant {k + 1} of {len(variants)})" if len(variants) > 1 else ""
 
 
 def _concrete_eq(a: Any, b: Any) -> bool:

@@ -377,6 +377,11 @@ class Symmetry:
         model's successors (default: one component, the whole ``successors``).
     permute_key:
         ``(key, perm) -> key`` for component and invariant-atom keys.
+    variants:
+        ``(vars) -> [symbolic state, ...]``: states that together give every
+        record every shape it can have (e.g. each thread in each shape of
+        its operations).  The domain's closure and the group-action law
+        are proven on each (default: on ``domain(vars, None)`` alone).
     bounds:
         One line per domain bound, for the report.
     """
@@ -389,6 +394,7 @@ class Symmetry:
     components: Sequence[Hashable] | None = None
     successors_of: Callable[[Any, Hashable], Iterable[tuple[Any, Any]]] | None = None
     permute_key: Callable[[Hashable, Perm], Hashable] = _same
+    variants: Callable[[Any], list[Any]] | None = None
     bounds: Sequence[str] = ()
     version: str = "1"
     extra: dict[str, Any] = field(default_factory=dict)

@@ -223,6 +223,7 @@ def cow_symmetry(m: CowBase) -> Symmetry:
         signatures=lambda s: _signatures(lay, s),
         permute_action=lambda a, p: _permute_action(lay, a, p),
         domain=dom.build,
+        variants=dom.variants,
         components=m.components(),
         successors_of=m.successors_of,
         permute_key=lambda k, p: _permute_key(lay, k, p),
@@ -451,6 +452,7 @@ class _Domain:
         self._vs: Any = None
         self._generic: tuple | None = None
         self._threads: dict[Any, tuple] = {}
+        self._idle = (0, 0, (), NONE, 0, ())  # an idle open-search thread
 
     def build(self, v: Any, key: Any = None) -> list[tuple]:
         if v is not self._vs:
@@ -469,7 +471,25 @@ class _Domain:
             _b, t, k = key
             return [self._with(g, t, th) for th in self._busy(v, t, OP_NAMES[k])]
         _st, t, _tmpl = key
-        return [self._with(g, t, (0, 0, (), NONE, 0, ()))]
+        return [self._with(g, t, self._idle)]
+
+    def variants(self, v: Any) -> list[tuple]:
+        """States that put every thread in every shape some component gives it (a few:
+        state k has thread t in its k-th shape, cycling)."""
+        g = self.build(v)[0]
+        nthreads = self.lay.nthreads
+        shapes: list[list[tuple]] = [[g[4][t]] for t in range(nthreads)]
+        for c in self.m.components():
+            if c[0] == "lru":
+                continue
+            t = c[1]
+            for st in self.build(v, c):
+                rec = st[4][t]
+                if all(rec is not r for r in shapes[t]):
+                    shapes[t].append(rec)
+        n = max(len(x) for x in shapes)
+        return [g[:4] + (tuple(shapes[t][k % len(shapes[t])] for t in range(nthreads)),)
+                + g[5:] for k in range(n)]
 
     @staticmethod
     def _with(g: tuple, t: int, th: tuple) -> tuple:
