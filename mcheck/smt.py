@@ -776,6 +776,8 @@ class Explorer:
 
     def run(self, fn: Callable[[], Any]) -> Iterator[PathInfo]:
         """Yield one :class:`PathInfo` per feasible path of ``fn()``."""
+        from mcheck.symmetry import PROVING
+
         work: list[tuple[tuple, list | None, Any]] = [((), None, None)]
         while work:
             prefix, pend, hint = work.pop()
@@ -792,6 +794,8 @@ class Explorer:
                 raise ProofUnknown(f"more than {self.max_paths} paths")
             self._start(prefix, model)
             _CUR.append(self)
+            proving = PROVING[0]
+            PROVING[0] = True  # structure-sharing comparisons do not branch (symmetry.differs)
             try:
                 result = fn()
             except _Abort:
@@ -799,6 +803,7 @@ class Explorer:
                 continue
             finally:
                 _CUR.pop()
+                PROVING[0] = proving
             info = PathInfo(list(self.pc), result, model, self.sets)
             new = self._new
             yield info

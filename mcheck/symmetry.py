@@ -61,6 +61,7 @@ __all__ = [
     "all_of",
     "any_of",
     "count",
+    "differs",
     "forall",
     "generators",
     "ite",
@@ -93,6 +94,23 @@ def ite(cond: Any, a: Any, b: Any) -> Any:
     if isinstance(a, (tuple, list, str)) or isinstance(b, (tuple, list, str)):
         return a if cond else b  # shapes differ: branch
     return cond._ite(a, b)
+
+
+#: set while a proof explores symbolic states (mcheck.smt)
+PROVING = [False]
+
+
+def differs(a: Any, b: Any) -> bool:
+    """``a != b``, for code that only uses the answer to share structure.
+
+    On plain values it is exactly ``a != b``.  While a proof runs it does not
+    branch on symbolic values: it answers True unless ``a`` is ``b``, which is
+    right for "keep the old tuple if nothing changed" (either answer yields
+    an equal value, only object identity differs).
+    """
+    if PROVING[0]:
+        return a is not b
+    return a != b
 
 
 def not_(cond: Any) -> Any:

@@ -42,6 +42,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from mcheck.symmetry import differs
+
 __all__ = [
     "NONE", "NONE_K", "PRESENT", "SWAP", "NO_PTE",
     "UNUSED", "LIVE", "RELEASED", "UNBORN", "ALIVE", "EXITED",
@@ -207,7 +209,7 @@ class _Lazy:
         changed = False
         for i, o in self.objs.items():
             f = o.freeze()
-            if f != out[i]:
+            if differs(f, out[i]):
                 out[i] = f
                 changed = True
         return tuple(out) if changed else self.orig
