@@ -447,10 +447,12 @@ class Canonicaliser:
     ``canon(state)`` returns the representative; ``canon.with_perm(state)``
     returns ``(representative, perm)`` with ``representative ==
     permute_state(state, perm)``.  ``ties`` counts the states that needed the
-    exhaustive fallback.
+    exhaustive fallback.  A search meets the same successor many times:
+    ``canon`` remembers up to ``memo`` answers (forgotten all at once when
+    full, so memory stays bounded).
     """
 
-    def __init__(self, decl: Symmetry) -> None:
+    def __init__(self, decl: Symmetry, memo: int = 1 << 16) -> None:
         self.decl = decl
         self.sets = tuple((s.name, s.members, s.size, s.complete,
                            list(range(len(s.members))), s.members == tuple(range(s.size)))
@@ -459,8 +461,21 @@ class Canonicaliser:
         self.permute = decl.permute_state
         self.signatures = decl.signatures
         self.ties = 0
+        self._memo: dict[Any, Any] = {}
+        self._memo_size = memo
 
     def __call__(self, state: Any) -> Any:
+        memo = self._memo
+        hit = memo.get(state)
+        if hit is not None:
+            return hit
+        if len(memo) >= self._memo_size:
+            memo.clear()
+        rep = self._canon(state)
+        memo[state] = rep
+        return rep
+
+    def _canon(self, state: Any) -> Any:
         sigs = self.signatures(state)
         moved = False
         for name, _members, _size, complete, ident, _full in self.sets:

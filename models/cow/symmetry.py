@@ -41,7 +41,7 @@ from typing import Any
 from mcheck.symmetry import IndexSet, Perm, SetPerm, Symmetry, Tally, any_of, ite, pick
 
 from .model import OP, OP_NAMES, CowBase
-from .vm import FREE_FRAME, NONE, PRESENT, SWAP, UNUSED, UNUSED_HANDLE
+from .vm import FREE_FRAME, NONE, NONE_K, PRESENT, SWAP, UNUSED, UNUSED_HANDLE
 
 __all__ = ["cow_symmetry", "in_domain"]
 
@@ -366,15 +366,21 @@ def _signatures(lay: _Layout, s: tuple) -> dict[str, list]:
     nf, ns = len(frames), len(slots)
     slotsym = ns >= 2  # with one slot there is nothing to sort
     ptes, refs, sref = Tally(nf), Tally(nf), Tally(ns)
+    # ("x is NONE_K / NONE" skips an addition that would add nothing; it never branches on a
+    # symbolic value, which is never that very object)
     for pr in procs:
         for k, i, w, _x in pr[1]:
+            if k is NONE_K:
+                continue
             ptes.add(ite(k == PRESENT, i, NONE), 1 + 16 * w)
             if slotsym:
                 sref.add(ite(k == SWAP, i, NONE), 1 + 16 * w)
     for k, h in enumerate(handles):  # an unused handle names no frame
-        refs.add(h[1], (1 + h[0] + 3 * h[4] + 6 * h[5] + 12 * h[6]) << (5 * k))
+        if h[1] is not NONE:
+            refs.add(h[1], (1 + h[0] + 3 * h[4] + 6 * h[5] + 12 * h[6]) << (5 * k))
     for t, th in enumerate(threads):
-        refs.add(th[3], (1 + th[4]) << 20)
+        if th[3] is not NONE:
+            refs.add(th[3], (1 + th[4]) << 20)
         loc = th[2]
         if len(loc) == 5:
             refs.add(ite(_loc_kind(lay, t, th) == GUP, loc[2], NONE), 1 << 26)
@@ -413,6 +419,8 @@ def _thread_sig(lay: _Layout, t: int, th: tuple) -> tuple:
     """A thread record with its frame and process references abstracted; the last field says
     whether it holds a frame reference (if not, the signature is the whole record)."""
     pc, sub, loc, held, held_refs, op = th
+    if held is NONE and not loc and not (lay.children and op):  # refers to nothing
+        return (pc, sub, loc, NONE, held_refs, op, False)
     refs: Any = held != NONE
     if loc:
         kind = _loc_kind(lay, t, th)
