@@ -16,53 +16,72 @@ Python needs a concrete value (``if``, ``and``, indexing a list, formatting a
 label), the :class:`Explorer` **forks**: it records the branch in the path
 condition and re-runs the function once per feasible branch, so every path
 through the code is covered.  Feasibility is decided cheaply where possible
-(each variable keeps the set of values the path still allows; a condition
-over one or two small variables is decided by enumeration) and by z3
-otherwise; a concrete model of the current path condition is kept so the
-branch it satisfies needs no query.
+(each variable keeps the set of values the path still allows, narrowed
+through the domain's small constraints by arc consistency; a condition
+over one or two small variables is decided by enumeration; the parent
+path's model, patched, often satisfies a new branch) and by z3 otherwise.
+A pure function (a transition property) can be explored in a nested search
+and merged into one term (``Explorer.merge``) so it does not fork its caller.
 
 Why this and not an expression DSL: a model's step functions stay the
 plain, readable Python the search runs (nothing is rewritten for the
-prover), and what is proven is exactly the code that runs — not a second transcription of it
-that could drift.  The price is path explosion in code with many
-independent branches; the model keeps that in check by splitting its
-successor function into components (one thread's step, one operation an
-idle thread may start) and its invariants into per-object atoms
-(:func:`mcheck.symmetry.forall`), and by writing the few whole-state
-summaries (signatures, counts) with branch-free helpers.
+prover), and what is proven is exactly the code that runs, not a second
+transcription of it that could drift.  The price is path explosion in code
+with many independent branches, and re-running the code once per path; the
+model keeps that in check by splitting its successor function into
+components (one thread's step, one operation an idle thread may start) and
+its invariants into per-object atoms (:func:`mcheck.symmetry.forall`), and
+by writing the few whole-state summaries (signatures, counts) with
+branch-free helpers.  Code that compares only to share structure uses
+:func:`mcheck.symmetry.differs`, which does not branch during a proof.
 
 What is proven (for every generator ``g`` of every declared set: a
 transposition and a full cycle, which generate the symmetric group)
 -----------------------------------------------------------------------------
 Over every state ``S`` of the model's declared domain ``D`` (each leaf in its
-stated range, the stated well-formedness constraints):
+stated range, the stated constraints; ``Symmetry.bounds`` says them for
+people):
 
-1. ``D`` is closed: ``g S`` is in ``D``.
+1. ``D`` is closed: ``g S`` is in ``D`` (on every declared variant, i.e. with
+   every record in every shape it can have).
 2. ``permute_state`` is a group action: ``permute(permute(S, a), b) ==
    permute(S, b a)`` for **symbolic** permutations ``a``, ``b`` of every set
-   (and the identity leaves ``S`` alone).
+   (and the identity leaves ``S`` alone), on every variant.
 3. Signatures are invariant: ``sig(g S)[g x] == sig(S)[x]`` for every member
    ``x`` (with 2 and the canonicaliser's construction this makes the
    canonicaliser exact: see :mod:`mcheck.symmetry`).  A set declared
-   ``complete``: equal signatures imply swapping the two members changes
-   nothing.
+   ``complete`` (for all or some signatures): equal signatures imply
+   swapping the two members changes nothing.
 4. Every invariant commutes: ``P(g S) == P(S)`` (per atom for
    :func:`~mcheck.symmetry.forall` invariants: ``atom(g S, g k) ==
    atom(S, k)``).
-5. Every component commutes: for each component key ``c``, the outcomes of
-   ``successors_of(g S, g c)`` are exactly ``g`` applied to those of
-   ``successors_of(S, c)``: the same actions up to ``permute_action`` (so a
-   step blocked in ``S`` is blocked in ``g S``: allocation choices are part
-   of the action), the same next states up to ``permute_state``, and the
-   same exception if the step raises.  Transition properties and metrics
-   give the same value on each matched pair.
+5. Every component commutes: for each component key ``c`` and every state
+   of its domain (``domain(vars, c)``: e.g. the stepping thread in each
+   shape of its operation), the outcomes of ``successors_of(g S, g c)`` are
+   exactly ``g`` applied to those of ``successors_of(S, c)``: the same
+   actions up to ``permute_action`` (so a step blocked in ``S`` is blocked in
+   ``g S``: allocation choices are part of the action), the same next states
+   up to ``permute_state``, and the same exception if the step raises.
+   Transition properties and metrics give the same value on each matched
+   pair.
+
+Soundness of a reduced search rests on 1, 2, 4 and 5 (and on ``D``
+containing the reachable states, which a model can check concretely with a
+membership function over its reachable states); 3 is about exactness (one
+representative per orbit), which ``symmetry.self_check`` also tests end to
+end.  A field a domain leaves unspecified (:meth:`Vars.poison`) may be
+copied and compared but never branched on: a proof that reads it is
+unknown.
 
 A path whose condition z3 cannot decide within the time limit, or a proof
-with more paths than the limit, is **unknown**, and unknown is never a
-proof.  Integers are 32-bit two's complement in the proof; the domains keep
-every leaf small (the model states its bounds) and steps add small
-constants, so no term overflows and the bitvector semantics agree with
-Python's.
+with more paths than the limit, or past its time budget, is **unknown**, and
+unknown is never a proof.  Each obligation gets a fresh z3 context, so its
+answer (and a witness) depends on that obligation alone; that also lets
+``certify(workers=N)`` prove them in forked processes with the verdict and
+witness of a serial run.  Integers are 32-bit two's complement in the
+proof; the domains keep every leaf small (the model states its bounds) and
+steps add small constants, so no term overflows and the bitvector semantics
+agree with Python's.
 """
 
 from __future__ import annotations
