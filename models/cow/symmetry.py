@@ -41,7 +41,7 @@ from typing import Any
 from mcheck.symmetry import IndexSet, Perm, SetPerm, Symmetry, Tally, any_of, ite, pick
 
 from .model import OP, OP_NAMES, CowBase
-from .vm import FREE_FRAME, NONE, NONE_K, PRESENT, SWAP, UNUSED, UNUSED_HANDLE
+from .vm import FREE_FRAME, NO_PTE, NONE, NONE_K, PRESENT, SWAP, UNBORN, UNUSED, UNUSED_HANDLE
 
 __all__ = ["cow_symmetry", "in_domain"]
 
@@ -666,6 +666,10 @@ def in_domain(m: CowBase, s: tuple) -> list[str]:
             rng(f"s{i}.{name}", x, lo, hi)
     for p, pr in enumerate(procs):
         rng(f"p{p}.alive", pr[0], 0, 2)
+        # an unborn process slot has one form: the initial record (vm.initial_state)
+        if pr[0] == UNBORN and (pr[1:3] != ((NO_PTE,) * b.V, (1,) * b.V)
+                                or pr[3:] != (0, 0, 0, 0, (NONE,) * b.V, 0)):
+            bad.append(f"p{p}: unborn but {pr!r}")
         for v, (k, i, w, x) in enumerate(pr[1]):
             rng(f"p{p}.pte{v}.kind", k, 0, 2 if b.S else 1)
             if k == 0 and (i, w, x) != (0, 0, 0):
