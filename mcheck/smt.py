@@ -155,7 +155,7 @@ class Sym:
     term without forking.
     """
 
-    __slots__ = ("op", "args", "isbool", "_vars", "_key", "_z3", "_z3c", "_pe", "_pe_ep")
+    __slots__ = ("op", "args", "isbool", "_vars", "_key", "_pe", "_pe_ep")
     _symbolic = True
 
     def __init__(self, op: str, args: tuple, isbool: bool = False) -> None:
@@ -164,8 +164,6 @@ class Sym:
         self.isbool = isbool
         self._vars: frozenset | None = None
         self._key: Any = None
-        self._z3: Any = None
-        self._z3c: Any = None
         self._pe: Any = None
         self._pe_ep = 0
 
@@ -492,9 +490,10 @@ def _bounds(x: Any, sets: dict[str, tuple]) -> tuple[int, int] | None:
     return None
 
 
-#: the z3 context terms are built in, and its variables (each obligation has its own context,
-#: so what z3 answers depends on that obligation alone)
-_ZCTX: list[Any] = [None, {}]
+#: the z3 context terms are built in, its variables and its terms by node (each obligation has
+#: its own context, so what z3 answers depends on that obligation alone, and dropping the
+#: context frees its terms)
+_ZCTX: list[Any] = [None, {}, {}]
 
 
 def _to_z3(x: Any) -> Any:
@@ -505,8 +504,10 @@ def _to_z3(x: Any) -> Any:
         if isinstance(x, bool):
             return z3.BoolVal(x, ctx)
         return z3.BitVecVal(int(x), BITS, ctx)
-    if x._z3 is not None and x._z3c is ctx:
-        return x._z3
+    terms = _ZCTX[2]
+    hit = terms.get(id(x))
+    if hit is not None:
+        return hit[1]
     op = x.op
     if op == "var":
         name = x.args[0]
@@ -556,8 +557,7 @@ def _to_z3(x: Any) -> Any:
             r = z3.Or(a, b)
         else:  # pragma: no cover
             raise ValueError(f"unknown term {op}")
-    x._z3 = r
-    x._z3c = ctx
+    terms[id(x)] = (x, r)  # the node is kept, so its id is not reused while the context lives
     return r
 
 
@@ -690,6 +690,7 @@ class Explorer:
                 if n not in vs.poisoned:
                     self.watch.setdefault(n, []).append(r)
         self._prop_cache: dict[Any, Any] = {}
+        self._enum_cache: dict[Any, list[_Alt]] = {}
         self.epoch = next(_EPOCHS)
         self.sets = dict(self.base)
         self.singles: set[str] = set()
@@ -705,7 +706,6 @@ class Explorer:
         self.guesses = 0
         self.paths = 0
         self._init_model: dict[str, int] | None = None
-        self._enum_cache: dict[Any, list[_Alt]] = {}
 
     # -- z3 ------------------------------------------------------------------------------------
 
@@ -716,7 +716,7 @@ class Explorer:
         self.queries += 1
         if self.deadline is not None and time.monotonic() > self.deadline:
             raise ProofUnknown("the proof ran out of time")
-        _ZCTX[0], _ZCTX[1] = self.ctx, self.zvars
+        _ZCTX[0], _ZCTX[1], _ZCTX[2] = self.ctx, self.zvars, self.zterms
         s = self.solver
         s.push()
         try:
@@ -741,9 +741,14 @@ class Explorer:
         """A new z3 context and solver holding the domain (an obligation starts with one)."""
         import z3
 
+        if len(self._enum_cache) > 100_000:
+            self._enum_cache.clear()
+        if len(self._prop_cache) > 100_000:
+            self._prop_cache.clear()
         self.ctx = z3.Context()
         self.zvars: dict[str, Any] = {}
-        _ZCTX[0], _ZCTX[1] = self.ctx, self.zvars
+        self.zterms: dict[int, Any] = {}
+        _ZCTX[0], _ZCTX[1], _ZCTX[2] = self.ctx, self.zvars, self.zterms
         self.solver = z3.Solver(ctx=self.ctx)
         self.solver.set("timeout", int(self.timeout_ms))
         for n, (lo, hi) in self.ranges.items():
@@ -1061,7 +1066,7 @@ class Explorer:
         """
         import z3
 
-        _ZCTX[0], _ZCTX[1] = self.ctx, self.zvars
+        _ZCTX[0], _ZCTX[1], _ZCTX[2] = self.ctx, self.zvars, self.zterms
         epoch = next(_EPOCHS)
         terms: list[Any] = []
         violated = False
@@ -1370,6 +1375,7 @@ def _task(i: int) -> tuple[str, Any, str, tuple[int, int, float]]:
     """Run obligation ``i`` of the prover in ``_TASKS`` (in a forked worker)."""
     prover = _TASKS[0]
     name, fn, ex = prover.tasks[i]
+    prover.tasks[i] = None  # its terms (and their z3 context) can go when it is done
     p0, q0, t0 = ex.paths, ex.queries, time.monotonic()
     status: str = "ok"
     payload: Any = None
@@ -1455,8 +1461,9 @@ class _Prover:
         self.invariant_props()
         self.steps()
         if workers <= 1 or len(self.tasks) < 2:
-            for task in self.tasks:
+            for i, task in enumerate(self.tasks):
                 self._execute(*task)
+                self.tasks[i] = None  # its terms (and their z3 context) can go
             return
         self._parallel(workers)
 
