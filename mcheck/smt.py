@@ -716,7 +716,7 @@ class Explorer:
         self.queries += 1
         if self.deadline is not None and time.monotonic() > self.deadline:
             raise ProofUnknown("the proof ran out of time")
-        _ZCTX[0], _ZCTX[1], _ZCTX[2] = self.ctx, self.zvars, self.zterms
+        self._ensure()
         s = self.solver
         s.push()
         try:
@@ -738,16 +738,26 @@ class Explorer:
             s.pop()
 
     def fresh_solver(self) -> None:
-        """A new z3 context and solver holding the domain (an obligation starts with one)."""
-        import z3
-
+        """Start an obligation: a new z3 context and solver, made when it first asks z3."""
         if len(self._enum_cache) > 100_000:
             self._enum_cache.clear()
         if len(self._prop_cache) > 100_000:
             self._prop_cache.clear()
-        self.ctx = z3.Context()
+        self.ctx: Any = None
+        self.solver: Any = None
         self.zvars: dict[str, Any] = {}
         self.zterms: dict[int, Any] = {}
+        self._init_model = None
+        self._p_start = getattr(self, "paths", 0)
+
+    def _ensure(self) -> None:
+        """The obligation's z3 context and solver (holding the domain), made on first use."""
+        import z3
+
+        if self.solver is not None:
+            _ZCTX[0], _ZCTX[1], _ZCTX[2] = self.ctx, self.zvars, self.zterms
+            return
+        self.ctx = z3.Context()
         _ZCTX[0], _ZCTX[1], _ZCTX[2] = self.ctx, self.zvars, self.zterms
         self.solver = z3.Solver(ctx=self.ctx)
         self.solver.set("timeout", int(self.timeout_ms))
@@ -762,8 +772,6 @@ class Explorer:
                 self.solver.add(z3.Or([v == x for x in vals]))
         for r in self.requires:
             self.solver.add(_to_z3(r))
-        self._init_model = None
-        self._p_start = getattr(self, "paths", 0)
 
     def _guess(self, literals: Sequence[Any], hint: tuple) -> dict[str, int] | None:
         """A model of ``literals`` and the domain found without z3, or None.
@@ -793,8 +801,33 @@ class Explorer:
 
     def initial_model(self) -> dict[str, int] | None:
         if self._init_model is None:
-            self._init_model = self._check([])
+            self._init_model = self._first_model() or self._check([])
         return self._init_model
+
+    def _first_model(self) -> dict[str, int] | None:
+        """A model of the domain found without z3: every variable at its first allowed value,
+        repaired constraint by constraint (None when that does not work out)."""
+        model = {n: (self.base[n][0] if n in self.base else 0) for n in self.ranges}
+        for _round in range(4 * len(self.requires) + 1):
+            bad = next((r for r in self.requires if not _eval(r, model)), None)
+            if bad is None:
+                return model
+            vv = sorted(_vars(bad))
+            total = 1
+            for u in vv:
+                total *= len(self.base.get(u, (0,)))
+            if total > 4096:
+                return None
+            watched = {id(r): r for u in vv for r in self.watch.get(u, ())}.values()
+            for combo in itertools.product(*(self.base[u] for u in vv)):
+                trial = dict(model)
+                trial.update(zip(vv, combo, strict=True))
+                if all(_eval(r, trial) for r in watched):
+                    model = trial
+                    break
+            else:
+                return None
+        return None
 
     # -- paths -------------------------------------------------------------------------------------
 
@@ -1066,7 +1099,6 @@ class Explorer:
         """
         import z3
 
-        _ZCTX[0], _ZCTX[1], _ZCTX[2] = self.ctx, self.zvars, self.zterms
         epoch = next(_EPOCHS)
         terms: list[Any] = []
         violated = False
@@ -1084,6 +1116,8 @@ class Explorer:
         if not violated:
             if not residual:
                 return None
+        self._ensure()
+        if not violated:
             bad = z3.Or([z3.Not(_to_z3(r)) for r in residual])
             if self._check(info.pc + [bad]) is None:
                 return None
