@@ -1,6 +1,6 @@
 """Stable fingerprints of values: the same in every process and under any PYTHONHASHSEED.
 
-Python's ``hash()`` is salted for ``str`` and ``None``; nothing persisted or
+Python's built-in hash is salted for ``str`` and ``None``; nothing persisted or
 compared across processes may depend on it.  These digests encode a value
 canonically (type tag, length, contents) and hash the bytes with BLAKE2b.
 """
