@@ -156,6 +156,7 @@ def proofs(which: str) -> None:
 
 
 def domain() -> None:
+    from mcheck.explore import reachable
     from models.cow.policy import POLICIES
     from models.cow.symmetry import in_domain
 
@@ -163,17 +164,7 @@ def domain() -> None:
     for pol in POLICIES:
         for s in CATALOGUE:
             [m] = mcheck_models({"policy": pol, "scenario": s.name})
-            seen = set(m.initial_states())
-            frontier = list(seen)
-            while frontier:
-                nxt = []
-                for st in frontier:
-                    for _a, t in m.successors(st):
-                        if t not in seen:
-                            seen.add(t)
-                            nxt.append(t)
-                frontier = nxt
-            for st in seen:
+            for st in reachable(m):
                 n += 1
                 if in_domain(m, st):
                     bad += 1

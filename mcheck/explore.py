@@ -46,6 +46,7 @@ __all__ = [
     "Verdict",
     "check",
     "path_to",
+    "reachable",
 ]
 
 
@@ -198,6 +199,23 @@ def path_to(model: Model, parents: dict[Any, Any], state: Any,
         actions.append(a)
         states.append(t)
     return Path(tuple(states), tuple(actions))
+
+
+def reachable(model: Model, limit: int | None = None) -> set[Any]:
+    """Every reachable state (stops growing once it holds more than ``limit``)."""
+    seen = set(model.initial_states())
+    frontier = list(seen)
+    while frontier:
+        nxt = []
+        for s in frontier:
+            for _a, t in model.successors(s):
+                if t not in seen:
+                    seen.add(t)
+                    nxt.append(t)
+        frontier = nxt
+        if limit and len(seen) > limit:
+            break
+    return seen
 
 
 def _peak_rss() -> int:

@@ -594,21 +594,10 @@ def self_check(model: Any, decl: Symmetry, *, max_states: int | None = 200_000,
 
 def _full_run(model: Any, bounds: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
     """The unreduced result and the reachable states (the result does not keep them)."""
-    from mcheck.explore import check
+    from mcheck.explore import check, reachable
 
     res = check(model, bounds=bounds, stop_at_first=False, **kwargs)
-    seen = set(model.initial_states())
-    frontier = list(seen)
-    while frontier:
-        nxt = []
-        for s in frontier:
-            for _a, t in model.successors(s):
-                if t not in seen:
-                    seen.add(t)
-                    nxt.append(t)
-        frontier = nxt
-        if bounds is not None and bounds.max_states and len(seen) > bounds.max_states:
-            break
+    seen = reachable(model, bounds.max_states if bounds is not None else None)
     return {"result": res, "states": list(seen)}
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import pytest
 
 from mcheck import Verdict, check
+from mcheck.explore import reachable
 from mcheck.smt import certify
 from mcheck.symmetry import Canonicaliser, self_check
 from mcheck.trace import Trace, replay
@@ -82,17 +83,7 @@ def _model(policy, **opts):
 
 
 def _reachable(m):
-    seen = set(m.initial_states())
-    frontier = list(seen)
-    while frontier:
-        nxt = []
-        for s in frontier:
-            for _a, t in m.successors(s):
-                if t not in seen:
-                    seen.add(t)
-                    nxt.append(t)
-        frontier = nxt
-    return seen
+    return reachable(m)
 
 
 def test_the_reduced_table_covers_the_catalogue():
