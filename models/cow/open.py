@@ -32,6 +32,7 @@ _OP_KIND = {"fork": "fork", "gup_pin": "pin", "gup_get": "get", "write": "write"
 
 
 _BUDGET_INDEX = {k: i for i, k in enumerate(BUDGET_KINDS)}
+_FORK = OP["fork"]
 
 
 def parse_budget(text: str) -> dict[str, int]:
@@ -103,6 +104,7 @@ class OpenCowModel(CowBase):
             self.thread_proc.append(0)
         self.handle_names = [f"h{k}" for k in range(handles)]
         self._templates: dict[int, list[tuple]] = {}
+        self._groups: dict[int, tuple[tuple[int, tuple[tuple, ...]], ...]] = {}
 
     # -- interface -------------------------------------------------------------------
 
@@ -188,6 +190,31 @@ class OpenCowModel(CowBase):
         self._templates[t] = out
         return out
 
+    def template_groups(self, t: int) -> tuple[tuple[int, tuple[tuple, ...]], ...]:
+        """``templates(t)`` cut into runs that draw on one budget: ``(budget index, run)``.
+
+        Precomputed once per thread, so that a state whose budget for a kind is
+        spent skips the kind's templates with one test instead of one per
+        template (``instance`` would refuse each of them: same operations, same
+        order).
+        """
+        cached = self._groups.get(t)
+        if cached is not None:
+            return cached
+        runs: list[tuple[int, list[tuple]]] = []
+        for tmpl in self.templates(t):
+            name = OP_NAMES[tmpl[0]]
+            if name == "gup":
+                name = "gup_pin" if tmpl[2] else "gup_get"
+            bi = _BUDGET_INDEX[_OP_KIND[name]]
+            if runs and runs[-1][0] == bi:
+                runs[-1][1].append(tmpl)
+            else:
+                runs.append((bi, [tmpl]))
+        out = tuple((bi, tuple(run)) for bi, run in runs)
+        self._groups[t] = out
+        return out
+
     def may_start(self, state: tuple, t: int) -> bool:
         """Thread ``t`` may start an operation: its process lives and is not being created."""
         if self.reclaim and t == len(self.thread_names) - 1:
@@ -196,7 +223,11 @@ class OpenCowModel(CowBase):
         if state[2][p][0] != ALIVE:
             return False
         # A child whose fork is still copying runs nothing yet.
-        return not any(th[5] and th[5][0] == OP["fork"] and th[5][1] == p for th in state[4])
+        for th in state[4]:
+            op = th[5]
+            if op and op[0] == _FORK and op[1] == p:
+                return False
+        return True
 
     def instance(self, state: tuple, t: int, tmpl: tuple) -> tuple | None:
         """The operation ``tmpl`` stands for in ``state``, or None when it is not enabled."""
@@ -243,13 +274,18 @@ class OpenCowModel(CowBase):
         return tmpl if p != 0 else None
 
     def start_ops(self, state: tuple, t: int) -> list[tuple]:
+        """The operations idle thread ``t`` may start, in template order."""
         if not self.may_start(state, t):
             return []
+        budget = state[5][0]
+        instance = self.instance
         out = []
-        for tmpl in self.templates(t):
-            op = self.instance(state, t, tmpl)
-            if op is not None:
-                out.append(op)
+        for bi, run in self.template_groups(t):
+            if budget[bi]:
+                for tmpl in run:
+                    op = instance(state, t, tmpl)
+                    if op is not None:
+                        out.append(op)
         return out
 
     # -- components (the symmetry proof checks one at a time) ----------------------------
