@@ -194,7 +194,10 @@ def forall(keys: Sequence[Hashable], atom: Callable[[Any, Hashable], Any]) -> Ca
     keys = tuple(keys)
 
     def check(state: Any) -> bool:
-        return all(atom(state, k) for k in keys)
+        for k in keys:  # a loop, not all(<generator>): this runs on every state
+            if not atom(state, k):
+                return False
+        return True
 
     check.forall_keys = keys  # type: ignore[attr-defined]
     check.forall_atom = atom  # type: ignore[attr-defined]
