@@ -17,7 +17,10 @@ fingerprints and the states of the current level it holds:
 4. every worker adds the level's fingerprints to its replica, checks the
    invariants of the states it will expand and reports the first violation
    of each, by key; the coordinator finds the first event in the global
-   order that stops the search (a violation, the state bound).
+   order that stops the search (a violation, the state bound).  Each worker
+   goes on to step 1 of the next level at once, without being asked (one
+   round trip and one barrier per level fewer); when the coordinator stops
+   at this level it discards that expansion.
 
 Fingerprints and keys cross to the coordinator; states only to balance.  Counts at a stop
 are computed from the keys and traces are rebuilt from the coordinator's
@@ -88,10 +91,12 @@ class _Worker:
             if op == "seed":
                 self.cand = {fp: (-1, i, st) for fp, i, st in msg[1]}
                 self.conn.send(None)
-            elif op == "expand":
-                self.conn.send(self._expand())
             elif op == "winners":
                 self.conn.send(self._winners(msg[1], msg[2], msg[3]))
+                # Expand the next level at once, without waiting to be asked: this
+                # saves a round trip and a barrier per level.  When the coordinator
+                # stops at this level it discards the reply (see _Coordinator.shutdown).
+                self.conn.send(self._expand())
             elif op == "stop":
                 self.conn.send(sys.getsizeof(self.seen) + sum(sys.getsizeof(fp)
                                                                for fp in self.seen))
@@ -225,7 +230,11 @@ class _Coordinator:
         for c in self.conns:
             try:
                 c.send(("stop",))
-                self.set_bytes += c.recv()
+                while True:  # an expansion sent ahead of a stop is discarded
+                    got = c.recv()
+                    if isinstance(got, int):
+                        self.set_bytes += got
+                        break
             except (BrokenPipeError, OSError, EOFError):
                 pass
         for p in self.procs:
@@ -236,6 +245,9 @@ class _Coordinator:
     def _all(self, msg: Any) -> list[Any]:
         for c in self.conns:
             c.send(msg)
+        return self._replies()
+
+    def _replies(self) -> list[Any]:
         out = []
         for c in self.conns:
             try:
@@ -301,7 +313,7 @@ class _Coordinator:
                 self.stopped_by = "memory"
                 return
             d = self.depth
-            replies = self._all(("expand",))
+            replies = self._replies()  # each worker expands right after "winners"
             if b.max_depth is not None and d >= b.max_depth:
                 if any(r[4] for r in replies):
                     self.stopped_by = "depth"
