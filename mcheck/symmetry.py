@@ -22,21 +22,54 @@ identical resources) declares them with :class:`Symmetry`, returned by its
 
 The canonicaliser (:class:`Canonicaliser`) sorts the members of each set by
 signature, tries every order within groups of equal signatures (the
-exhaustive fallback that makes it exact), applies each candidate
-permutation and keeps the least resulting state.  It returns the
-representative and keeps the permutation that produced it.
+exhaustive fallback that makes it exact) except groups whose signature the
+set is ``complete`` for, applies each candidate permutation and keeps the
+least resulting state.  It returns the representative and keeps the
+permutation that produced it.  What depends on signatures is two small
+pure functions, :func:`_order` (its fast path) and :func:`candidate_tables`
+(the tables tried for one set), which :mod:`mcheck.smt` also runs, on
+symbolic signatures, to prove them (its obligation 6).
 
-Why it is exact, given what :mod:`mcheck.smt` certifies: let ``C(s)`` be the
-permutations that put every set in signature order.  If signatures are
-invariant (certified) then ``C(g s) = {c g^-1 : c in C(s)}`` for every group
-element ``g``; if ``permute_state`` is a group action (certified:
-``permute(permute(s, a), b) == permute(s, b a)`` for symbolic ``a, b``) then
-``{permute(g s, c') : c' in C(g s)} = {permute(s, c) : c in C(s)}``, so both
-minima are the same state: every member of an orbit gets the same
-representative, and the representative is ``permute(s, c)``, a member of the
-orbit of ``s``.  The sorting and the minimum are this module's generic code,
-tested on random permutations (tests/test_symmetry.py); the model's parts
-are what z3 checks.
+Why it is exact, given what :mod:`mcheck.smt` certifies (numbers are its
+obligations).  Fix a state ``s``; "permutation" means one of the declared
+group (a permutation of each set's members).  ``permute(s, b a)`` is
+``permute(permute(s, a), b)`` (2, proved for symbolic ``a``, ``b``, and the
+identity leaves ``s`` alone), so signature invariance under the generators
+(3) extends to every group element: ``sig(g s)[g x] == sig(s)[x]``.  Let
+
+* ``C(s)``: the permutations that put every set's members in signature
+  order (each set's member renamed to its ``k``-th member has a signature
+  no greater than the one renamed to its ``k+1``-th);
+* ``H(s)``: the permutations that only exchange members of equal
+  signature that their set is complete for.  By 3b each such exchange of
+  two members leaves ``s`` unchanged (so the signatures too), hence
+  ``permute(s, h) == s`` for every ``h`` in ``H(s)``;
+* ``K(s)``: the canonicaliser's candidates, the product over the sets of
+  ``candidate_tables``.
+
+Sorting is determined up to the order within groups of equal signatures:
+``C(s)`` is a union of cosets ``c H(s)``, and ``|C(s)|`` is the product of
+(group size)! over the groups.  By 6 (i) every candidate is in ``C(s)`` and
+keeps each complete group in index order, which one element of each coset
+does; by 6 (ii) the candidates are distinct and as many as the product of
+(group size)! over the groups that are not complete, the number of
+cosets.  So ``K(s)`` has exactly one element in each coset, and (with
+``permute(s, c h) == permute(permute(s, h), c) == permute(s, c)``)
+
+    ``R(s) := {permute(s, k) : k in K(s)} == {permute(s, c) : c in C(s)}``.
+
+For a permutation ``g``, invariance gives ``C(g s) == {c g^-1 : c in
+C(s)}`` (a table sorts ``g s`` exactly when composed with ``g`` it sorts
+``s``; 6 (iii) checks the canonicaliser's own tables do this), so
+``R(g s) == {permute(g s, c g^-1)} == {permute(s, c)} == R(s)``: both
+minima are the same state, whatever order the candidates are tried in
+(``_less`` is a total order on states), so every member of an orbit gets
+the same representative; and it is ``permute(s, k)`` for a permutation
+``k`` (6 (i)), a member of the orbit of ``s``.  The fast path returns what
+the general path would: when ``_order`` finds no tie that needs trying in
+any set, the only candidate is the table of its order, and when no order
+moves a member that table is the identity, whose image is ``s`` (6 (iv)
+and 2).  tests/test_symmetry.py also checks this on random permutations.
 
 Functions written for the proof use the helpers :func:`ite`, :func:`pick`,
 :func:`count`, :func:`all_of`, :func:`any_of` and :class:`Tally` instead of
@@ -60,6 +93,7 @@ __all__ = [
     "Tally",
     "all_of",
     "any_of",
+    "candidate_tables",
     "count",
     "differs",
     "forall",
@@ -442,6 +476,73 @@ class Symmetry:
 
 
 # -- the canonicaliser ----------------------------------------------------------------------------
+#
+# The decisions that depend on signatures are the two pure functions below; the canonicaliser
+# and the proof (mcheck.smt, obligation 6) call the same code.  They only compare signatures
+# (``<`` in the sort, ``==`` between neighbours) and ask ``complete`` about a signature.
+
+
+def _order(sg: Sequence[Any], ident: list[int], complete: bool | Callable[[Any], bool]
+           ) -> tuple[list[int], bool]:
+    """The members sorted by signature, and whether a tie needs the exhaustive fallback.
+
+    ``sg[i]`` is the signature of the ``i``-th member; ``ident`` is
+    ``list(range(len(sg)))``.  Returns ``(order, tie)``: ``order[pos]`` is the
+    member index the sort (stable) puts at position ``pos``, and ``tie`` is
+    True when two neighbours in that order have equal signatures that the
+    set is not ``complete`` for (then :func:`candidate_tables` gives more than
+    one table).  The canonicaliser's fast path: no tie in any set and
+    ``order == ident`` everywhere means the state is its own representative.
+    """
+    order = sorted(ident, key=sg.__getitem__)
+    if complete is not True:
+        for k in range(len(order) - 1):
+            x = sg[order[k]]
+            if x == sg[order[k + 1]] and not (complete and complete(x)):
+                return order, True
+    return order, False
+
+
+def candidate_tables(sg: Sequence[Any], members: Sequence[int], size: int,
+                     complete: bool | Callable[[Any], bool]) -> list[list[int]]:
+    """The tables the canonicaliser tries for one index set.
+
+    ``sg[i]`` is the signature of ``members[i]``.  A table maps every index
+    below ``size`` to its new name: the member sorted to position ``pos``
+    gets the name ``members[pos]`` and the other indices stay.  Members
+    with equal signatures form a group; every order within every group is
+    tried (the first table is the stable sort's), except in a group whose
+    signature the set is ``complete`` for, which keeps the stable order.
+    One table when no group needs trying.
+    """
+    n = len(sg)
+    order = sorted(range(n), key=sg.__getitem__)
+    table = list(range(size))
+    if complete is True:
+        for pos, i in enumerate(order):
+            table[members[i]] = members[pos]
+        return [table]
+    groups: list[list[int]] = []
+    prev = None
+    for pos, i in enumerate(order):
+        table[members[i]] = members[pos]
+        if pos and sg[i] == prev and not (complete and complete(prev)):
+            groups[-1].append(i)
+        else:
+            groups.append([i])
+        prev = sg[i]
+    if len(groups) == n:
+        return [table]
+    out = []
+    for combo in itertools.product(*(itertools.permutations(g) for g in groups)):
+        t = list(range(size))
+        pos = 0
+        for g in combo:
+            for i in g:
+                t[members[i]] = members[pos]
+                pos += 1
+        out.append(t)
+    return out
 
 
 class Canonicaliser:
@@ -482,15 +583,11 @@ class Canonicaliser:
         sigs = self.signatures(state)
         moved = False
         for name, _members, _size, complete, ident, _full in self.sets:
-            sg = sigs[name]
-            order = sorted(ident, key=sg.__getitem__)
+            order, tie = _order(sigs[name], ident, complete)
+            if tie:
+                return self.with_perm(state, sigs)[0]
             if order != ident:
                 moved = True
-            if complete is not True:
-                for k in range(len(order) - 1):
-                    x = sg[order[k]]
-                    if x == sg[order[k + 1]] and not (complete and complete(x)):
-                        return self.with_perm(state, sigs)[0]
         if not moved:
             return state
         return self.with_perm(state, sigs)[0]
@@ -500,32 +597,12 @@ class Canonicaliser:
             sigs = self.signatures(state)
         choices: list[list[tuple[str, list[int]]]] = []
         base: dict[str, list[int]] = {}
-        for name, members, size, complete, ident, _full in self.sets:
-            sg = sigs[name]
-            order = sorted(ident, key=sg.__getitem__)
-            table = list(range(size))
-            groups: list[list[int]] = []
-            prev = None
-            for pos, i in enumerate(order):
-                table[members[i]] = members[pos]
-                if pos and complete is not True and sg[i] == prev and not (
-                        complete and complete(prev)):
-                    groups[-1].append(i)
-                else:
-                    groups.append([i])
-                prev = sg[i]
-            base[name] = table
-            if len(groups) < len(order):
-                alts = []
-                for combo in itertools.product(*(itertools.permutations(g) for g in groups)):
-                    t = list(range(size))
-                    pos = 0
-                    for g in combo:
-                        for i in g:
-                            t[members[i]] = members[pos]
-                            pos += 1
-                    alts.append((name, t))
-                choices.append(alts)
+        for name, members, size, complete, _ident, _full in self.sets:
+            tables = candidate_tables(sigs[name], members, size, complete)
+            if len(tables) == 1:
+                base[name] = tables[0]
+            else:
+                choices.append([(name, t) for t in tables])
         if not choices:
             perm = Perm({n: SetPerm(t, _trusted=True) for n, t in base.items()}, self.sizes)
             if perm.identity:
@@ -534,10 +611,8 @@ class Canonicaliser:
         self.ties += 1
         best = None
         best_perm = None
-        tied = {alts[0][0] for alts in choices}
-        fixed = {n: t for n, t in base.items() if n not in tied}
         for combo in itertools.product(*choices):
-            tables = dict(fixed)
+            tables = dict(base)
             tables.update(dict(combo))
             perm = Perm({n: SetPerm(t, _trusted=True) for n, t in tables.items()}, self.sizes)
             cand = state if perm.identity else self.permute(state, perm)

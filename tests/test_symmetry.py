@@ -14,13 +14,15 @@ from pathlib import Path
 
 import pytest
 
+import mcheck.smt as smt
+import mcheck.symmetry
 from examples.allocator import Allocator
 from examples.toys import Increments
 from mcheck import Verdict, check
 from mcheck.cli import main
 from mcheck.errors import UsageError
-from mcheck.smt import certify
-from mcheck.symmetry import Canonicaliser, Perm, SetPerm, prepare, self_check
+from mcheck.smt import _source_files, certify, certify_canonicaliser
+from mcheck.symmetry import Canonicaliser, IndexSet, Perm, SetPerm, prepare, self_check
 from mcheck.trace import Trace, replay
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -100,6 +102,122 @@ def test_canonical_form_is_the_same_for_every_member_of_an_orbit(model):
 def test_setperm_refuses_a_table_that_is_not_a_permutation():
     with pytest.raises(ValueError, match="not a permutation"):
         SetPerm([0, 0, 1])
+
+
+# -- the canonicaliser's proof (obligation 6) ----------------------------------------------------
+
+#: a set's ``complete`` as the canonicaliser sees it: never, always, a predicate of the signature
+COMPLETE = {"none": False, "all": True, "some": lambda sig: sig == (-1, 0, 0)}
+
+
+@pytest.mark.parametrize("kind", sorted(COMPLETE))
+@pytest.mark.parametrize("n", [1, 2, 3, 4, 5])
+def test_the_canonicaliser_is_proved_for_sets_of_1_to_5_members(n, kind):
+    cert = certify_canonicaliser([IndexSet("procs", tuple(range(n)), n, complete=COMPLETE[kind])])
+    assert cert.status == "proved", cert.summary()
+    assert cert.obligations == 1
+
+
+def test_the_canonicaliser_proof_explores_one_path_per_weak_ordering():
+    # Pinned: 4 members have 75 weak orderings of their signatures; a complete set never
+    # asks about equal signatures (fewer paths), a predicate doubles a path per tied group.
+    paths = {kind: certify_canonicaliser([IndexSet("procs", (0, 1, 2, 3), 4,
+                                                   complete=COMPLETE[kind])]).paths
+             for kind in COMPLETE}
+    assert paths == {"none": 75, "all": 57, "some": 138}
+    # members that are not 0..n-1 (one process's lanes among all threads): the same proof
+    lanes = IndexSet("lanes", (2, 3, 4), 6, complete=COMPLETE["some"])
+    cert = certify_canonicaliser([lanes])
+    assert cert.status == "proved" and cert.paths == 20
+
+
+def _refused_by_obligation_6(cert, part):
+    assert cert.status == "refuted", cert.summary()
+    w = cert.witness
+    assert w.obligation.startswith("canonicaliser: procs (3 of 3 indices")
+    assert w.detail.startswith(f"signatures {list(w.state)}")
+    assert f": {part} " in w.detail
+    assert len(w.state) == 3 and all(0 <= v < 3 for v in w.state)
+    return w
+
+
+def test_a_canonicaliser_that_drops_a_candidate_is_refused(monkeypatch):
+    real = mcheck.symmetry.candidate_tables
+
+    def drop_last(sg, members, size, complete):
+        out = real(sg, members, size, complete)
+        return out[:-1] if len(out) > 1 else out
+
+    monkeypatch.setattr(mcheck.symmetry, "candidate_tables", drop_last)
+    cert = certify_canonicaliser([IndexSet("procs", (0, 1, 2), 3)])
+    w = _refused_by_obligation_6(cert, "(ii)")
+    assert len(set(w.state)) < 3  # a tie: where there is more than one candidate
+    assert w.permutation == "-"
+
+
+def test_a_canonicaliser_that_sorts_descending_for_3_members_is_refused(monkeypatch):
+    real = mcheck.symmetry.candidate_tables
+
+    def descending(sg, members, size, complete):
+        out = real(sg, members, size, complete)
+        return [t[::-1] for t in out] if len(members) == 3 else out
+
+    monkeypatch.setattr(mcheck.symmetry, "candidate_tables", descending)
+    m = Increments(3)
+    cert = certify(m, m.symmetry(), use_cache=False)  # the whole proof: obligation 6 refuses
+    w = _refused_by_obligation_6(cert, "(i)")
+    assert cert.reason == w.obligation == "canonicaliser: procs (3 of 3 indices, complete)"
+    assert "greater signature" in w.detail or "reorders members" in w.detail
+    assert certify(Increments(2), Increments(2).symmetry(), use_cache=False).ok  # 2 members
+
+
+def test_equivariance_is_compared_across_paths_and_a_difference_is_refused():
+    # (iii) for a set that is not complete: the permuted signatures are another path's;
+    # given (i) and (ii) it cannot fail, so the difference is planted after the exploration
+    [(name, fn, ex)] = smt._canon_tasks([IndexSet("procs", (0, 1, 2), 3)], timeout_ms=20_000,
+                                        max_paths=1_000, deadline=None)
+    ex.fresh_solver()
+    assert sum(ex.refute(info, info.result[0]) is None for info in ex.run(fn)) == 13
+    assert fn.finish() is None
+    key = ((0, 1, 2), ())  # every signature different, sorted already: one table, the identity
+    fn.found[key] = (((1, 0, 2),),) + fn.found[key][1:]
+    perm, state, _action, detail = fn.finish()
+    assert perm in ("procs: swap 0 1", "procs: cycle 0 1 2")
+    assert sorted(state) == [0, 1, 2] and "(iii) the permuted signatures [0, 1, 2]" in detail
+
+
+def test_a_fast_path_that_misses_a_tie_is_refused(monkeypatch):
+    real = mcheck.symmetry._order
+    monkeypatch.setattr(mcheck.symmetry, "_order", lambda sg, ident, complete:
+                        (real(sg, ident, complete)[0], False))
+    cert = certify_canonicaliser([IndexSet("procs", (0, 1, 2), 3, complete=COMPLETE["some"])])
+    w = _refused_by_obligation_6(cert, "(iv)")
+    assert "(complete for the signature values" in w.detail
+
+
+def test_a_canonicaliser_that_does_more_than_compare_signatures_is_unknown(monkeypatch):
+    real = mcheck.symmetry.candidate_tables
+
+    def peeks(sg, members, size, complete):
+        if sg[0] == 1:  # a signature against a constant: not an order question
+            pass
+        return real(sg, members, size, complete)
+
+    monkeypatch.setattr(mcheck.symmetry, "candidate_tables", peeks)
+    cert = certify_canonicaliser([IndexSet("procs", (0, 1, 2), 3)])
+    assert cert.status == "unknown" and not cert.ok
+    assert "did more with signatures than compare" in cert.reason
+
+
+def test_the_canonicaliser_is_part_of_every_proof_and_of_its_cache_key():
+    m = Allocator(3, 2)
+    cert = certify(m, m.symmetry())
+    assert "canonicaliser: cells (3 of 3 indices, complete for some signatures)" in \
+        cert.per_obligation
+    assert cert.per_counts["canonicaliser: cells (3 of 3 indices, complete for some "
+                           "signatures)"][0] == 20
+    assert str(Path(mcheck.symmetry.__file__).resolve()) in \
+        {str(Path(f).resolve()) for f in _source_files(m)}
 
 
 # -- the allocator: a proof, a reduction, and the broken allocator --------------------------------
