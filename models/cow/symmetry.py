@@ -109,7 +109,8 @@ class _Bounds:
             f"handles {self.H}, threads {self.T}, BIAS {self.B}, tokens 0..{self.tokens}",
             f"frame: ref 0..{self.ref}, mapcount 0..{self.maps}, lru/AE/locked 0..1, "
             f"swapcache a slot or none, data a token",
-            f"slot: swapcount 0..{self.maps}, cache a frame or none, data a token",
+            f"slot: swapcount 0..{self.maps}, cache a frame or none, data a token; a "
+            "frame's swapcache names a slot iff that slot's cache names the frame",
             f"process: alive 0..2, PTE kind 0..2 naming a frame (present) or slot (swap) or 0 "
             f"(none, all fields 0), write_protect_seq 0..{self.wps}, mmap_lock -1..{self.T}, "
             f"flags 0..1, L -1..{self.tokens}, history 0..{self.hist}",
@@ -557,6 +558,11 @@ class _Domain:
         slots = tuple((v.int(0, b.maps), v.ref(b.F), v.int(0, tok)) for _ in range(b.S))
         for sl in slots:  # so has a free slot (vm.FREE_SLOT)
             v.require((sl[0] != 0) | (sl[1] != NONE) | (sl[2] == 0))
+        # the swap cache links a frame and a slot both ways (oracle.accounting_ok checks it)
+        for f, fr in enumerate(frames):
+            for i, sl in enumerate(slots):
+                v.require((sl[1] != f) | (fr[3] == i))
+                v.require((fr[3] != i) | (sl[1] == f))
         procs = []
         for _p in range(b.P):
             ptes = []
@@ -655,6 +661,11 @@ def in_domain(m: CowBase, s: tuple) -> list[str]:
     for i, sl in enumerate(slots):
         if sl[0] == 0 and sl[1] == NONE and sl[2] != 0:
             bad.append(f"s{i}: free but {sl!r}")
+        if sl[1] != NONE and not (0 <= sl[1] < len(frames) and frames[sl[1]][3] == i):
+            bad.append(f"s{i}: caches f{sl[1]}, which does not name it")
+    for f, fr in enumerate(frames):
+        if fr[3] != NONE and not (0 <= fr[3] < len(slots) and slots[fr[3]][1] == f):
+            bad.append(f"f{f}: in the swap cache of s{fr[3]}, which does not name it")
     for k, h in enumerate(handles):
         if h[0] == UNUSED and h != (UNUSED, NONE, 0, 0, 0, 0, 0, 0):
             bad.append(f"h{k}: unused but {h!r}")

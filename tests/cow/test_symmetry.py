@@ -198,3 +198,29 @@ def test_the_lowest_free_frame_allocator_is_refused_with_its_witness():
     assert w.action[1].endswith(("-> f0", "f0 exclusive R/O", "f0 shared R/O"))  # took f0
     assert w.action[2][-1] == 0
     assert "is not enabled in the permuted state" in w.detail
+
+
+# A state whose slot s1 caches f2 while f2 names no slot: unreachable (model_error checks the
+# link), but once in the proof's domain it refuted munmap's component under "slots: swap 0 1"
+# (free_swap_and_cache followed f2's missing back link to slots[-1]).
+_UNLINKED = (((0, 0, 0, -1, 0, 0, 0), (0, 0, 0, -1, 0, 0, 0), (1, 0, 0, -1, 0, 0, 0)),
+             ((0, -1, 0), (1, 2, 0)),
+             ((0, ((2, 1, 0, 0),), (0,), 0, 0, 0, 0, (-1,), 0),
+              (0, ((0, 0, 0, 0),), (0,), 0, -1, 0, 0, (-1,), 0)),
+             (), ((0, 0, (), -1, 0, (7, 0)), (0, 0, (0, 0, 0, 0, 0), -1, 0, (2, -1))),
+             ((0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0), 0))
+
+
+def test_the_swap_cache_link_is_mutual_in_the_domain():
+    from mcheck import smt
+
+    [m] = mcheck_models({"policy": "E6", "budget": "write=1", "slots": 2})
+    assert "s1: caches f2, which does not name it" in in_domain(m, _UNLINKED)
+    prover = smt._Prover(m, m.symmetry(), timeout_ms=20000, max_paths=200_000,
+                         deadline=None, progress=None)
+    prover.tasks = []
+    prover.steps()
+    prover.tasks = [t for t in prover.tasks if t[0] == "component ('busy', 0, 7) commutes"]
+    assert len(prover.tasks) == 1
+    prover._run_tasks(1)  # raises _Refuted with the old, loose domain
+    assert prover.obligations == 1
