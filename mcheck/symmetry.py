@@ -347,6 +347,10 @@ class SetPerm:
         return f"SetPerm({list(self.table)})"
 
 
+#: the identity of each size (SetPerms are never changed once made, so they can be shared)
+_IDENTITIES: dict[int, SetPerm] = {}
+
+
 class Perm:
     """A permutation of every declared set (sets not given are the identity)."""
 
@@ -359,7 +363,10 @@ class Perm:
     def __getitem__(self, name: str) -> SetPerm:
         p = self.parts.get(name)
         if p is None:
-            p = SetPerm(range(self.sizes[name]))
+            n = self.sizes[name]
+            p = _IDENTITIES.get(n)
+            if p is None:
+                p = _IDENTITIES[n] = SetPerm(range(n))
             self.parts[name] = p
         return p
 
@@ -567,6 +574,15 @@ class Canonicaliser:
         self.ties = 0
         self._memo: dict[Any, Any] = {}
         self._memo_size = memo
+        self._setperms: dict[tuple[str, tuple[int, ...]], SetPerm] = {}
+
+    def _setperm(self, name: str, table: list[int]) -> SetPerm:
+        """The SetPerm of ``table`` (made once: a set of n members has at most n! of them)."""
+        key = (name, tuple(table))
+        sp = self._setperms.get(key)
+        if sp is None:
+            sp = self._setperms[key] = SetPerm(table, _trusted=True)
+        return sp
 
     def __call__(self, state: Any) -> Any:
         memo = self._memo
@@ -604,7 +620,7 @@ class Canonicaliser:
             else:
                 choices.append([(name, t) for t in tables])
         if not choices:
-            perm = Perm({n: SetPerm(t, _trusted=True) for n, t in base.items()}, self.sizes)
+            perm = Perm({n: self._setperm(n, t) for n, t in base.items()}, self.sizes)
             if perm.identity:
                 return state, perm
             return self.permute(state, perm), perm
@@ -614,7 +630,7 @@ class Canonicaliser:
         for combo in itertools.product(*choices):
             tables = dict(base)
             tables.update(dict(combo))
-            perm = Perm({n: SetPerm(t, _trusted=True) for n, t in tables.items()}, self.sizes)
+            perm = Perm({n: self._setperm(n, t) for n, t in tables.items()}, self.sizes)
             cand = state if perm.identity else self.permute(state, perm)
             if best is None or _less(cand, best):
                 best, best_perm = cand, perm

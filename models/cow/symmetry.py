@@ -162,6 +162,9 @@ class _Layout:
                                      complete=_no_frame_ref))
         self.sets = sets
         self.names = {s.name for s in sets}
+        # the sets thread_perm reads; its answers for concrete permutations, remembered
+        self.thread_sets = [st.name for st in sets if st.name not in ("frames", "slots")]
+        self._tperms: dict[tuple, SetPerm] = {}
         # scripted: the kind of the operation a thread runs at each pc (-1 when done)
         if not self.open:
             progs = m.programs  # type: ignore[attr-defined]
@@ -174,6 +177,16 @@ class _Layout:
         """The permutation of thread indices the process and lane permutations induce."""
         if not (self.children or self.lanes_per_proc):
             return _IDENT
+        parts = [p[n] for n in self.thread_sets]
+        if any(sp.symbolic for sp in parts):  # in a proof: build it (no dict lookups on terms)
+            return self._thread_perm(p)
+        key = tuple(sp.table for sp in parts)
+        got = self._tperms.get(key)
+        if got is None:
+            got = self._tperms[key] = self._thread_perm(p)
+        return got
+
+    def _thread_perm(self, p: Perm) -> SetPerm:
         table: list[Any] = []
         tpp = self.tpp
         for t in range(self.nthreads):
