@@ -297,6 +297,31 @@ def test_an_asymmetric_step_is_refused():
     assert cert.witness.action == (0,) and cert.witness.state[1] == 3
 
 
+def test_an_asymmetric_step_of_a_component_proven_through_its_orbit_is_refused():
+    # The processes' components form one orbit, so the prover checks (0,) only, under the
+    # stabiliser's generators and one element taking (0,) to each other member: a step that
+    # is special in process 2 must still be caught, through the element that maps 0 to 2.
+    from mcheck.smt import _component_plan
+    from mcheck.symmetry import generators
+
+    m = Increments(3)
+    d = m.symmetry()
+    plan = _component_plan(d, list(d.components), generators(d.sets))
+    assert {c: [n for n, _ in v] for c, v in plan.items()} == {
+        (0,): ["procs: [0, 2, 1]", "procs: swap 0 1", "procs: [2, 0, 1]"]}
+
+    class Bad(Increments):
+        def step(self, state, action):
+            s = super().step(state, action)
+            if action[0] == 2 and state[3] == 3:  # process 2 is special
+                s = (s[0] ^ 1,) + s[1:]
+            return s
+    cert = certify(m := Bad(3), m.symmetry())
+    assert cert.status == "refuted"
+    assert cert.witness.obligation == "component (0,) commutes"
+    assert cert.witness.permutation == "procs: [2, 0, 1]"
+
+
 def test_unknown_is_never_a_proof_and_is_not_cached(fresh_cache):
     m = Increments(3)
     cert = certify(m, m.symmetry(), max_paths=2)
