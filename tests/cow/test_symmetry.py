@@ -224,3 +224,21 @@ def test_the_swap_cache_link_is_mutual_in_the_domain():
     assert len(prover.tasks) == 1
     prover._run_tasks(1)  # raises _Refuted with the old, loose domain
     assert prover.obligations == 1
+
+
+def test_reclaim_past_add_to_swap_holds_a_swap_cached_page_in_the_domain():
+    # With the reclaim thread's page allowed out of the swap cache at try_to_unmap (unreachable:
+    # add_to_swap put it there and reclaim holds its lock), the PTE became a swap entry for slot
+    # -1, i.e. the last slot, and swapping the slots refuted the step.
+    from mcheck import smt
+
+    [m] = mcheck_models({"policy": "E6", "budget": "pin=1,swapout=1,write=2,unmap=1",
+                         "slots": 2, "gup_modes": "rw-slow"})
+    prover = smt._Prover(m, m.symmetry(), timeout_ms=20000, max_paths=200_000,
+                         deadline=None, progress=None)
+    prover.tasks = []
+    prover.steps()
+    prover.tasks = [t for t in prover.tasks if t[0] == "component ('busy', 2, 11) commutes"]
+    assert len(prover.tasks) == 3  # idle, isolating, past add_to_swap
+    prover._run_tasks(1)
+    assert prover.obligations == 3
