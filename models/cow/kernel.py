@@ -726,8 +726,13 @@ def reclaim_try_to_unmap(w: World, pol: Policy, f: int) -> tuple[str, int]:
     PTE -> swap entry, swapcount+1, mapcount-1, the mapping's reference
     dropped.  E6: an exclusive maybe-pinned page is refused and the walk
     aborts (page_try_share_anon_rmap, A1-A4); otherwise AE is cleared and
-    remembered in SWP_EXCLUSIVE where the arch has it.  Returns (label,
-    state): 1 unmapped one and more may follow, 0 no mapping left, -1 aborted.
+    remembered in SWP_EXCLUSIVE where the arch has it.  A page that is not in
+    the swap cache aborts the walk, as try_to_unmap_one()'s
+    ``folio_test_swapbacked(folio) != folio_test_swapcache(folio)`` check
+    does (with a WARN_ON_ONCE): unreachable here, since add_to_swap either
+    succeeded or blocked and reclaim holds the page lock, but it keeps the
+    step from naming a slot that does not exist.  Returns (label, state): 1
+    unmapped one and more may follow, 0 no mapping left, -1 aborted.
     """
     for q in range(len(w.procs)):
         for v, (kind, idx, _wr, _sd) in enumerate(w.procs.peek(q)[1]):
@@ -736,6 +741,8 @@ def reclaim_try_to_unmap(w: World, pol: Policy, f: int) -> tuple[str, int]:
                 if pr.ptl:
                     raise Blocked("PTL held")
                 fr = w.frames[f]
+                if fr.swapcache == NONE:
+                    return "try_to_unmap: not in the swap cache (WARN_ON_ONCE)", -1
                 ae = fr.ae
                 if pol.unmap_try_share and ae and w.maybe_dma_pinned(f):
                     return f"try_to_unmap: P{q} page_try_share_anon_rmap -EBUSY", -1

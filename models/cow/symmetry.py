@@ -62,10 +62,8 @@ def _thread_shapes(kind: str, pages: int, bias: int) -> list[tuple]:
     Each is ``(sub-steps, locals, held)``: locals ``"none"`` ``()``, ``"seq"``
     GUP-fast's sampled sequence ``(seq,)``, ``"snap"`` its PTE snapshot
     ``(seq, PRESENT, f, w, sd)``, ``"dec"`` fork's decision ``(d,)``, ``"frame"``
-    reclaim's page ``(f,)``, ``"cached"`` the same page once add_to_swap has put
-    it in the swap cache (it stays there while reclaim holds its lock); held
-    ``"none"`` (NONE, 0 refs), ``"loc2"`` the snapshot's frame with 1 or BIAS
-    refs, ``"loc0"`` reclaim's page with 1 ref.
+    reclaim's page ``(f,)``; held ``"none"`` (NONE, 0 refs), ``"loc2"`` the
+    snapshot's frame with 1 or BIAS refs, ``"loc0"`` reclaim's page with 1 ref.
     """
     if kind == "gup":
         return [((0,), "none", "none"), ((1,), "seq", "none"), ((2,), "snap", "none"),
@@ -75,7 +73,7 @@ def _thread_shapes(kind: str, pages: int, bias: int) -> list[tuple]:
         odd = (0,) + tuple(range(1, 2 * pages, 2)) + (2 * pages + 1,)
         return [(odd, "none", "none"), (tuple(range(2, 2 * pages + 1, 2)), "dec", "none")]
     if kind == "swapout":
-        return [((0,), "none", "none"), ((1,), "frame", "loc0"), ((2, 3), "cached", "loc0")]
+        return [((0,), "none", "none"), ((1, 2, 3), "frame", "loc0")]
     if kind == "exit":
         return [(tuple(range(pages + 1)), "none", "none")]
     return [((0,), "none", "none")]
@@ -547,11 +545,7 @@ class _Domain:
             sub = v.int(min(subs), max(subs))
             v.require(any_of(sub == x for x in subs))
             f = v.int(0, b.F - 1)
-            if locs == "cached":
-                frames = self._generic[0] if self._generic is not None else ()
-                v.require(any_of((f == i) & (fr[3] != NONE) for i, fr in enumerate(frames)))
             loc = {"none": (), "seq": (v.int(-1, b.wps),), "dec": (v.bool(),), "frame": (f,),
-                   "cached": (f,),
                    "snap": (v.int(-1, b.wps), PRESENT, f, v.bool(), v.bool())}[locs]
             if held_kind == "none":
                 held, refs = NONE, 0
@@ -622,7 +616,7 @@ class _Domain:
 # -- membership of concrete states -----------------------------------------------------------------
 
 
-def _fits(th: tuple, shape: tuple, b: _Bounds, frames: tuple) -> bool:
+def _fits(th: tuple, shape: tuple, b: _Bounds) -> bool:
     _pc, sub, loc, held, refs, _op = th
     subs, locs, held_kind = shape
     if sub not in subs:
@@ -634,10 +628,8 @@ def _fits(th: tuple, shape: tuple, b: _Bounds, frames: tuple) -> bool:
         ok = len(loc) == 1 and -1 <= loc[0] <= b.wps
     elif locs == "dec":
         ok = len(loc) == 1 and loc[0] in (0, 1)
-    elif locs in ("frame", "cached"):
+    elif locs == "frame":
         ok = len(loc) == 1 and 0 <= loc[0] < b.F
-        if ok and locs == "cached":
-            ok = frames[loc[0]][3] != NONE
         f = loc[0] if ok else None
     else:
         ok = (len(loc) == 5 and -1 <= loc[0] <= b.wps and loc[1] == PRESENT
@@ -744,7 +736,7 @@ def in_domain(m: CowBase, s: tuple) -> list[str]:
             if (sub, loc, held, held_refs) != (0, (), NONE, 0) and lay.open:
                 bad.append(f"t{t}: idle but {th!r}")
             continue
-        if not any(_fits(th, shape, b, frames) for shape in _thread_shapes(kind, b.V, b.B)):
+        if not any(_fits(th, shape, b) for shape in _thread_shapes(kind, b.V, b.B)):
             bad.append(f"t{t}: {kind} in no declared shape: {th!r}")
         if lay.open:
             args = _ARGS[kind]
