@@ -39,7 +39,9 @@ import multiprocessing as mp
 import os
 import sys
 import time
+from array import array
 from collections.abc import Callable
+from multiprocessing.connection import wait as mp_wait
 from typing import Any
 
 from mcheck.explore import (
@@ -109,7 +111,8 @@ class _Worker:
         seen = self.seen
         cand: dict[int, tuple[int, int, Any]] = {}
         self.cand = cand
-        outdeg: list[tuple[int, int]] = []
+        out_pr = array("q")  # per expanded state: its rank and its number of successors
+        out_n = array("q")
         tbad: list[tuple[int, int] | None] = [None] * len(self.tprops)
         mkeys: list[list[tuple[int, int]]] = [[] for _ in self.metrics]
         dead: tuple[int, int] | None = None
@@ -134,11 +137,12 @@ class _Worker:
                     if checked <= 0:
                         checked = 4096
                         require_ints(t)
-            outdeg.append((pr, i + 1))
+            out_pr.append(pr)
+            out_n.append(i + 1)
             if i < 0 and self.deadlock and dead is None and not model.is_final(s):
                 dead = (pr, INF)
         keys = [(v[0], v[1], fp) for fp, v in cand.items()]
-        return outdeg, tbad, mkeys, dead, keys
+        return (out_pr, out_n), tbad, mkeys, dead, keys
 
     def _winners(self, fps: list[int], holders: bytes, assign: bytes
                  ) -> list[tuple[int, int] | None]:
@@ -248,12 +252,16 @@ class _Coordinator:
         return self._replies()
 
     def _replies(self) -> list[Any]:
-        out = []
-        for c in self.conns:
-            try:
-                out.append(c.recv())
-            except EOFError:
-                raise RuntimeError("a worker process died (see its error above)") from None
+        """One reply per worker, in worker order, read as they arrive (so the first
+        finisher's reply is unpickled while the others still work)."""
+        out: list[Any] = [None] * len(self.conns)
+        pending = {c: w for w, c in enumerate(self.conns)}
+        while pending:
+            for c in mp_wait(list(pending)):
+                try:
+                    out[pending.pop(c)] = c.recv()  # type: ignore[index]
+                except EOFError:
+                    raise RuntimeError("a worker process died (see its error above)") from None
         return out
 
     def _rss(self) -> int:
@@ -320,7 +328,7 @@ class _Coordinator:
                 else:
                     self.exhausted = True
                 return
-            outdeg = sorted(x for r in replies for x in r[0])
+            outdeg = [r[0] for r in replies]  # (ranks, successor counts) per worker
             order = self._merge([r[4] for r in replies])
             bads = self._send_winners(order)
             if self._level_events(d, replies, bads, outdeg, order):
@@ -392,7 +400,7 @@ class _Coordinator:
         return self._stop_at(events, order, [], -1, initial=True)
 
     def _level_events(self, d: int, replies: list[Any], bads: list[Any],
-                      outdeg: list[tuple[int, int]],
+                      outdeg: list[tuple[array, array]],
                       order: list[tuple[int, int, int, int]]) -> bool:
         events: list[tuple[tuple[int, int, int], int, int, Any]] = []
         for j, p in enumerate(self.tprops):
@@ -412,7 +420,7 @@ class _Coordinator:
         return self._stop_at(events, order, outdeg, d, initial=False)
 
     def _stop_at(self, events: list[Any], order: list[tuple[int, int, int, int]],
-                 outdeg: list[tuple[int, int]], d: int, initial: bool) -> bool:
+                 outdeg: list[tuple[array, array]], d: int, initial: bool) -> bool:
         """Record violations in sequential order; stop where the sequential search would."""
         events.sort(key=lambda e: (e[0], e[1], e[2]))
         stop_key: tuple[int, int, int] | None = None
@@ -440,13 +448,14 @@ class _Coordinator:
             self._count_metrics(stop_key, order, d)
         if stop_key is None:
             if not initial:
-                self.transitions += sum(n for _pr, n in outdeg)
+                self.transitions += sum(sum(ns) for _prs, ns in outdeg)
             return False
         if initial:
             self.n_states = sum(1 for x in order if (x[0], x[1], STORE) <= stop_key)
             return True
         pr, i, phase = stop_key
-        before = sum(n for p2, n in outdeg if p2 < pr)
+        before = sum(n for prs, ns in outdeg for p2, n in zip(prs, ns, strict=True)
+                     if p2 < pr)
         if i == INF:
             self.transitions += before
         else:
