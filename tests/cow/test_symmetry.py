@@ -243,3 +243,27 @@ def test_reclaim_unmapping_a_page_outside_the_swap_cache_aborts_symmetrically():
     assert len(prover.tasks) == 2  # idle, holding its page
     prover._run_tasks(1)
     assert prover.obligations == 2
+
+
+def test_interchangeable_threads_are_proven_once_per_orbit_of_components():
+    from mcheck.smt import _component_plan
+    from mcheck.symmetry import generators
+
+    [m] = mcheck_models({"policy": "E6", "budget": "fork=1,pin=1,write=2", "threads": 2,
+                         "gup_modes": "rw-fast"})
+    d = m.symmetry()
+    comps, gens = list(d.components), generators(d.sets)
+    plan = _component_plan(d, comps, gens)
+    assert (len(comps), len(gens), len(plan)) == (89, 4, 45)
+    assert sum(len(v) for v in plan.values()) == 180  # of 89 x 4 = 356
+    # thread 0's steps: the stabiliser (frames, the child's lanes) and the swap to thread 1
+    assert [n for n, _ in plan[("busy", 0, 3)]] == [
+        "frames: swap 0 1", "frames: cycle 0 1 2", "lanes of C1: swap 2 3", "lanes of P: swap 0 1"]
+    assert ("busy", 1, 3) not in plan
+    # a scenario's components are fixed by every permutation: the declared generators
+    s15 = _model("E1", scenario="S15")
+    d15 = s15.symmetry()
+    plan15 = _component_plan(d15, list(d15.components), generators(d15.sets))
+    assert all([n for n, _ in v] == ["frames: swap 0 1", "frames: cycle 0 1 2"]
+               for v in plan15.values())
+    assert len(plan15) == len(list(d15.components))
