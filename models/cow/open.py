@@ -35,6 +35,14 @@ _BUDGET_INDEX = {k: i for i, k in enumerate(BUDGET_KINDS)}
 _FORK = OP["fork"]
 
 
+def _template_budget(tmpl: tuple) -> int:
+    """The index in the budget of the kind a template draws on (a GUP: pin or get)."""
+    name = OP_NAMES[tmpl[0]]
+    if name == "gup":
+        name = "gup_pin" if tmpl[2] else "gup_get"
+    return _BUDGET_INDEX[_OP_KIND[name]]
+
+
 def parse_budget(text: str) -> dict[str, int]:
     """``"fork=1,pin=1,write=2"`` -> ``{"fork": 1, "pin": 1, "write": 2}``."""
     out: dict[str, int] = {}
@@ -203,10 +211,7 @@ class OpenCowModel(CowBase):
             return cached
         runs: list[tuple[int, list[tuple]]] = []
         for tmpl in self.templates(t):
-            name = OP_NAMES[tmpl[0]]
-            if name == "gup":
-                name = "gup_pin" if tmpl[2] else "gup_get"
-            bi = _BUDGET_INDEX[_OP_KIND[name]]
+            bi = _template_budget(tmpl)
             if runs and runs[-1][0] == bi:
                 runs[-1][1].append(tmpl)
             else:
@@ -233,10 +238,10 @@ class OpenCowModel(CowBase):
         """The operation ``tmpl`` stands for in ``state``, or None when it is not enabled."""
         _frames, _slots, procs, handles, _threads, (budget, tokens) = state
         kind = tmpl[0]
+        if not budget[_template_budget(tmpl)]:
+            return None
         if kind == OP["gup"]:
             _k, v, pin, rw, fast = tmpl
-            if not budget[_BUDGET_INDEX["pin" if pin else "get"]]:
-                return None
             # Each pin or get takes the next handle when it starts (not the lowest unused
             # one: two GUP calls in flight must not share a handle).
             free_k = self.cfg.handles - budget[_BUDGET_INDEX["pin"]] - \
@@ -245,8 +250,6 @@ class OpenCowModel(CowBase):
             if procs[self.thread_proc[t]][1][v][0] == 0:
                 return None
             return (kind, v, free_k, pin, rw, fast)
-        if not budget[_BUDGET_INDEX[_OP_KIND[OP_NAMES[kind]]]]:
-            return None
         if kind == OP["swapout"]:
             _k, q, v = tmpl
             pr = procs[q]
