@@ -75,6 +75,13 @@ class Property:
     explain:
         Optional: called with the same arguments as ``check`` on a violation
         (or a metric event), returns one line saying what went wrong.
+    exercised:
+        Optional vacuity hook, called with the same arguments as ``check``:
+        True when the check really tested something there (e.g. a view was
+        compared with its expected value).  A property that holds but is
+        exercised in no reachable state (invariant) or transition holds
+        vacuously; ``mcheck check`` then prints a warning.  None: the
+        property does not say (no warning is possible).
     """
 
     name: str
@@ -82,22 +89,33 @@ class Property:
     check: Callable[..., bool] = field(compare=False)
     description: str = ""
     explain: Callable[..., str] | None = field(default=None, compare=False)
+    exercised: Callable[..., bool] | None = field(default=None, compare=False)
 
 
 def invariant(
     name: str, check: Callable[[Any], bool], description: str = "",
     explain: Callable[[Any], str] | None = None,
+    exercised: Callable[[Any], bool] | None = None,
 ) -> Property:
-    """A state invariant: ``check(state)`` must be True in every reachable state."""
-    return Property(name, Kind.INVARIANT, check, description, explain)
+    """A state invariant: ``check(state)`` must be True in every reachable state.
+
+    ``exercised(state)``, when given, is True where the check tested something
+    (see :class:`Property`).
+    """
+    return Property(name, Kind.INVARIANT, check, description, explain, exercised)
 
 
 def transition(
     name: str, check: Callable[[Any, Any, Any], bool], description: str = "",
     explain: Callable[[Any, Any, Any], str] | None = None,
+    exercised: Callable[[Any, Any, Any], bool] | None = None,
 ) -> Property:
-    """A transition property: ``check(state, action, next)`` must be True on every transition."""
-    return Property(name, Kind.TRANSITION, check, description, explain)
+    """A transition property: ``check(state, action, next)`` must be True on every transition.
+
+    ``exercised(state, action, next)``, when given, is True where the check
+    tested something (see :class:`Property`).
+    """
+    return Property(name, Kind.TRANSITION, check, description, explain, exercised)
 
 
 def metric(
