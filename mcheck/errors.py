@@ -7,7 +7,7 @@ line on stderr, never a traceback, and exits with :attr:`UsageError.status`.
 
 from __future__ import annotations
 
-__all__ = ["ModelError", "UsageError"]
+__all__ = ["ModelError", "Terminated", "UsageError"]
 
 
 def _one_line(text: str) -> str:
@@ -40,3 +40,11 @@ class UsageError(Exception):
 
 class ModelError(UsageError):
     """An exception raised by a model's own code: a bug in the model, not in mcheck."""
+
+
+class Terminated(KeyboardInterrupt):
+    """Raised by ``mcheck``'s SIGTERM handler: exit status 143 with one line.
+
+    A :class:`KeyboardInterrupt`, so code that stops cleanly on Ctrl-C (and
+    returns what it found so far) stops the same way on SIGTERM.
+    """

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import itertools
+import json
 import os
 import sys
 from collections.abc import Mapping
@@ -38,14 +38,20 @@ from mcheck.model import Model
 
 __all__ = ["add_arguments", "build_models", "load_module", "model_from_params"]
 
-_counter = itertools.count(1)
-
 _PATH_FIX = "give the path of a model file (.py) or of a model package directory"
 
 
 def _private_name(path: Path) -> str:
+    """``_mcheck_model_<n>_<stem>``, with the first ``n`` no loaded module has taken."""
     stem = "".join(c if c.isalnum() else "_" for c in path.stem) or "model"
-    return f"_mcheck_model_{next(_counter)}_{stem}"
+    n = 1
+    while f"_mcheck_model_{n}_{stem}" in sys.modules:
+        n += 1
+    return f"_mcheck_model_{n}_{stem}"
+
+
+def _exit_call(e: SystemExit) -> str:
+    return "sys.exit()" if e.code is None else f"sys.exit({e.code!r})"
 
 
 def load_module(path: str | os.PathLike[str]) -> ModuleType:
@@ -80,6 +86,10 @@ def load_module(path: str | os.PathLike[str]) -> ModuleType:
     sys.modules[name] = module  # before exec: dataclasses and relative imports look it up
     try:
         spec.loader.exec_module(module)
+    except SystemExit as e:
+        sys.modules.pop(name, None)
+        raise UsageError(f"model '{given}' called {_exit_call(e)} while being imported",
+                         "a model module must not exit: raise an exception instead") from e
     except Exception as e:
         sys.modules.pop(name, None)
         if os.environ.get("MCHECK_DEBUG"):
@@ -106,6 +116,10 @@ def add_arguments(module: ModuleType, parser: argparse.ArgumentParser) -> None:
         return
     try:
         hook(parser)
+    except SystemExit as e:
+        raise ModelError(f"model module {module.__file__} called {_exit_call(e)} in "
+                         "mcheck_arguments", "a model module must not exit: raise an "
+                         "exception instead") from e
     except Exception as e:
         raise ModelError(
             f"model module {module.__file__} failed in mcheck_arguments: "
@@ -122,21 +136,72 @@ def build_models(module: ModuleType, options: Mapping[str, Any], given: str) -> 
                          f"see `mcheck check {given} --help` for the model's flags") from e
     except UsageError:
         raise
+    except SystemExit as e:
+        raise ModelError(f"model module '{given}' called {_exit_call(e)} in mcheck_models",
+                         "a model module must not exit: raise ValueError for bad options"
+                         ) from e
     except Exception as e:
-        raise ModelError(
-            f"model module '{given}' raised {type(e).__name__} in mcheck_models: {e}",
-            "this is a bug in the model (MCHECK_DEBUG=1 shows the traceback)") from e
+        raise _models_bug(given, e) from e
+    returned = type(models).__name__
     if isinstance(models, Model):
         models = [models]
     try:
         models = list(models)
     except TypeError:
         models = None
+    except ValueError as e:  # a generator refusing the options as it goes
+        raise UsageError(f"{given}: {e}",
+                         f"see `mcheck check {given} --help` for the model's flags") from e
+    except SystemExit as e:
+        raise ModelError(f"model module '{given}' called {_exit_call(e)} while listing its "
+                         "models", "a model module must not exit: raise an exception "
+                         "instead") from e
+    except Exception as e:
+        raise _models_bug(given, e) from e
     if not models or not all(isinstance(m, Model) for m in models):
-        raise UsageError(f"mcheck_models() in '{given}' returned {type(models).__name__} "
+        raise UsageError(f"mcheck_models() in '{given}' returned {returned} "
                          "instead of a non-empty list of Model instances",
                          "return a list of mcheck.Model objects")
+    for m in models:
+        _check_params(m, given)
     return models
+
+
+def _models_bug(given: str, e: BaseException) -> ModelError:
+    return ModelError(
+        f"model module '{given}' raised {type(e).__name__} in mcheck_models: {e}",
+        "this is a bug in the model (MCHECK_DEBUG=1 shows the traceback)")
+
+
+def _check_params(m: Model, given: str) -> None:
+    """``m.params()`` must be a mapping of strings to JSON values (traces record it)."""
+    fix = "make params() return {name: int, str, bool, list or dict} (it rebuilds the model)"
+    try:
+        params = m.params()
+    except Exception as e:
+        raise ModelError(f"model '{m.name}' from '{given}' raised {type(e).__name__} in "
+                         f"params(): {e}", "this is a bug in the model (MCHECK_DEBUG=1 "
+                         "shows the traceback)") from e
+    if not isinstance(params, Mapping):
+        raise UsageError(f"params() of model '{m.name}' from '{given}' returned "
+                         f"{type(params).__name__}, not a dict", fix)
+    for k, v in params.items():
+        if not isinstance(k, str):
+            raise UsageError(f"params() of model '{m.name}' from '{given}' has the key {k!r}, "
+                             "not a string", fix)
+        try:
+            json.dumps(v, allow_nan=False)
+        except (TypeError, ValueError, RecursionError) as e:
+            raise UsageError(f"params() of model '{m.name}' from '{given}' holds "
+                             f"{k}={_short(v)}, not a JSON value ({e})", fix) from e
+
+
+def _short(value: object) -> str:
+    try:
+        text = repr(value)
+    except Exception:  # a user's __repr__ may raise
+        text = f"<{type(value).__name__}>"
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def model_from_params(given: str, params: Mapping[str, Any]) -> Model:

@@ -238,7 +238,14 @@ def load(file: str | os.PathLike[str]) -> Trace:
     except json.JSONDecodeError as e:
         raise TraceError(f"trace '{file}' is not valid JSON ({e.msg} at line {e.lineno} "
                          f"column {e.colno})", regen) from e
-    return Trace.from_dict(data, f"trace '{file}'")
+    except ValueError as e:  # e.g. an integer of more than 4300 digits
+        raise TraceError(f"trace '{file}' cannot be decoded: {e}", regen) from e
+    except RecursionError as e:
+        raise TraceError(f"trace '{file}' nests its JSON too deeply to decode", regen) from e
+    try:
+        return Trace.from_dict(data, f"trace '{file}'")
+    except RecursionError as e:
+        raise TraceError(f"trace '{file}' nests its actions too deeply", regen) from e
 
 
 @dataclass(frozen=True)
