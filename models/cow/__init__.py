@@ -37,7 +37,7 @@ from .matrix import mcheck_matrix, mcheck_matrix_arguments
 from .model import CowModel
 from .open import BUDGET_KINDS, GUP_MODES, OpenCowModel, parse_budget
 from .policy import POLICIES, Policy, get_policy
-from .scenario import Scenario
+from .scenario import Scenario, validate
 
 __all__ = ["CowModel", "OpenCowModel", "Policy", "Scenario", "POLICIES", "SCENARIOS",
            "CATALOGUE", "get_policy", "get_scenario", "resolve_policy", "resolve_scenario",
@@ -63,6 +63,10 @@ def _load_object(ref: str, kind: type, what: str) -> Any:
     mod.__dict__.update(_USER_NAMES)
     try:
         spec.loader.exec_module(mod)
+    except SystemExit as e:
+        call = "sys.exit()" if e.code is None else f"sys.exit({e.code!r})"
+        raise ValueError(f"{what} file {path} called {call} while loading; a {what} file "
+                         "must not exit: raise an exception instead") from None
     except ValueError as e:
         raise ValueError(f"{what} file {path}: {e}") from None
     except Exception as e:  # a user's file: report, don't crash
@@ -92,7 +96,9 @@ def resolve_policy(ref: str) -> Policy:
 def resolve_scenario(ref: str) -> Scenario:
     """A catalogue scenario or path.py:NAME."""
     if _is_path_ref(ref):
-        return _load_object(ref, Scenario, "scenario")
+        s = _load_object(ref, Scenario, "scenario")
+        validate(s)
+        return s
     return get_scenario(ref)
 
 
@@ -103,7 +109,7 @@ def mcheck_arguments(parser: argparse.ArgumentParser) -> None:
                              " or path.py:NAME (default E6)")
     parser.add_argument("--scenario", default=None,
                         help="scenario name or path.py:NAME (default: the whole catalogue)")
-    parser.add_argument("--bias", type=int, default=8,
+    parser.add_argument("--bias", type=int, default=None,
                         help="GUP_PIN_COUNTING_BIAS in the model (default 8)")
     parser.add_argument("--spurious-trylock", action="store_true",
                         help="let trylock_page fail at will, not only under reclaim")
@@ -113,45 +119,72 @@ def mcheck_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--budget", default=None,
                         help="open search instead of a scenario: operations per kind, e.g. "
                              "fork=1,pin=1,write=2 (kinds: " + ", ".join(BUDGET_KINDS) + ")")
-    parser.add_argument("--procs", type=int, default=2,
+    parser.add_argument("--procs", type=int, default=None,
                         help="open search: process slots, the first alive (default 2)")
-    parser.add_argument("--threads", type=int, default=1,
+    parser.add_argument("--threads", type=int, default=None,
                         help="open search: threads per process (default 1)")
-    parser.add_argument("--pages", type=int, default=1,
+    parser.add_argument("--pages", type=int, default=None,
                         help="open search: pages per process (default 1)")
-    parser.add_argument("--frames", type=int, default=3,
+    parser.add_argument("--frames", type=int, default=None,
                         help="open search: physical frames (default 3)")
-    parser.add_argument("--slots", type=int, default=1,
+    parser.add_argument("--slots", type=int, default=None,
                         help="open search: swap slots (default 1)")
-    parser.add_argument("--gup-modes", default=GUP_MODES,
+    parser.add_argument("--gup-modes", default=None,
                         help=f"open search: which pins and gets threads may take (default "
                              f"{GUP_MODES})")
 
 
+#: Open-search sizes: (option key, default, least value).
+_SIZES = (("procs", 2, 1), ("threads", 1, 1), ("pages", 1, 1), ("frames", 3, 1), ("slots", 1, 0))
+
+
+def _whole(options: dict[str, Any], key: str, default: int, least: int) -> int:
+    """``options[key]`` as a whole number of at least ``least`` (ValueError otherwise)."""
+    value = options.get(key)
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"--{key.replace('_', '-')} must be a whole number, got {value!r}")
+    if value < least:
+        raise ValueError(f"--{key.replace('_', '-')} {value} is impossible: give at least "
+                         f"{least}")
+    return value
+
+
 def mcheck_models(options: dict[str, Any]) -> list[CowModel | OpenCowModel]:
-    """The models the options name: one per scenario, or one open-search model."""
+    """The models the options name: one per scenario, or one open-search model.
+
+    Impossible sizes (``--frames 0``, ``--bias 1``, ...) and open-search flags
+    given without ``--budget`` are refused with a ValueError, never replaced
+    by a default.
+    """
     policy_ref = options.get("policy") or "E6"
     pol = resolve_policy(policy_ref)
-    bias = int(options.get("bias") or 8)
-    if bias < 2:
-        raise ValueError("--bias must be at least 2")
+    bias = _whole(options, "bias", 8, 2)
     spurious = bool(options.get("spurious_trylock"))
     lowest = bool(options.get("alloc_lowest"))
-    if options.get("budget"):
+    budget = options.get("budget")
+    if budget is not None and not str(budget).strip():
+        raise ValueError("--budget is empty: give operations per kind, e.g. --budget "
+                         "fork=1,pin=1,write=2")
+    if budget:
         if options.get("scenario"):
             raise ValueError("--budget and --scenario exclude each other: open search runs"
                              " no scenario")
-        return [OpenCowModel(pol, parse_budget(str(options["budget"])),
-                             procs=int(options.get("procs") or 2),
-                             threads=int(options.get("threads") or 1),
-                             pages=int(options.get("pages") or 1),
-                             frames=int(options.get("frames") or 3),
-                             slots=int(options.get("slots") if options.get("slots") is not None
-                                       else 1),
+        sizes = {key: _whole(options, key, default, least) for key, default, least in _SIZES}
+        return [OpenCowModel(pol, parse_budget(str(budget)), **sizes,
                              bias=bias, spurious_trylock=spurious, policy_ref=policy_ref,
                              alloc_lowest=lowest,
                              gup_modes=str(options.get("gup_modes") or GUP_MODES))]
+    given = [f"--{key}" for key, _d, _l in _SIZES if options.get(key) is not None]
+    if options.get("gup_modes") is not None:
+        given.append("--gup-modes")
+    if given:
+        raise ValueError(f"{', '.join(given)} only applies to open search: use `mcheck explore "
+                         "models/cow --budget KIND=N,...` (a scenario sets its own sizes)")
     sref = options.get("scenario")
+    if sref is not None and not str(sref).strip():
+        raise ValueError("--scenario is empty: give a scenario name or path.py:NAME")
     if sref:
         scens = [(resolve_scenario(sref), sref)]
     else:

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 
 __all__ = ["Op", "Race", "Scenario", "race", "write", "read", "fork", "pin", "get", "unpin",
            "dma_write", "dma_read", "munmap", "exit_", "mprotect", "clear_refs", "swapout",
-           "ERA_ORDER", "scenario"]
+           "ERA_ORDER", "scenario", "validate"]
 
 ERA_ORDER = ("E1", "E2", "E3t", "E3", "E4", "E5", "E6")
 
@@ -174,6 +174,7 @@ def scenario(name: str, title: str, steps: Sequence[Op | Race], *, procs: Sequen
     the first process; it takes no lock of it).
     """
     threads = dict(threads or {})
+    _check_steps(name, steps, procs, pages, threads)
     order: list[str] = []
     for entry in steps:
         for op in (entry.ops if isinstance(entry, Race) else (entry,)):
@@ -208,9 +209,123 @@ def scenario(name: str, title: str, steps: Sequence[Op | Race], *, procs: Sequen
         if v not in ("H", "M", "W", "U"):
             raise ValueError(f"scenario {name}: verdict {v!r} is not H, M, W or U")
     th = tuple((t, _proc_of_thread(t, procs, threads)) for t in order)
-    return Scenario(name, title, tuple(procs), th, tuple(tuple(p) for p in programs),
-                    tuple(handles), tuple(tokens), pages, frames, slots, exp, source,
-                    reproduces)
+    built = Scenario(name, title, tuple(procs), th, tuple(tuple(p) for p in programs),
+                     tuple(handles), tuple(tokens), pages, frames, slots, exp, source,
+                     reproduces)
+    validate(built)
+    return built
+
+
+#: Per operation kind: the positions of its page-index arguments.
+_PAGE_ARGS = {"write": (0,), "read": (0,), "gup": (0,), "munmap": (0,), "mprotect": (0,),
+              "clear_refs": (0,), "swapout": (1,), "fork": (), "unpin": (), "dma_write": (),
+              "dma_read": (), "exit": ()}
+_HANDLE_USERS = ("unpin", "dma_write", "dma_read")
+
+
+def _is_count(x: object) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool)
+
+
+def _check_steps(name: str, steps: Sequence[Op | Race], procs: Sequence[str], pages: int,
+                 threads: dict[str, str]) -> None:
+    """Refuse steps that cannot mean anything, in their order (ValueError, one line each).
+
+    A handle must be made by a ``pin``/``get`` in an earlier step than any
+    ``unpin``/``dma_*`` of it; a forked child's threads act only after the
+    fork; a child is forked once, by another process.
+    """
+    if isinstance(steps, (str, bytes)) or not isinstance(steps, Sequence):
+        raise ValueError(f"scenario {name}: steps must be a list of operations, got "
+                         f"{type(steps).__name__}")
+    if not steps:
+        raise ValueError(f"scenario {name}: the program is empty; give at least one "
+                         "operation, e.g. write(\"P\", 0, \"a\")")
+    procs = tuple(procs)
+    forked = {op.args[0] for entry in steps if isinstance(entry, (Op, Race))
+              for op in (entry.ops if isinstance(entry, Race) else (entry,))
+              if isinstance(op, Op) and op.kind == "fork" and op.args}
+    made: set[str] = set()
+    born: set[str] = set()
+    for entry in steps:
+        if not isinstance(entry, (Op, Race)):
+            raise ValueError(f"scenario {name}: step {entry!r} is not an operation; use "
+                             "write(), fork(), pin(), race(...) and the other builders")
+        group = entry.ops if isinstance(entry, Race) else (entry,)
+        if isinstance(entry, Race) and not group:
+            raise ValueError(f"scenario {name}: race() with no operation; give it two or "
+                             "more operations")
+        new_handles: set[str] = set()
+        new_children: set[str] = set()
+        for op in group:
+            if not isinstance(op, Op):
+                raise ValueError(f"scenario {name}: {op!r} inside race() is not an operation")
+            proc = (threads.get(op.thread) or op.thread.split(".")[0])
+            if proc in forked and proc not in born:
+                raise ValueError(f"scenario {name}: {op.thread} runs {op.describe()} before "
+                                 f"fork() created process {proc}; move it after the fork")
+            if op.kind in _HANDLE_USERS and op.args and op.args[0] not in made:
+                raise ValueError(f"scenario {name}: {op.describe()} uses handle "
+                                 f"{op.args[0]!r} before a pin() or get() made it; pin or "
+                                 "get it in an earlier step")
+            if op.kind == "gup":
+                new_handles.add(op.args[1])
+            if op.kind == "fork":
+                child = op.args[0]
+                if child not in procs:
+                    raise ValueError(f"scenario {name}: fork() of {child!r}, which is not in "
+                                     f"procs={procs!r}; list the child in procs")
+                if child == proc or child in born or child in new_children:
+                    raise ValueError(f"scenario {name}: {op.describe()} forks {child} again "
+                                     "(or into itself); fork each child once, from another "
+                                     "process")
+                new_children.add(child)
+        made |= new_handles
+        born |= new_children
+
+
+def validate(s: Scenario) -> None:
+    """Refuse a scenario that cannot mean anything (ValueError naming the cause and the fix).
+
+    No frame, no page, no operation, a page index outside ``0..pages-1``, an
+    unknown process, handle or token: the search would explore nothing real
+    and say HOLDS.
+    """
+    where = f"scenario {s.name}"
+    for what, value, least in (("pages", s.pages, 1), ("frames", s.frames, 1),
+                               ("slots", s.slots, 0)):
+        if not _is_count(value) or value < least:
+            raise ValueError(f"{where}: {what}={value!r}; give a whole number of at least "
+                             f"{least}")
+    if not s.procs or len(set(s.procs)) != len(s.procs):
+        raise ValueError(f"{where}: procs={s.procs!r}; name each process once, e.g. "
+                         "procs=(\"P\", \"C\")")
+    if not s.programs or not any(s.programs):
+        raise ValueError(f"{where}: the program is empty; give at least one operation")
+    if len(s.programs) != len(s.threads):
+        raise ValueError(f"{where}: {len(s.threads)} threads but {len(s.programs)} programs;"
+                         " build it with scenario()")
+    for (t, p), prog in zip(s.threads, s.programs, strict=True):
+        if not _is_count(p) or not 0 <= p < len(s.procs):
+            raise ValueError(f"{where}: thread {t} belongs to process index {p!r}; use one "
+                             f"of 0..{len(s.procs) - 1}")
+        for op in prog:
+            if op.kind not in _PAGE_ARGS:
+                raise ValueError(f"{where}: unknown operation {op.kind!r}; use one of "
+                                 f"{', '.join(sorted(_PAGE_ARGS))}")
+            for i in _PAGE_ARGS[op.kind]:
+                v = op.args[i] if i < len(op.args) else None
+                if not _is_count(v) or not 0 <= v < s.pages:
+                    raise ValueError(f"{where}: {t} runs {op.describe()} with page index "
+                                     f"{v!r}; pages={s.pages} allows 0..{s.pages - 1}")
+            if op.kind in ("fork", "swapout") and op.args[0] not in s.procs:
+                raise ValueError(f"{where}: {op.describe()} names process {op.args[0]!r}, "
+                                 f"not one of {', '.join(s.procs)}")
+            if op.kind in _HANDLE_USERS and op.args[0] not in s.handles:
+                raise ValueError(f"{where}: {op.describe()} uses handle {op.args[0]!r}, which "
+                                 "no pin() or get() makes; pin or get it first")
+            if op.kind in ("write", "dma_write") and op.args[-1] not in s.tokens:
+                raise ValueError(f"{where}: token {op.args[-1]!r} is not in tokens")
 
 
 def describe_program(s: Scenario) -> list[str]:
