@@ -7,16 +7,21 @@ status 2, never a traceback (set ``MCHECK_DEBUG=1`` to see one).
 from __future__ import annotations
 
 import argparse
+import errno
 import json
+import math
 import os
 import re
+import signal
 import sys
+import threading
 import traceback
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path as FsPath
 from typing import Any
 
-from mcheck.errors import ModelError, UsageError
+from mcheck.errors import ModelError, Terminated, UsageError
 from mcheck.explore import Bounds, PropertyResult, Result, Verdict, check
 from mcheck.fingerprint import digest
 from mcheck.loader import add_arguments, build_models, load_module, model_from_params
@@ -24,6 +29,8 @@ from mcheck.model import Kind, Model
 
 __all__ = [
     "EXIT_HOLDS",
+    "EXIT_INTERRUPTED",
+    "EXIT_TERMINATED",
     "EXIT_UNDETERMINED",
     "EXIT_USAGE",
     "EXIT_VIOLATED",
@@ -34,6 +41,11 @@ EXIT_HOLDS = 0
 EXIT_VIOLATED = 1
 EXIT_USAGE = 2
 EXIT_UNDETERMINED = 3
+EXIT_INTERRUPTED = 130  # Ctrl-C (SIGINT), as a shell reports it
+EXIT_TERMINATED = 143   # SIGTERM
+
+#: ``Result.stopped_by`` values that mean a signal stopped the search, and the exit status.
+_SIGNAL_STOPS = {"interrupt": EXIT_INTERRUPTED, "terminate": EXIT_TERMINATED}
 
 _STATUS = {Verdict.HOLDS: EXIT_HOLDS, Verdict.VIOLATED: EXIT_VIOLATED,
            Verdict.UNDETERMINED: EXIT_UNDETERMINED}
@@ -47,6 +59,7 @@ exit status:
      or an exception raised by the model's own code (a model bug)
   3  undetermined: a bound (--max-states, --max-depth, --timeout, --max-memory)
      stopped the search before it was exhausted
+  130, 143  interrupted by Ctrl-C (SIGINT) or SIGTERM; what was found so far is printed
 With several models (e.g. one per scenario) the status is the worst of them:
 violated over undetermined over holds."""
 
@@ -61,20 +74,40 @@ def _debug() -> bool:
     return bool(os.environ.get("MCHECK_DEBUG"))
 
 
+class _ParserExit(Exception):
+    """``--version`` (or a model's own exit-action) finished: end with ``status``."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__(status)
+        self.status = status
+
+
 class _Parser(argparse.ArgumentParser):
-    """An ArgumentParser whose errors are one-line :class:`UsageError` s, never exits."""
+    """An ArgumentParser whose errors are one-line :class:`UsageError` s, never exits.
+
+    ``--version`` ends through :class:`_ParserExit`, so that a ``SystemExit``
+    reaching :func:`main` can only come from a model's own code.
+    """
 
     def error(self, message: str) -> None:  # type: ignore[override]
         raise UsageError(message, f"see `{self.prog} --help`")
+
+    def exit(self, status: int = 0, message: str | None = None) -> None:  # type: ignore[override]
+        if message:
+            sys.stderr.write(message)
+        raise _ParserExit(status)
 
 
 def _positive(kind: type, what: str):
     def parse(text: str) -> Any:
         try:
             value = kind(text)
-        except ValueError:
+        except (ValueError, OverflowError):
             raise argparse.ArgumentTypeError(f"{what} expected, got '{text}'") from None
-        if not value > 0 or value != value:
+        if not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"must be a finite number above zero, got "
+                                             f"'{text}' (leave the flag out for no bound)")
+        if not value > 0:
             raise argparse.ArgumentTypeError(f"must be above zero, got '{text}'")
         return value
     parse.__name__ = what
@@ -190,10 +223,42 @@ def _label(model: Model) -> str:
 
 
 def _model_bug(model_name: str, e: BaseException, when: str) -> ModelError:
-    err = ModelError(f"model '{model_name}' raised {type(e).__name__}: {e} ({when})",
-                     "this is a bug in the model (MCHECK_DEBUG=1 shows the traceback)")
+    if isinstance(e, SystemExit):
+        call = "sys.exit()" if e.code is None else f"sys.exit({e.code!r})"
+        err = ModelError(f"model '{model_name}' called {call} ({when})",
+                         "a model must not exit: raise an exception instead")
+    else:
+        err = ModelError(f"model '{model_name}' raised {type(e).__name__}: {e} ({when})",
+                         "this is a bug in the model (MCHECK_DEBUG=1 shows the traceback)")
     err.__cause__ = e
     return err
+
+
+def _is_plain(value: Any, depth: int = 0) -> bool:
+    """States are built from ints, bools, strings, None and tuples (README, model API)."""
+    if value is None or isinstance(value, (int, str)):
+        return True
+    if isinstance(value, tuple) and depth < 100:
+        return all(_is_plain(v, depth + 1) for v in value)
+    return False
+
+
+def _check_initial_states(m: Model, label: str) -> None:
+    """Refuse a model whose initial states hold something else than plain values."""
+    try:
+        inits = list(m.initial_states())
+    except (Exception, SystemExit) as e:
+        raise _model_bug(m.name, e, f"in initial_states() of {label}") from e
+    if not inits:
+        raise UsageError(f"model '{label}' has no initial state",
+                         "make initial_states() return at least one state")
+    for s in inits:
+        if not _is_plain(s):
+            text = repr(s)
+            text = text if len(text) <= 60 else text[:57] + "..."
+            raise UsageError(f"an initial state of model '{label}' holds something other than "
+                             f"ints, strings and tuples: {text}",
+                             "build states from ints, bools, strings and tuples only")
 
 
 def _slug(text: str) -> str:
@@ -312,70 +377,172 @@ def _check_command(args: argparse.Namespace, extras: list[str]) -> int:
     from mcheck.trace import Trace
 
     status = EXIT_HOLDS
-    doc_models = []
+    doc_models: list[dict[str, Any]] = []
     out = sys.stdout
-    for i, m in enumerate(models):
-        label = _label(m)
-        names = wanted[i]
-        if not args.json and i:
-            out.write("\n")
-        if names is not None and not names and not args.deadlock:
-            if args.json:
-                doc_models.append({"model": m.name, "params": dict(m.params()),
-                                   "skipped": "it has none of the properties named by "
-                                              "--property"})
-            else:
-                out.write(f"{label}: skipped (it has none of the properties named by "
-                          "--property)\n")
-            continue
-        canonical, sym = _symmetry(m, args, label)
-        progress = progress_for(args.quiet, label=label)
-        try:
-            result = check(m, strategy="dfs" if args.dfs else "bfs", bounds=bounds,
-                           stop_at_first=not args.all, deadlock=args.deadlock,
-                           properties=names, progress=progress, store=store,
-                           workers=args.workers, canonical=canonical)
-        except UsageError:
-            raise
-        except Exception as e:
-            raise _model_bug(m.name, e, f"while checking {label}") from e
-        if args.minimal:
-            from mcheck.commands import minimize_result
-
+    stopped = 0  # the exit status of a signal that stopped a search (0: none)
+    try:
+        for i, m in enumerate(models):
+            label = _label(m)
+            names = wanted[i]
+            if not args.json and i:
+                out.write("\n")
+            if names is not None and not names and not args.deadlock:
+                if args.json:
+                    doc_models.append({"model": m.name, "params": dict(m.params()),
+                                       "skipped": "it has none of the properties named by "
+                                                  "--property"})
+                else:
+                    out.write(f"{label}: skipped (it has none of the properties named by "
+                              "--property)\n")
+                continue
+            _check_initial_states(m, label)
+            canonical, sym = _symmetry(m, args, label)
+            progress = progress_for(args.quiet, label=label)
             try:
-                minimize_result(m, result)
-            except Exception as e:
-                raise _model_bug(m.name, e, f"while minimising the traces of {label}") from e
-        code = _STATUS[result.verdict]
-        if _SEVERITY[code] > _SEVERITY[status]:
-            status = code
-        traces: dict[str, Trace] = {}
-        exported: dict[str, str] = {}
-        for p in result.properties.values():
-            if p.path is not None:
-                traces[p.name] = Trace.from_path(m, p.path, p, args.model)
-        if args.export:
-            exported = _export(args.export, m, traces)
-        if args.json:
-            doc_models.append(_model_doc(m, result, traces, exported))
-            if sym["mode"] != "off":
-                doc_models[-1]["symmetry"] = sym
-        else:
-            if canonical is not None:
-                out.write(f"{label}: symmetry {sym['sets']}: {sym['proof']}; states are "
-                          "orbit representatives, traces show the real states\n")
-            _print_result(m, label, result, traces, exported)
+                result = check(m, strategy="dfs" if args.dfs else "bfs", bounds=bounds,
+                               stop_at_first=not args.all, deadlock=args.deadlock,
+                               properties=names, progress=progress, store=store,
+                               workers=args.workers, canonical=canonical)
+            except UsageError:
+                raise
+            except (Exception, SystemExit) as e:
+                raise _model_bug(m.name, e, f"while checking {label}") from e
+            stopped = _SIGNAL_STOPS.get(str(result.stopped_by), 0)
+            if args.minimal and not stopped:
+                from mcheck.commands import minimize_result
+
+                try:
+                    minimize_result(m, result)
+                except (Exception, SystemExit) as e:
+                    raise _model_bug(m.name, e,
+                                     f"while minimising the traces of {label}") from e
+            code = _STATUS[result.verdict]
+            if _SEVERITY[code] > _SEVERITY[status]:
+                status = code
+            warnings = [] if stopped else _vacuity(m, result, names, label)
+            try:
+                traces: dict[str, Trace] = {}
+                for p in result.properties.values():
+                    if p.path is not None:
+                        traces[p.name] = Trace.from_path(m, p.path, p, args.model)
+                exported = _export(args.export, m, traces) if args.export else {}
+                if args.json:
+                    doc_models.append(_model_doc(m, result, traces, exported))
+                    if warnings:
+                        doc_models[-1]["warnings"] = warnings
+                    if sym["mode"] != "off":
+                        doc_models[-1]["symmetry"] = sym
+                else:
+                    if canonical is not None:
+                        out.write(f"{label}: symmetry {sym['sets']}: {sym['proof']}; states "
+                                  "are orbit representatives, traces show the real states\n")
+                    _print_result(m, label, result, traces, exported, warnings)
+            except (UsageError, OSError):
+                raise
+            except (Exception, SystemExit) as e:
+                raise _model_bug(m.name, e, f"while reporting on {label}") from e
+            if stopped:
+                break
+    except KeyboardInterrupt:
+        if args.json:  # what was found before the interrupt, as one JSON document
+            _write_check_doc(args, bounds, stopped or EXIT_INTERRUPTED, doc_models,
+                             interrupted=True)
+        raise
     if args.json:
-        doc = {
-            "format": "mcheck-result", "version": 1, "mcheck": _version(),
-            "model_path": args.model, "strategy": "dfs" if args.dfs else "bfs",
-            "bounds": {"max_states": bounds.max_states, "max_depth": bounds.max_depth,
-                       "timeout": bounds.timeout, "max_memory": bounds.max_memory},
-            "deadlock": args.deadlock, "all": args.all,
-            "status": status, "models": doc_models,
-        }
-        out.write(json.dumps(doc, indent=2, ensure_ascii=True) + "\n")
+        _write_check_doc(args, bounds, stopped or status, doc_models, interrupted=bool(stopped))
+    if stopped:
+        what = "SIGTERM" if stopped == EXIT_TERMINATED else "Ctrl-C (SIGINT)"
+        out.flush()
+        raise _Interrupted(stopped, f"interrupted by {what}: the search stopped early and the "
+                                    "report is what it found so far",
+                           "give --timeout or --max-states to bound a long search")
     return status
+
+
+class _Interrupted(UsageError):
+    """A signal stopped the search; the report was printed: exit 130 or 143 with one line."""
+
+    def __init__(self, status: int, cause: str, fix: str) -> None:
+        super().__init__(cause, fix)
+        self.status = status
+
+
+def _write_check_doc(args: argparse.Namespace, bounds: Bounds, status: int,
+                     doc_models: list[dict[str, Any]], *, interrupted: bool) -> None:
+    doc = {
+        "format": "mcheck-result", "version": 1, "mcheck": _version(),
+        "model_path": args.model, "strategy": "dfs" if args.dfs else "bfs",
+        "bounds": {"max_states": bounds.max_states, "max_depth": bounds.max_depth,
+                   "timeout": bounds.timeout, "max_memory": bounds.max_memory},
+        "deadlock": args.deadlock, "all": args.all,
+        "status": status, "models": doc_models,
+    }
+    if interrupted:
+        doc["interrupted"] = True
+    sys.stdout.write(json.dumps(doc, indent=2, ensure_ascii=True) + "\n")
+
+
+def _vacuity(m: Model, result: Result, names: list[str] | None, label: str) -> list[str]:
+    """Warnings for a HOLDS that tested nothing: one state only, or unexercised properties.
+
+    A property may say where its check tests something (``Property.exercised``);
+    when no reachable state or transition of an exhausted search exercised it,
+    it holds vacuously.  The states are walked again breadth-first, up to the
+    number the search stored, and the walk stops as soon as every such property
+    was exercised (usually within a few steps).
+    """
+    if result.verdict is not Verdict.HOLDS or not result.exhausted:
+        return []
+    out = []
+    if result.states <= 1 and result.transitions == 0:
+        out.append("the search reached 1 state and took no transition: every property was "
+                   "checked on the initial state alone")
+    try:
+        props = [p for p in m.properties()
+                 if p.exercised is not None and p.kind is not Kind.METRIC
+                 and (names is None or p.name in names)]
+        missing = _unexercised(m, props, result.states) if props else []
+    except (Exception, SystemExit) as e:
+        raise _model_bug(m.name, e, f"while checking that the properties of {label} were "
+                                    "exercised") from e
+    for p in props:
+        if p.name in missing:
+            where = (f"of the {result.states} reachable states" if p.kind is Kind.INVARIANT
+                     else f"of the {result.transitions} transitions")
+            out.append(f"{p.name} holds vacuously: its check tested nothing in any {where}")
+    return out
+
+
+def _unexercised(m: Model, props: Sequence[Any], limit: int) -> list[str]:
+    """Names of ``props`` that no state or transition exercises (``[]`` past ``limit`` states)."""
+    from collections import deque
+
+    invariants = {p.name: p.exercised for p in props if p.kind is Kind.INVARIANT}
+    transitions = {p.name: p.exercised for p in props if p.kind is Kind.TRANSITION}
+
+    def visit(t: Any) -> None:
+        for name in [n for n, ex in invariants.items() if ex(t)]:
+            del invariants[name]
+
+    seen: set[Any] = set()
+    queue: deque[Any] = deque()
+    for s in m.initial_states():
+        if s not in seen:
+            seen.add(s)
+            queue.append(s)
+            visit(s)
+    while queue and (invariants or transitions):
+        s = queue.popleft()
+        for a, t in m.successors(s):
+            for name in [n for n, ex in transitions.items() if ex(s, a, t)]:
+                del transitions[name]
+            if t not in seen:
+                if len(seen) >= limit:
+                    return []  # more states than the search stored: say nothing
+                seen.add(t)
+                queue.append(t)
+                visit(t)
+    return sorted([*invariants, *transitions])
 
 
 def _symmetry(m: Model, args: argparse.Namespace, label: str) -> tuple[Any, dict[str, Any]]:
@@ -402,12 +569,17 @@ def _graph_command(models: Sequence[Model], args: argparse.Namespace) -> None:
     [m] = models
     try:
         g = state_graph(m, args.max_states or 100_000)
+    except ValueError as e:
+        raise UsageError(str(e), "see `mcheck check --help` for --graph") from e
+    except (Exception, SystemExit) as e:
+        raise _model_bug(m.name, e, "while building the state graph") from e
+    try:
         write_graph(g, args.graph)
     except ValueError as e:
         raise UsageError(str(e), "see `mcheck check --help` for --graph") from e
     except OSError as e:
-        raise UsageError(f"cannot write {args.graph}: {e.strerror}",
-                         "give a writable path") from e
+        raise UsageError(f"cannot write {args.graph}: {e.strerror or e}",
+                         "give --graph a writable path") from e
     info = summary(g)
     sys.stdout.write(f"graph {args.graph}: " + ", ".join(
         f"{k} {v}" for k, v in info.items()) + "\n")
@@ -487,7 +659,7 @@ def _model_doc(m: Model, result: Result, traces: dict[str, Any],
 
 
 def _print_result(m: Model, label: str, result: Result, traces: dict[str, Any],
-                  exported: dict[str, str]) -> None:
+                  exported: dict[str, str], warnings: Sequence[str] = ()) -> None:
     from mcheck.render import render
 
     w = sys.stdout.write
@@ -500,6 +672,8 @@ def _print_result(m: Model, label: str, result: Result, traces: dict[str, Any],
         w("  (the model has no properties; --deadlock checks for deadlocks)\n")
     for p in props:
         w(_prop_line(result, p, width, traces) + "\n")
+    for line in warnings:
+        w(f"  warning: {line}\n")
     if result.store is not None:
         w(f"  {result.store.summary()}\n")
     for p in props:
@@ -537,7 +711,7 @@ def _replay(trace: Any, model: Model) -> Any:
         return replay(model, trace)
     except UsageError:
         raise
-    except Exception as e:
+    except (Exception, SystemExit) as e:
         raise _model_bug(model.name, e, "while replaying the trace") from e
 
 
@@ -593,7 +767,7 @@ def _show_command(args: argparse.Namespace) -> int:
                                      "give --svg a writable path") from e
     except UsageError:
         raise
-    except Exception as e:
+    except (Exception, SystemExit) as e:
         raise _model_bug(model.name, e, "while rendering the trace") from e
     return 0 if res.reproduced else 1
 
@@ -622,26 +796,124 @@ def _run(argv: Sequence[str] | None) -> int:
     return _show_command(args)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the ``mcheck`` command; returns the exit status (see ``mcheck --help``)."""
+@contextmanager
+def _sigterm_raises() -> Iterator[None]:
+    """While running, SIGTERM raises :class:`Terminated` (a KeyboardInterrupt) in the main thread.
+
+    The previous handler comes back afterwards, so calling :func:`main` in a
+    process leaves its signal handling as it was.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def on_sigterm(signum: int, frame: Any) -> None:
+        raise Terminated("SIGTERM")
+
+    previous = signal.signal(signal.SIGTERM, on_sigterm)
     try:
-        return _run(argv)
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _say(line: str) -> None:
+    """Write one line on stderr, whatever state stdout is in."""
+    try:
+        sys.stdout.flush()
+    except (OSError, ValueError):
+        pass
+    try:
+        sys.stderr.write(" ".join(line.split()) + "\n")
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        pass
+
+
+def _drop_stdout() -> None:
+    """After a failed write on stdout: send what is still buffered to /dev/null.
+
+    Otherwise the interpreter's own flush at exit fails again and prints a
+    traceback-like "Exception ignored" message.  Only the real stdout is
+    redirected (tests that capture ``sys.stdout`` keep theirs).
+    """
+    if sys.stdout is not sys.__stdout__ or sys.__stdout__ is None:
+        return
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.__stdout__.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
+
+
+def _main(argv: Sequence[str] | None) -> int:
+    try:
+        status = _run(argv)
+        sys.stdout.flush()
+        return status
+    except _ParserExit as e:
+        return e.status
     except UsageError as e:
         if _debug():
             traceback.print_exception(e.__cause__ or e)
-        sys.stdout.flush()
-        sys.stderr.write(str(e) + "\n")
+        _say(str(e))
         return e.status
+    except Terminated:
+        _say("mcheck: terminated by SIGTERM before the command finished; "
+             "give --timeout or --max-states to bound a long search")
+        return EXIT_TERMINATED
     except KeyboardInterrupt:
-        sys.stderr.write("mcheck: interrupted\n")
-        return 130
+        _say("mcheck: interrupted by Ctrl-C before the command finished; "
+             "give --timeout or --max-states to bound a long search")
+        return EXIT_INTERRUPTED
+    except SystemExit as e:  # parsers never exit (_Parser): this is a model's own code
+        if _debug():
+            traceback.print_exc()
+        call = "sys.exit()" if e.code is None else f"sys.exit({e.code!r})"
+        _say(f"mcheck: code loaded by the command (a model, policy or scenario file) called "
+             f"{call}; it must not exit: raise an exception instead")
+        return EXIT_USAGE
     except BrokenPipeError:
         # stdout closed early (e.g. piped into head): not an error of ours.
-        try:
-            sys.stdout = open(os.devnull, "w")  # noqa: SIM115
-        except OSError:
-            pass
+        _drop_stdout()
         return EXIT_USAGE
+    except OSError as e:
+        if _debug():
+            traceback.print_exc()
+        if e.filename is None and e.errno in (errno.ENOSPC, errno.EIO, errno.EFBIG,
+                                              errno.EDQUOT, errno.EBADF):
+            _drop_stdout()
+            _say(f"mcheck: cannot write the output: {e.strerror or e}; "
+                 "free space on the device or send the output elsewhere")
+        else:
+            where = f" ({e.filename})" if e.filename else ""
+            _say(f"mcheck: input/output error{where}: {e.strerror or e}; "
+                 "check the paths given and the space left on the device")
+        return EXIT_USAGE
+    except RecursionError as e:
+        if _debug():
+            traceback.print_exc()
+        _say(f"mcheck: an input or a model nests too deeply ({e}); "
+             "flatten the data or the model's states")
+        return EXIT_USAGE
+    except Exception as e:  # a bug of mcheck's own: still one line and status 2
+        if _debug():
+            traceback.print_exc()
+        _say(f"mcheck: internal error: {type(e).__name__}: {e}; this is a bug in mcheck, "
+             "please report it with the command line (MCHECK_DEBUG=1 shows the traceback)")
+        return EXIT_USAGE
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``mcheck`` command; returns the exit status (see ``mcheck --help``).
+
+    Never raises and never prints a traceback (unless ``MCHECK_DEBUG`` is
+    set): every error is one line on stderr with status 2, Ctrl-C is status
+    130 and SIGTERM 143, each with one line.
+    """
+    with _sigterm_raises():
+        return _main(argv)
 
 
 if __name__ == "__main__":  # pragma: no cover
