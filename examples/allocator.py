@@ -164,8 +164,11 @@ def mcheck_arguments(parser):
 
 
 def mcheck_models(options):
-    cells = int(options.get("cells") or 3)
-    procs = int(options.get("procs") or 2)
-    if cells < 1 or procs < 1:
-        raise ValueError("--cells and --procs must be at least 1")
+    cells = options.get("cells")
+    cells = 3 if cells is None else cells
+    procs = options.get("procs")
+    procs = 2 if procs is None else procs
+    for flag, n in (("--cells", cells), ("--procs", procs)):
+        if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+            raise ValueError(f"{flag} must be a whole number above zero, got {n!r}")
     return [Allocator(cells, procs, bool(options.get("lowest_free")), bool(options.get("leak")))]

@@ -82,8 +82,14 @@ def mcheck_arguments(parser):
 
 
 def mcheck_models(options):
-    return [Counter(options.get("variant") or "racy", int(options.get("threads") or 2),
-                    bool(options.get("lossy")))]
+    variant = options.get("variant") or "racy"
+    if variant not in VARIANTS:
+        raise ValueError(f"unknown variant {variant!r}; use {', '.join(VARIANTS)}")
+    threads = options.get("threads")
+    threads = 2 if threads is None else threads
+    if not isinstance(threads, int) or isinstance(threads, bool) or threads < 1:
+        raise ValueError(f"--threads must be a whole number above zero, got {threads!r}")
+    return [Counter(variant, threads, bool(options.get("lossy")))]
 
 
 def mcheck_matrix_arguments(parser):
@@ -112,7 +118,11 @@ def mcheck_matrix(options):
     for v in rows:
         if v not in VARIANTS:
             raise ValueError(f"unknown variant {v!r}; use {', '.join(VARIANTS)}")
-    cols = [f"n{int(x)}" for x in str(options.get("threads") or "1,2,3").split(",")]
+    cols = []
+    for x in str(options.get("threads") or "1,2,3").split(","):
+        if not x.strip().isdigit() or int(x) < 1:
+            raise ValueError(f"--threads takes thread counts above zero, e.g. 1,2,3; got {x!r}")
+        cols.append(f"n{int(x)}")
     lossy = bool(options.get("lossy"))
     return Matrix(
         name="counters", rows=rows, columns=cols,

@@ -408,6 +408,8 @@ def _check_command(args: argparse.Namespace, extras: list[str]) -> int:
             except (Exception, SystemExit) as e:
                 raise _model_bug(m.name, e, f"while checking {label}") from e
             stopped = _SIGNAL_STOPS.get(str(result.stopped_by), 0)
+            if stopped and signal.SIGTERM in args.signals_received:
+                stopped = EXIT_TERMINATED
             if args.minimal and not stopped:
                 from mcheck.commands import minimize_result
 
@@ -445,8 +447,9 @@ def _check_command(args: argparse.Namespace, extras: list[str]) -> int:
                 break
     except KeyboardInterrupt:
         if args.json:  # what was found before the interrupt, as one JSON document
-            _write_check_doc(args, bounds, stopped or EXIT_INTERRUPTED, doc_models,
-                             interrupted=True)
+            _write_check_doc(args, bounds, stopped or (
+                EXIT_TERMINATED if signal.SIGTERM in args.signals_received
+                else EXIT_INTERRUPTED), doc_models, interrupted=True)
         raise
     if args.json:
         _write_check_doc(args, bounds, stopped or status, doc_models, interrupted=bool(stopped))
@@ -775,9 +778,10 @@ def _show_command(args: argparse.Namespace) -> int:
 # -- entry point -----------------------------------------------------------------------
 
 
-def _run(argv: Sequence[str] | None) -> int:
+def _run(argv: Sequence[str] | None, received: list[int]) -> int:
     parser = _build_parser()
     args, extras = parser.parse_known_args(argv)
+    args.signals_received = received
     if args.command is None:
         raise UsageError("no command given", "use `mcheck check MODEL_PATH`, `mcheck replay "
                          "TRACE.json` or `mcheck show TRACE.json` (see `mcheck --help`)")
@@ -797,17 +801,20 @@ def _run(argv: Sequence[str] | None) -> int:
 
 
 @contextmanager
-def _sigterm_raises() -> Iterator[None]:
+def _sigterm_raises(received: list[int]) -> Iterator[None]:
     """While running, SIGTERM raises :class:`Terminated` (a KeyboardInterrupt) in the main thread.
 
-    The previous handler comes back afterwards, so calling :func:`main` in a
-    process leaves its signal handling as it was.
+    Each signal taken is appended to ``received``, so that a search that
+    stopped cleanly on the KeyboardInterrupt (``stopped_by == "interrupt"``)
+    still exits 143.  The previous handler comes back afterwards, so calling
+    :func:`main` in a process leaves its signal handling as it was.
     """
     if threading.current_thread() is not threading.main_thread():
         yield
         return
 
     def on_sigterm(signum: int, frame: Any) -> None:
+        received.append(signum)
         raise Terminated("SIGTERM")
 
     previous = signal.signal(signal.SIGTERM, on_sigterm)
@@ -847,9 +854,9 @@ def _drop_stdout() -> None:
         pass
 
 
-def _main(argv: Sequence[str] | None) -> int:
+def _main(argv: Sequence[str] | None, received: list[int]) -> int:
     try:
-        status = _run(argv)
+        status = _run(argv, received)
         sys.stdout.flush()
         return status
     except _ParserExit as e:
@@ -859,11 +866,11 @@ def _main(argv: Sequence[str] | None) -> int:
             traceback.print_exception(e.__cause__ or e)
         _say(str(e))
         return e.status
-    except Terminated:
-        _say("mcheck: terminated by SIGTERM before the command finished; "
-             "give --timeout or --max-states to bound a long search")
-        return EXIT_TERMINATED
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as e:
+        if isinstance(e, Terminated) or signal.SIGTERM in received:
+            _say("mcheck: terminated by SIGTERM before the command finished; "
+                 "give --timeout or --max-states to bound a long search")
+            return EXIT_TERMINATED
         _say("mcheck: interrupted by Ctrl-C before the command finished; "
              "give --timeout or --max-states to bound a long search")
         return EXIT_INTERRUPTED
@@ -912,8 +919,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     set): every error is one line on stderr with status 2, Ctrl-C is status
     130 and SIGTERM 143, each with one line.
     """
-    with _sigterm_raises():
-        return _main(argv)
+    received: list[int] = []
+    with _sigterm_raises(received):
+        return _main(argv, received)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -239,7 +239,8 @@ def load(file: str | os.PathLike[str]) -> Trace:
         raise TraceError(f"trace '{file}' is not valid JSON ({e.msg} at line {e.lineno} "
                          f"column {e.colno})", regen) from e
     except ValueError as e:  # e.g. an integer of more than 4300 digits
-        raise TraceError(f"trace '{file}' cannot be decoded: {e}", regen) from e
+        why = str(e).split(";")[0]  # not Python's advice to raise the digit limit
+        raise TraceError(f"trace '{file}' cannot be decoded: {why}", regen) from e
     except RecursionError as e:
         raise TraceError(f"trace '{file}' nests its JSON too deeply to decode", regen) from e
     try:
