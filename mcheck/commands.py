@@ -21,11 +21,15 @@ COMPARE_CODES = """\
 exit status:
   0  no regression against --baseline (without it: every cell with an expected
      verdict has it)
-  1  a cell regressed against --baseline (its verdict got worse or one of its
-     counts grew; each changed cell is listed on its own line); without
-     --baseline: a cell differs from its expected verdict
-  2  usage or input error: bad flag, unknown row or column, corrupt baseline
-  3  a cell is undetermined (a bound stopped its search) and nothing regressed
+  1  against --baseline: a cell regressed (its verdict got worse or one of its
+     counts grew), changed to a letter that cannot be ranked against the old
+     one, or (unless --allow-new) is new or missing: a row, column or cell on
+     one side only; each is listed on its own line. Without --baseline: a
+     cell differs from its expected verdict
+  2  usage or input error: bad flag, unknown row or column, a baseline that is
+     unreadable, of another model, or inconsistent (checked before the matrix
+     runs)
+  3  a cell is undetermined (a bound stopped its search) and nothing failed
 A state count that changed is listed but never fails the run (the test suite
 pins the exact counts)."""
 
@@ -63,6 +67,14 @@ def add_parsers(sub: Any, positive: Any) -> tuple[argparse.ArgumentParser, ...]:
                    help="compare with the matrix stored in FILE; exit 1 on a regression")
     c.add_argument("--update-baseline", action="store_true",
                    help="write this run's matrix to the --baseline FILE")
+    c.add_argument("--allow-new", action="store_true",
+                   help="with --baseline: list rows, columns and cells that are new or missing"
+                        " in the baseline without failing the run")
+    c.add_argument("--baseline-row", action="append", type=_row_pair, default=None,
+                   metavar="ROW=BASELINE_ROW",
+                   help="with --baseline: compare this run's ROW with the baseline's"
+                        " BASELINE_ROW (a renamed or user-defined row, e.g. mine=E6);"
+                        " repeatable")
     c.add_argument("--diff", nargs=2, metavar=("A", "B"),
                    help="distinguishing traces between rows A and B: for each column where one"
                         " violates a property and the other does not, the minimal trace of"
@@ -88,6 +100,13 @@ def add_parsers(sub: Any, positive: Any) -> tuple[argparse.ArgumentParser, ...]:
     m.add_argument("--max-states", type=positive(int, "a whole number"), metavar="N",
                    help="give up after storing N states")
     return c, m
+
+
+def _row_pair(text: str) -> tuple[str, str]:
+    new, sep, old = text.partition("=")
+    if not sep or not new.strip() or not old.strip():
+        raise argparse.ArgumentTypeError(f"expected ROW=BASELINE_ROW, got {text!r}")
+    return new.strip(), old.strip()
 
 
 def run(args: argparse.Namespace, extras: list[str]) -> int:
@@ -150,7 +169,16 @@ def _matrix(args: argparse.Namespace, extras: list[str]) -> Any:
         raise UsageError(f"mcheck_matrix() in '{args.model}' returned "
                          f"{type(matrix).__name__}, not a Matrix",
                          "return an mcheck.compare.Matrix")
-    return matrix
+
+    def default() -> Any:
+        """The matrix of the model's default selection (no matrix flags), or None."""
+        try:
+            d = hook(vars(mparser.parse_known_args([])[0]))
+        except Exception:
+            return None
+        return d if isinstance(d, Matrix) else None
+
+    return matrix, default
 
 
 def _row(matrix: Any, ref: str) -> str:
@@ -168,6 +196,62 @@ def _row(matrix: Any, ref: str) -> str:
     return key
 
 
+def _row_map(matrix: Any, baseline: Any, pairs: list[tuple[str, str]]) -> dict[str, str]:
+    """``--baseline-row NEW=OLD`` as a map, each side checked against its matrix."""
+    out: dict[str, str] = {}
+    for new, old in pairs:
+        if new not in matrix.rows:
+            raise UsageError(f"--baseline-row {new}={old}: this run has no "
+                             f"{matrix.row_title} '{new}'",
+                             f"choose from the run's {matrix.row_title}s: "
+                             f"{', '.join(matrix.rows)}")
+        if new in out:
+            raise UsageError(f"--baseline-row names {matrix.row_title} '{new}' twice "
+                             f"({new}={out[new]} and {new}={old})",
+                             f"compare each {matrix.row_title} with one baseline "
+                             f"{matrix.row_title}")
+        if baseline is not None and old not in baseline.rows:
+            raise UsageError(f"--baseline-row {new}={old}: the baseline "
+                             f"'{baseline.file}' has no {matrix.row_title} '{old}'",
+                             f"choose from its {matrix.row_title}s: "
+                             f"{', '.join(baseline.rows)}")
+        out[new] = old
+    return out
+
+
+def _knows(args: argparse.Namespace, matrix: Any, default_matrix: Any) -> tuple[Any, Any]:
+    """Whether the model still knows a row or column of the baseline that the run did not
+    select: it is in the model's default selection, or (rows) its ``lookup`` finds it."""
+    cache: list[Any] = []
+
+    def default() -> Any:
+        if not cache:
+            cache.append(default_matrix())
+        return cache[0]
+
+    def knows_row(row: str) -> bool:
+        d = default()
+        if d is None or row in d.rows:
+            return True
+        if matrix.lookup is None:
+            return False
+        try:
+            return bool(matrix.lookup(row) == row)
+        except (ValueError, KeyError, LookupError, UsageError):
+            return False
+        except Exception as e:
+            raise ModelError(f"model '{args.model}' raised {type(e).__name__} in the matrix's "
+                             f"lookup({row!r}): {e}",
+                             "this is a bug in the model (MCHECK_DEBUG=1 shows the "
+                             "traceback)") from e
+
+    def knows_column(column: str) -> bool:
+        d = default()
+        return d is None or column in d.columns
+
+    return knows_row, knows_column
+
+
 def _compare(args: argparse.Namespace, extras: list[str]) -> int:
     from mcheck import compare as C
 
@@ -177,15 +261,29 @@ def _compare(args: argparse.Namespace, extras: list[str]) -> int:
             return 0
         raise UsageError("no model given", "usage: mcheck compare MODEL_PATH [matrix flags] "
                          "[options] (see `mcheck compare --help`)")
-    matrix = _matrix(args, extras)
-    if matrix is None:
+    made = _matrix(args, extras)
+    if made is None:
         return 0
+    matrix, default_matrix = made
     if args.update_baseline and not args.baseline:
         raise UsageError("--update-baseline needs --baseline FILE",
                          "give the file to write: --baseline FILE --update-baseline")
+    if (args.allow_new or args.baseline_row) and not args.baseline:
+        flag = "--allow-new" if args.allow_new else "--baseline-row"
+        raise UsageError(f"{flag} needs --baseline FILE",
+                         "give the baseline to compare with: --baseline FILE")
     if args.diff and (args.baseline or args.output):
         raise UsageError("--diff prints distinguishing traces, not a matrix",
                          "run --baseline/--output without --diff")
+    # The baseline is read and validated before anything runs: a bad one fails fast.
+    old = None
+    if args.baseline:
+        try:
+            old = C.load_baseline(args.baseline, name=matrix.name, model_path=args.model)
+        except UsageError:
+            if not args.update_baseline:
+                raise
+    row_map = _row_map(matrix, old, args.baseline_row or [])
     rows = None
     if args.diff:
         a, b = (_row(matrix, r) for r in args.diff)
@@ -233,22 +331,21 @@ def _compare(args: argparse.Namespace, extras: list[str]) -> int:
     status = 0
     undetermined = any(c.rank is None for c in mr.cells.values())
     if args.baseline:
-        old = None
-        try:
-            old = C.load_baseline(args.baseline)
-        except UsageError:
-            if not args.update_baseline:
-                raise
         if old is not None:
-            changes = C.compare(mr, old)
-            missing = sum(1 for k in old if k not in mr.cells)
-            sys.stdout.write("\n" + C.format_changes(changes, len(mr.cells) - sum(
-                1 for ch in changes if ch.kind == "new"), missing))
-            if any(ch.kind == "regression" for ch in changes) and not args.update_baseline:
+            knows_row, knows_column = _knows(args, matrix, default_matrix)
+            cmp = C.compare(mr, old, row_map=row_map, knows_row=knows_row,
+                            knows_column=knows_column)
+            out.write("\n" + C.format_changes(cmp))
+            if cmp.fails(args.allow_new) and not args.update_baseline:
                 status = 1
+                if not cmp.fails(allow_new=True):
+                    out.write(f"new and missing rows, columns and cells fail the run: "
+                              f"compare a renamed "
+                              f"{matrix.row_title} with --baseline-row NEW=OLD, or accept "
+                              "them with --allow-new\n")
         if args.update_baseline:
             _write(args.baseline, C.to_json(mr, args.model), "--baseline")
-            sys.stdout.write(f"wrote the baseline {args.baseline} ({len(mr.cells)} cells)\n")
+            out.write(f"wrote the baseline {args.baseline} ({len(mr.cells)} cells)\n")
     elif any(c.matches is False for c in mr.cells.values()):
         status = 1
     if status == 0 and undetermined:
@@ -260,9 +357,9 @@ def _write(file: str, text: str, flag: str) -> None:
     try:
         with open(file, "w", encoding="utf-8") as f:
             f.write(text)
-    except OSError as e:
-        raise UsageError(f"cannot write '{file}': {e.strerror or e}",
-                         f"give {flag} a writable path") from e
+    except (OSError, ValueError) as e:
+        why = e.strerror if isinstance(e, OSError) and e.strerror else e
+        raise UsageError(f"cannot write {file!r}: {why}", f"give {flag} a writable path") from e
 
 
 # -- minimize --------------------------------------------------------------------------------
