@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from mcheck.cli import main
 from mcheck.compare import compare, distinguish, load_baseline, run_matrix
 from models.cow import mcheck_matrix, mcheck_models
 from models.cow.catalogue import CATALOGUE
@@ -22,7 +23,7 @@ def test_the_committed_baseline_is_current_and_every_expectation_holds():
     off = [(c.row, c.column, c.letter, c.expected) for c in mr.cells.values()
            if c.matches is False]
     assert off == []
-    stale = [c for c in compare(mr, load_baseline(BASELINE)) if c.kind != "model"]
+    stale = [c for c in compare(mr, load_baseline(BASELINE)).changes if c.kind != "model"]
     assert stale == [], f"baselines/cow.json is stale; if the change is intended: {REGEN}"
 
 
@@ -79,3 +80,48 @@ def test_unnecessary_cow_distinction_through_the_swap_cache():
     row = d.rows[d.first_difference - 1]
     assert row.left == "do_wp_page(write) copy f0 -> f1"
     assert row.right == "do_wp_page(write) reuse f0"
+
+
+def _main(capsys, *args):
+    status = main([str(a) for a in args])
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def test_the_readme_recipe_renamed_policy_is_compared_not_waved_through(tmp_path, capsys,
+                                                                        monkeypatch):
+    monkeypatch.chdir(ROOT)
+    mine = tmp_path / "mine.py"
+    mine.write_text('MINE = get_policy("E6").replace(name="mine", mprotect_upgrade="mapcount")'
+                    "\n")
+    base = ["compare", "models/cow", "--policies", f"{mine}:MINE", "--scenarios", "A4,S07",
+            "--baseline", "baselines/cow.json", "-q"]
+    status, out, err = _main(capsys, *base)
+    assert (status, err) == (1, "")
+    assert out.split("\n\n")[-1] == (
+        "NEW           policy mine: not in the baseline (2 cells)\n"
+        f"baseline: 0 cells compared: new policy mine; {len(load_baseline(BASELINE).cells)} "
+        "baseline cells not run\n"
+        "new and missing rows, columns and cells fail the run: compare a renamed policy with "
+        "--baseline-row NEW=OLD, or accept them with --allow-new\n")
+    status, out, err = _main(capsys, *base, "--baseline-row", "mine=E6")
+    assert (status, err) == (1, "")
+    lines = out.split("\n\n")[-1].splitlines()
+    assert lines[0] == ("REGRESSION    mine (as E6) / A4: held -> missed COW; model_error 0 -> 1;"
+                        " states 121 -> 97 (shrank)")
+    assert lines[1].startswith("baseline: 2 cells compared: 1 regression, 1 with a changed "
+                               "model (fingerprint) and the same outcome; ")
+
+
+def test_a_baseline_of_another_model_fails_before_the_matrix_runs(tmp_path, capsys,
+                                                                  monkeypatch):
+    monkeypatch.chdir(ROOT)
+    other = tmp_path / "counters.json"
+    assert _main(capsys, "compare", "examples/counters.py", "--baseline", other,
+                 "--update-baseline", "-q")[0] == 0
+    status, out, err = _main(capsys, "compare", "models/cow", "--baseline", other, "-q")
+    assert (status, out) == (2, "")
+    assert err == (f"mcheck: baseline '{other}' is the matrix of the model 'counters' "
+                   "(examples/counters.py), not of 'cow' (models/cow); give --baseline a "
+                   "baseline of models/cow, or write one with `mcheck compare models/cow "
+                   f"--baseline {other} --update-baseline`\n")
