@@ -3,8 +3,11 @@
 The only engine module that imports z3, and only inside the functions that
 query it (``import mcheck.smt`` itself costs nothing).  z3 never runs in the
 search loop: :func:`certify` runs once before a reduced search, and its
-verdict is cached on disk under a fingerprint of the model, its
-configuration, the declaration and the source code involved.
+verdict is cached on disk under a digest of everything the proof can
+reach: the model's fingerprint, the declaration, the code of every
+function and the module-level values of every user module reachable from
+them, and the engine's sources (:mod:`mcheck.proof.cache`, which also
+signs each entry so that an edited one is not trusted).
 
 How the model's code is read symbolically
 -----------------------------------------
@@ -139,18 +142,18 @@ and 17 s (a predicate) on one core.
 
 from __future__ import annotations
 
-import hashlib
 import itertools
-import json
-import os
-import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path as FsPath
 from typing import Any
 
+from mcheck.proof import cache
+from mcheck.proof.cache import CACHE_ENV, ProofInputs, cache_dir
+
 __all__ = [
+    "CACHE_ENV",
     "Certificate",
     "Explorer",
     "ProofUnknown",
@@ -161,11 +164,14 @@ __all__ = [
     "certify",
     "certify_canonicaliser",
     "is_cached",
+    "proof_inputs",
+    "proof_key",
 ]
 
 BITS = 32
 ENGINE_VERSION = "smt-2"  # 2: the canonicaliser is proven too (obligation 6)
 _ENUM_LIMIT = 64
+_OUT_OF_TIME = "the proof ran out of time"
 _CUR: list[Explorer] = []
 
 
@@ -778,8 +784,6 @@ class Explorer:
         import z3
 
         self.queries += 1
-        if self.deadline is not None and time.monotonic() > self.deadline:
-            raise ProofUnknown("the proof ran out of time")
         self._ensure()
         s = self.solver
         s.push()
@@ -792,14 +796,47 @@ class Explorer:
                         return None
                 else:
                     s.add(lit)  # a ready z3 formula
-            r = s.check()
+            r = self._solve(s)
             if r == z3.unsat:
                 return None
-            if r != z3.sat:
-                raise ProofUnknown(f"z3 answered {r} ({s.reason_unknown()})")
             return _LazyModel(s.model(), self.ctx, self.bits)
         finally:
             s.pop()
+
+    def _solve(self, s: Any) -> Any:
+        """``s.check()`` within the time left; sat or unsat, else :class:`ProofUnknown`.
+
+        z3 catches Ctrl-C itself while it solves and answers ``unknown``
+        ("interrupted from keyboard"): that is turned back into
+        KeyboardInterrupt, so an interrupt stops the proof instead of
+        making it unknown (and a ``--symmetry auto`` run go on unreduced).
+        """
+        import z3
+
+        ms = self.timeout_ms
+        if self.deadline is not None:
+            left = self.deadline - time.monotonic()
+            if left <= 0:
+                raise ProofUnknown(_OUT_OF_TIME)
+            ms = max(1, min(ms, int(left * 1000)))
+        if ms != self._solver_ms:
+            s.set("timeout", int(ms))
+            self._solver_ms = ms
+        t0 = time.monotonic()
+        r = s.check()
+        if r == z3.sat or r == z3.unsat:
+            return r
+        why = s.reason_unknown()
+        if "interrupt" in why or ("cancel" in why and time.monotonic() - t0 < ms / 1000 * 0.9):
+            raise KeyboardInterrupt
+        if self.deadline is not None and time.monotonic() >= self.deadline - 0.001:
+            raise ProofUnknown(_OUT_OF_TIME)
+        raise ProofUnknown(f"z3 answered {r} ({why})")
+
+    def _tick(self) -> None:
+        """Stop a proof past its deadline (checked once per path)."""
+        if self.deadline is not None and time.monotonic() > self.deadline:
+            raise ProofUnknown(_OUT_OF_TIME)
 
     def fresh_solver(self) -> None:
         """Start an obligation: a new z3 context and solver, made when it first asks z3."""
@@ -809,6 +846,7 @@ class Explorer:
             self._prop_cache.clear()
         self.ctx: Any = None
         self.solver: Any = None
+        self._solver_ms = self.timeout_ms
         self.zvars: dict[str, Any] = {}
         self.zterms: dict[int, Any] = {}
         self._init_model = None
@@ -826,6 +864,7 @@ class Explorer:
         _ZCTX[0], _ZCTX[1], _ZCTX[2], _ZCTX[3] = self.ctx, self.zvars, self.zterms, self.bits
         self.solver = z3.Solver(ctx=self.ctx)
         self.solver.set("timeout", int(self.timeout_ms))
+        self._solver_ms = self.timeout_ms
         for n, (lo, hi) in self.ranges.items():
             if n in self.poisoned:
                 continue
@@ -914,6 +953,7 @@ class Explorer:
             self.paths += 1
             if self.paths - self._p_start > self.max_paths:
                 raise ProofUnknown(f"more than {self.max_paths} paths")
+            self._tick()
             self._start(prefix, model)
             _CUR.append(self)
             proving = PROVING[0]
@@ -1090,6 +1130,7 @@ class Explorer:
                 self.paths += 1
                 if self.paths - self._p_start > self.max_paths:
                     raise ProofUnknown(f"more than {self.max_paths} paths")
+                self._tick()
                 self.prefix, self.decisions, self.sets = prefix, [], dict(base_sets)
                 self.pc, self.pc_keys, self.M, self._new = list(base_pc), dict(base_keys), \
                     model, []
@@ -1322,6 +1363,8 @@ class Certificate:
     key: str = ""
     per_obligation: dict[str, float] = field(default_factory=dict)
     per_counts: dict[str, tuple[int, int]] = field(default_factory=dict)
+    #: what became of the certificate in the cache (stored, or why not), for people
+    cache_note: str = ""
 
     @property
     def ok(self) -> bool:
@@ -1358,81 +1401,55 @@ class _Refuted(Exception):
 
 
 # -- the cache ------------------------------------------------------------------------------------
-
-CACHE_ENV = "MCHECK_CACHE_DIR"
-
-
-def cache_dir() -> FsPath:
-    """``$MCHECK_CACHE_DIR``, else ``.mcheck-cache`` in the working directory."""
-    return FsPath(os.environ.get(CACHE_ENV) or ".mcheck-cache")
-
-
-def _source_files(model: Any) -> set[str]:
-    """The source files the proof depends on: the model's package, this module, and
-    mcheck/symmetry.py (the declaration's helpers and the canonicaliser obligation 6 proves)."""
-    files: set[str] = set()
-    for cls in type(model).__mro__:
-        mod = sys.modules.get(cls.__module__)
-        f = getattr(mod, "__file__", None)
-        if f and not cls.__module__.startswith(("builtins", "abc")):
-            d = os.path.dirname(os.path.abspath(f))
-            if os.path.basename(f) == "__init__.py" or os.path.isfile(os.path.join(d,
-                                                                                   "__init__.py")):
-                files.update(os.path.join(d, n) for n in os.listdir(d) if n.endswith(".py"))
-            else:
-                files.add(os.path.abspath(f))
-    here = os.path.dirname(os.path.abspath(__file__))
-    files.update(os.path.join(here, n) for n in ("smt.py", "symmetry.py"))
-    return files
-
-
-def _source_digest(model: Any) -> str:
-    """A digest of :func:`_source_files`."""
-    h = hashlib.blake2b(digest_size=16)
-    for f in sorted(_source_files(model)):
-        try:
-            data = FsPath(f).read_bytes()
-        except OSError:
-            continue
-        h.update(os.path.basename(f).encode() + b"\0" + data + b"\0")
-    return h.hexdigest()
+#
+# What a proof depends on and the signed entries are mcheck.proof.cache; here: the key of one
+# declaration's proof, and the certificate as an entry's payload.
 
 
 def proof_key(model: Any, decl: Any) -> str:
+    """The cache key of the proof of ``decl`` for ``model`` (:func:`proof_inputs` digested with
+    the model's fingerprint and the declaration's version and bounds)."""
+    return _proof_key(model, decl)[0]
+
+
+def proof_inputs(model: Any, decl: Any) -> ProofInputs:
+    """What the proof of ``decl`` for ``model`` depends on (:mod:`mcheck.proof.cache`)."""
+    return _proof_key(model, decl)[1]
+
+
+def _proof_key(model: Any, decl: Any) -> tuple[str, ProofInputs]:
     from mcheck.fingerprint import digest
 
-    sets = tuple((s.name, s.members, s.size,
-                  s.complete if isinstance(s.complete, bool) else s.complete.__qualname__)
-                 for s in decl.sets)
-    return digest(("mcheck-symmetry", ENGINE_VERSION, model.fingerprint(), sets, decl.version,
-                   tuple(decl.bounds), _source_digest(model)))
+    inputs = cache.proof_inputs(model, decl)
+    return digest(("mcheck-symmetry", ENGINE_VERSION, model.fingerprint(), decl.version,
+                   tuple(decl.bounds), inputs.digest)), inputs
+
+
+def _entry_path(key: str) -> FsPath:
+    return cache_dir() / f"symmetry-{key}.json"
 
 
 def is_cached(model: Any, decl: Any) -> bool:
     """True when :func:`certify` would answer from the cache."""
-    key = proof_key(model, decl)
-    hit = _load_cached(cache_dir() / f"symmetry-{key}.json")
-    return hit is not None and hit.key == key
+    key, inputs = _proof_key(model, decl)
+    return inputs.cacheable and _load_cached(_entry_path(key), key) is not None
 
 
-def _load_cached(path: FsPath) -> Certificate | None:
-    try:
-        d = json.loads(path.read_text())
-        if d.get("engine") != ENGINE_VERSION:
-            return None
-        return Certificate.from_dict(d)
-    except (OSError, ValueError, KeyError, TypeError):
+def _load_cached(path: FsPath, key: str) -> Certificate | None:
+    payload = cache.load_entry(path, key)
+    if payload is None or payload.get("engine") != ENGINE_VERSION:
         return None
-
-
-def _store(path: FsPath, cert: Certificate) -> None:
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".tmp{os.getpid()}")
-        tmp.write_text(json.dumps(cert.to_dict(), indent=1))
-        os.replace(tmp, path)
-    except OSError:
-        pass  # a read-only directory only costs a re-proof next time
+        cert = Certificate.from_dict(payload)
+    except (KeyError, TypeError, ValueError, IndexError):
+        return None
+    if cert.status not in ("proved", "refuted") or cert.key != key:
+        return None
+    return cert
+
+
+def _store(path: FsPath, cert: Certificate) -> bool:
+    return cache.store_entry(path, cert.key, cert.to_dict())
 
 
 # -- the proof ------------------------------------------------------------------------------------
@@ -1443,23 +1460,29 @@ def certify(model: Any, decl: Any, *, use_cache: bool = True, budget: float | No
             progress: Callable[[str], None] | None = None, workers: int = 1) -> Certificate:
     """Prove that ``decl`` is a sound symmetry of ``model`` (see the module docstring).
 
-    Cached under ``cache_dir()`` by :func:`proof_key`; ``unknown`` results
-    are not cached.  ``budget`` bounds the wall time in seconds (running out
-    is ``unknown``).  ``workers`` > 1 proves the obligations in that many
+    Cached under ``cache_dir()`` by :func:`proof_key`, which digests
+    everything the proof can reach (:mod:`mcheck.proof.cache`); a cached
+    certificate is used only when its signed entry is intact and was made
+    under the same key.  ``unknown`` results are not cached, and neither is
+    a proof whose inputs cannot all be digested.  ``budget`` bounds the
+    wall time in seconds (running out is ``unknown``; Ctrl-C raises
+    KeyboardInterrupt, never an ``unknown``).  ``workers`` > 1 proves the obligations in that many
     forked processes, with the same verdict and witness as one.
     """
     if not decl.active:
         return Certificate("none", "no set has two or more members")
-    key = proof_key(model, decl)
-    path = cache_dir() / f"symmetry-{key}.json"
-    if use_cache:
-        hit = _load_cached(path)
-        if hit is not None and hit.key == key:
+    key, inputs = _proof_key(model, decl)
+    path = _entry_path(key)
+    cacheable = use_cache and inputs.cacheable
+    if cacheable:
+        hit = _load_cached(path, key)
+        if hit is not None:
             return hit
     t0 = time.monotonic()
-    prover = _Prover(model, decl, timeout_ms=timeout_ms, max_paths=max_paths,
-                     deadline=None if budget is None else t0 + budget, progress=progress)
+    prover: _Prover | None = None
     try:
+        prover = _Prover(model, decl, timeout_ms=timeout_ms, max_paths=max_paths,
+                         deadline=None if budget is None else t0 + budget, progress=progress)
         prover.run(workers)
         cert = Certificate("proved")
     except _Refuted as r:
@@ -1467,14 +1490,27 @@ def certify(model: Any, decl: Any, *, use_cache: bool = True, budget: float | No
     except ProofUnknown as u:
         cert = Certificate("unknown", str(u))
     cert.elapsed = time.monotonic() - t0
-    cert.obligations = prover.obligations
-    cert.paths = prover.paths
-    cert.queries = prover.queries
+    if prover is not None:
+        cert.obligations = prover.obligations
+        cert.paths = prover.paths
+        cert.queries = prover.queries
+        cert.per_obligation = prover.timings
+        cert.per_counts = prover.counts
     cert.key = key
-    cert.per_obligation = prover.timings
-    cert.per_counts = prover.counts
-    if use_cache and cert.status in ("proved", "refuted"):
-        _store(path, cert)
+    if not use_cache:
+        cert.cache_note = "not cached (use_cache=False)"
+    elif not inputs.cacheable:
+        cert.cache_note = ("not cached: the proof depends on what cannot be digested: "
+                           + "; ".join(inputs.unverifiable[:3]))
+    elif cert.status not in ("proved", "refuted"):
+        cert.cache_note = "not cached: only a proof or a refutation is"
+    elif _proof_key(model, decl)[0] != key:
+        cert.cache_note = "not cached: what the proof depends on changed while it ran"
+    elif _store(path, cert):
+        cert.cache_note = f"cached in {path}"
+    else:
+        cert.cache_note = f"not cached: {path} or the secret {cache.secret_path()} cannot be " \
+                          "written"
     return cert
 
 
@@ -1495,6 +1531,8 @@ def _task(i: int) -> tuple[str, Any, str, tuple[int, int, float]]:
         status, payload = "refuted", r.witness.to_dict()
     except ProofUnknown as u:
         status, payload = "unknown", str(u)
+    except KeyboardInterrupt:  # Ctrl-C reaches every worker: the parent stops the pool
+        status, payload = "interrupted", ""
     return status, payload, name, (ex.paths - p0, ex.queries - q0, time.monotonic() - t0)
 
 
@@ -1571,6 +1609,9 @@ class _Runner:
                     if status == "unknown":
                         pool.terminate()
                         raise ProofUnknown(payload)
+                    if status == "interrupted":
+                        pool.terminate()
+                        raise KeyboardInterrupt
         finally:
             _TASKS[:] = []
 
@@ -2366,8 +2407,6 @@ class _OrderExplorer(Explorer):
         import z3
 
         self.queries += 1
-        if self.deadline is not None and time.monotonic() > self.deadline:
-            raise ProofUnknown("the proof ran out of time")
         self._ensure()
         s = self.solver
         lits = []
@@ -2397,11 +2436,9 @@ class _OrderExplorer(Explorer):
         try:
             for f in extra:
                 s.add(f)
-            r = s.check()
+            r = self._solve(s)
             if r == z3.unsat:
                 return None
-            if r != z3.sat:
-                raise ProofUnknown(f"z3 answered {r} ({s.reason_unknown()})")
             return _LazyModel(s.model(), self.ctx, self.bits)
         finally:
             s.pop()
