@@ -141,6 +141,52 @@ def _rows() -> list[Scenario]:
         scenario("X18", "fork; child exits; P writes the previously shared page", [
             write("P", 0, "a"), fork("P", "C"), exit_("C"), write("P", 0, "b"),
         ], procs=PC, expect="H H U U U H H", source="own"),
+        # Own rows X22, X22g, X23, X23g: GUP-fast racing munmap or exit.  GUP-fast grabs
+        # the page and rechecks the PTE, then munmap (exit) zaps it before the call returns.
+        # mm/gup.c gup_fast_pte_range() (gup_pte_range() before 6.9) rechecks the PTE only
+        # right after try_grab_folio(); nothing later undoes the grab, so the call returns
+        # the page as if it had completed before the zap, and a GUP reference survives the
+        # unmap (zap_pte_range() never touches it; kernel-facts §2(g);
+        # Documentation/core-api/pin_user_pages.rst).  The device reads the data the page
+        # held; P's later write faults in a new page (X22).  No COW is involved, so every
+        # era holds.
+        scenario("X22", "GUP-fast R/W pin racing munmap; P writes the page again", [
+            write("P", 0, "a"),
+            race(pin("P.gup", 0, "buf", rw=True, fast=True), munmap("P", 0)),
+            write("P", 0, "b"), dma_read("P", "buf"),
+        ], procs=PC[:1], expect="H H H H H H H", source="own (mm/gup.c gup_fast_pte_range)",
+            reproduces="issue 10 item 4 (GUP-fast vs munmap)"),
+        scenario("X22g", "GUP-fast R/W get (O_DIRECT read) racing munmap; P writes again", [
+            write("P", 0, "a"),
+            race(get("P.gup", 0, "dio", rw=True, fast=True), munmap("P", 0)),
+            write("P", 0, "b"), dma_read("P", "dio"),
+        ], procs=PC[:1], expect="H H H H H H H", source="own (mm/gup.c gup_fast_pte_range)",
+            reproduces="issue 10 item 4 (GUP-fast vs munmap)"),
+        scenario("X23", "GUP-fast R/W pin racing exit", [
+            write("P", 0, "a"),
+            race(pin("P.gup", 0, "buf", rw=True, fast=True), exit_("P")),
+            dma_read("P.gup", "buf"),
+        ], procs=PC[:1], expect="H H H H H H H", source="own (mm/gup.c gup_fast_pte_range)",
+            reproduces="issue 10 item 4 (GUP-fast vs exit)"),
+        scenario("X23g", "GUP-fast R/W get (O_DIRECT read) racing exit", [
+            write("P", 0, "a"),
+            race(get("P.gup", 0, "dio", rw=True, fast=True), exit_("P")),
+            dma_read("P.gup", "dio"),
+        ], procs=PC[:1], expect="H H H H H H H", source="own (mm/gup.c gup_fast_pte_range)",
+            reproduces="issue 10 item 4 (GUP-fast vs exit)"),
+        # Own row X24: real kernel behaviour in every era, not a model bug.  A R/W FOLL_GET
+        # (O_DIRECT read into a private buffer) is not a pin: fork shares the page
+        # (page_maybe_dma_pinned() counts only FOLL_PIN; E6's page_try_dup_anon_rmap()
+        # copies only maybe-pinned pages), so the parent's next write copies the page away
+        # from the reference.  open(2), NOTES on O_DIRECT: "O_DIRECT I/O should never be
+        # run concurrently with the fork(2) system call, if the memory buffer is a private
+        # mapping"; kernel-facts §2 (FOLL_GET refs are never "pinned").
+        scenario("X24", "O_DIRECT R/W get, then fork (child alive), P writes: open(2)'s"
+                 " O_DIRECT and fork", [
+            write("P", 0, "a"), get("P", 0, "dio", rw=True), fork("P", "C"),
+            write("P", 0, "b"), dma_read("P", "dio"),
+        ], procs=PC, expect="W W W W W W W", source="own (open(2) NOTES: O_DIRECT and fork)",
+            reproduces="open(2): O_DIRECT concurrently with fork(2)"),
         scenario("S14", "O_DIRECT R/W get; clear_refs soft-dirty; P writes; device writes", [
             write("P", 0, "a"), get("P", 0, "dio", rw=True, fast=False), clear_refs("P", 0),
             write("P", 0, "b"), dma_write("P", "dio", "v"), read("P", 0),

@@ -542,11 +542,35 @@ def gup_slow_follow(w: World, pol: Policy, p: int, v: int, pin: bool, rw: bool
 
 
 def take_reference(w: World, p: int, v: int, k: int, f: int, pin: bool, rw: bool) -> None:
-    """The handle now owns the reference (slow GUP: taken here; fast: the grab)."""
+    """The handle now owns the reference (slow GUP: taken here; fast: the grab).
+
+    Slow GUP takes it under the mmap lock and the PTL, so the PTE maps ``f``.
+    GUP-fast takes no lock: between its PTE recheck and the end of the call,
+    munmap or exit may zap the PTE (and a later fault map a new page there).
+    The kernel returns the page anyway: gup_fast_pte_range() (mm/gup.c;
+    gup_pte_range() before 6.9) rechecks the PTE only right after the grab
+    (``pte_val(pte) != pte_val(ptep_get(ptep))``), so the call completes as if
+    it had finished before the zap, and the reference survives the unmap
+    (kernel-facts §2(g); Documentation/core-api/pin_user_pages.rst: a pinned
+    page stays allocated until unpinned).  So when the owner no longer maps
+    ``f`` (no PTE, or a PTE to another frame) the handle starts detached,
+    and the device must read what the page holds: no COW is involved.  A swap
+    PTE still counts as the mapping (reclaim keeps a page GUP holds in the
+    swap cache).
+
+    This checks nothing less: the same call completing right after its
+    recheck (same ``write_protect_seq``, so the same outcome) is another
+    interleaving of the same steps, where the handle is attached and every
+    later divergence (a zap freezing the expected value, or a COW away from
+    ``f``, which is the 57efa1fe5957 wrong COW) is checked as before.
+    All eras.
+    """
     h = w.handles[k]
-    h.state, h.frame, h.owner, h.vpn, h.pin, h.rw, h.attached = LIVE, f, p, v, int(pin), \
-        int(rw), 1
-    h.expect = w.procs[p].L[v]
+    kind, idx, _wr, _sd = w.procs[p].pte[v]
+    mapped = kind == SWAP or (kind == PRESENT and idx == f)
+    h.state, h.frame, h.owner, h.vpn, h.pin, h.rw = LIVE, f, p, v, int(pin), int(rw)
+    h.attached = 1 if mapped else 0
+    h.expect = w.procs[p].L[v] if mapped else w.frames[f].data
 
 
 def unpin(w: World, k: int) -> str:

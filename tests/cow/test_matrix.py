@@ -85,6 +85,26 @@ PINNED = {
         "E1": (61, 87), "E2": (61, 87), "E3t": (67, 99), "E3": (67, 99), "E4": (67, 99),
         "E5": (55, 78), "E6": (55, 78),
     },
+    "X22": {
+        "E1": (221, 381), "E2": (221, 381), "E3t": (221, 381), "E3": (221, 381), "E4": (221, 381),
+        "E5": (221, 381), "E6": (221, 381),
+    },
+    "X22g": {
+        "E1": (221, 381), "E2": (221, 381), "E3t": (221, 381), "E3": (221, 381), "E4": (221, 381),
+        "E5": (221, 381), "E6": (221, 381),
+    },
+    "X23": {
+        "E1": (261, 544), "E2": (261, 544), "E3t": (261, 544), "E3": (261, 544), "E4": (261, 544),
+        "E5": (261, 544), "E6": (261, 544),
+    },
+    "X23g": {
+        "E1": (261, 544), "E2": (261, 544), "E3t": (261, 544), "E3": (261, 544), "E4": (261, 544),
+        "E5": (261, 544), "E6": (261, 544),
+    },
+    "X24": {
+        "E1": (121, 180), "E2": (121, 180), "E3t": (121, 180), "E3": (121, 180),
+        "E4": (121, 180), "E5": (121, 180), "E6": (121, 180),
+    },
     "S14": {
         "E1": (55, 78), "E2": (55, 78), "E3t": (103, 156), "E3": (103, 156), "E4": (103, 156),
         "E5": (79, 114), "E6": (55, 78),
@@ -230,6 +250,7 @@ def test_pinned_table_covers_the_catalogue() -> None:
 def test_the_fixed_era_holds_everywhere_and_every_older_era_fails_somewhere() -> None:
     letters = {era: {s.name: cell_verdict(run(era, s.name)) for s in CATALOGUE}
                for era in ERA_ORDER}
-    assert set(letters["E6"].values()) == {"H"}
+    # E6 holds everywhere but in X24, the R/W FOLL_GET across fork that open(2) documents.
+    assert {s for s, x in letters["E6"].items() if x != "H"} == {"X24"}
     for era in ERA_ORDER[:-1]:
         assert {"M", "W"} & set(letters[era].values()), era

@@ -21,7 +21,7 @@ REDISCOVERY = [
      "E3t", "wrong_cow", 830, 1229),
     ("fork vs GUP-fast", {"budget": "fork=1,pin=1,write=2", "gup_modes": "rw-fast",
                           "threads": 2},
-     "E3", "wrong_cow", 20543, 20162),
+     "E3", "wrong_cow", 20561, 20162),
     ("pin racing reclaim", {"budget": "pin=1,swapout=1,write=2,read=1",
                             "gup_modes": "rw-slow,rw-fast"},
      "E4", "wrong_cow", 1181, 1081),
@@ -79,3 +79,23 @@ def test_budget_errors() -> None:
         _model("E6", {"budget": "pin=1", "gup_modes": "rw"})
     with pytest.raises(ValueError, match="exclude each other"):
         _model("E6", {"budget": "pin=1", "scenario": "S01"})
+
+
+@pytest.mark.parametrize("era", ["E1", "E2", "E3t", "E3", "E4", "E5", "E6"])
+@pytest.mark.parametrize("kind", ["pin", "get"])
+def test_gup_fast_racing_munmap_is_no_cow(era, kind) -> None:
+    # GUP-fast grabs the page and rechecks the PTE, munmap zaps it, then the call returns:
+    # the reference holds the page's last data (issue 10 item 4; catalogue rows X22, X22g).
+    r = check(_model(era, {"budget": f"{kind}=1,unmap=1,write=1", "threads": 2}))
+    assert r.verdict is Verdict.HOLDS
+    assert (r.states, r.transitions) == (1411, 3101)
+
+
+@pytest.mark.parametrize(("kind", "states"), [("pin", 17590), ("get", 9727)])
+def test_gup_fast_racing_exit_is_no_cow(kind, states) -> None:
+    # The same race with the child's exit (catalogue rows X23, X23g).  Gets are R/O here:
+    # a R/W get across fork is the documented O_DIRECT limit (row X24).
+    r = check(_model("E6", {"budget": f"fork=1,{kind}=1,exit=1,write=1", "threads": 2,
+                            "gup_modes": "rw-fast,ro-fast" if kind == "pin" else "ro-fast"}))
+    assert r.verdict is Verdict.HOLDS
+    assert r.states == states
