@@ -276,13 +276,23 @@ def _compare(args: argparse.Namespace, extras: list[str]) -> int:
         raise UsageError("--diff prints distinguishing traces, not a matrix",
                          "run --baseline/--output without --diff")
     # The baseline is read and validated before anything runs: a bad one fails fast.
+    # --update-baseline overwrites a corrupt or stale file, but not a directory, nor the
+    # valid baseline of another model (a wrong path would destroy it).
     old = None
     if args.baseline:
+        if args.update_baseline and os.path.isdir(args.baseline):
+            raise UsageError(f"cannot write the baseline '{args.baseline}': it is a directory",
+                             "give --baseline a file path")
         try:
-            old = C.load_baseline(args.baseline, name=matrix.name, model_path=args.model)
+            old = C.load_baseline(args.baseline, model_path=args.model,
+                                  name=None if args.update_baseline else matrix.name)
         except UsageError:
             if not args.update_baseline:
                 raise
+        if old is not None and old.name != matrix.name:
+            raise UsageError(f"--update-baseline would overwrite '{args.baseline}', the "
+                             f"baseline of the model {old.name!r}, with one of {matrix.name!r}",
+                             "give --baseline another path, or delete the file first")
     row_map = _row_map(matrix, old, args.baseline_row or [])
     rows = None
     if args.diff:
@@ -333,10 +343,17 @@ def _compare(args: argparse.Namespace, extras: list[str]) -> int:
     if args.baseline:
         if old is not None:
             knows_row, knows_column = _knows(args, matrix, default_matrix)
-            cmp = C.compare(mr, old, row_map=row_map, knows_row=knows_row,
-                            knows_column=knows_column)
-            out.write("\n" + C.format_changes(cmp))
-            if cmp.fails(args.allow_new) and not args.update_baseline:
+            try:
+                cmp = C.compare(mr, old, row_map=row_map, knows_row=knows_row,
+                                knows_column=knows_column)
+            except UsageError as e:
+                if not args.update_baseline:
+                    raise
+                cmp = None  # the classifier changed: the update is what the user asked for
+                out.write(f"\nbaseline: not compared: {e.cause}\n")
+            if cmp is not None:
+                out.write("\n" + C.format_changes(cmp))
+            if cmp is not None and cmp.fails(args.allow_new) and not args.update_baseline:
                 status = 1
                 if not cmp.fails(allow_new=True):
                     out.write(f"new and missing rows, columns and cells fail the run: "

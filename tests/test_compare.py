@@ -526,3 +526,33 @@ def test_baseline_row_and_allow_new_usage_errors(tmp_path, capsys, args, line):
     f = _save(tmp_path / "b.json", _doc())
     args = [a.format(f=f) for a in args]
     assert _one_error(*_main(capsys, "compare", COUNTERS, *args, "-q")) == line.format(f=f)
+
+
+def test_update_baseline_overwrites_a_corrupt_file_but_not_another_models(tmp_path, capsys):
+    f = _save(tmp_path / "b.json", "{")
+    status, out, err = _main(capsys, "compare", COUNTERS, "--baseline", f,
+                             "--update-baseline", "-q")
+    assert (status, err) == (0, "") and out.endswith(f"wrote the baseline {f} (6 cells)\n")
+    assert load_baseline(f).cells == _run().cells
+    # a classifier whose letters changed: the update goes through, nothing is compared
+    _save(f, _both_racy(letter="G", matches=False)(_doc()))
+    status, out, err = _main(capsys, "compare", COUNTERS, "--baseline", f,
+                             "--update-baseline", "-q")
+    assert (status, err) == (0, "")
+    assert out.split("\n\n")[-1] == (
+        "baseline: not compared: baseline '" + str(f) + "' does not match this run: it gives "
+        "rank 1 to letter 'G' in the baseline's racy / n2 and to letter 'F' in this run's "
+        "racy / n2 (one rank per letter, or a changed letter could not be ranked)\n"
+        f"wrote the baseline {f} (6 cells)\n")
+    cow = Path(__file__).resolve().parents[1] / "baselines" / "cow.json"
+    other = _save(tmp_path / "cow.json", cow.read_text())
+    line = _one_error(*_main(capsys, "compare", COUNTERS, "--baseline", other,
+                             "--update-baseline", "-q"))
+    assert line == (f"mcheck: --update-baseline would overwrite '{other}', the baseline of "
+                    "the model 'cow', with one of 'counters'; give --baseline another path, "
+                    "or delete the file first")
+    assert other.read_text() == cow.read_text()
+    line = _one_error(*_main(capsys, "compare", COUNTERS, "--baseline", tmp_path,
+                             "--update-baseline", "-q"))
+    assert line == f"mcheck: cannot write the baseline '{tmp_path}': it is a directory; " \
+                   "give --baseline a file path"
