@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from mcheck.cli import main
@@ -125,3 +126,41 @@ def test_a_baseline_of_another_model_fails_before_the_matrix_runs(tmp_path, caps
                    "(examples/counters.py), not of 'cow' (models/cow); give --baseline a "
                    "baseline of models/cow, or write one with `mcheck compare models/cow "
                    f"--baseline {other} --update-baseline`\n")
+
+
+def test_baseline_rows_and_columns_the_model_no_longer_knows_are_missing(tmp_path, capsys,
+                                                                        monkeypatch):
+    """The default run leaves the controls out, but the model still knows them (its lookup):
+    not compared, not failed.  A policy or scenario the model does not know is MISSING."""
+    monkeypatch.chdir(ROOT)
+    doc = json.loads(BASELINE.read_text())
+    total = len(doc["cells"])
+    run_ = ["compare", "models/cow", "--scenarios", "A4,S07", "-q", "--baseline"]
+    status, out, err = _main(capsys, *run_, BASELINE)
+    assert (status, err) == (0, "")
+    assert out.split("\n\n")[-1] == (f"baseline: 24 cells compared: no change; {total - 24} "
+                                     "baseline cells not run\n")
+    rename = {"E6-6.0": "E9", "A4": "A99"}
+    doc["rows"] = [rename.get(r, r) for r in doc["rows"]]
+    doc["columns"] = [rename.get(c, c) for c in doc["columns"]]
+    for c in doc["cells"]:
+        c["row"], c["column"] = rename.get(c["row"], c["row"]), rename.get(c["column"],
+                                                                           c["column"])
+    f = tmp_path / "renamed.json"
+    f.write_text(json.dumps(doc))
+    rows, cols = len(doc["rows"]), len(doc["columns"])
+    status, out, err = _main(capsys, *run_, f)
+    assert (status, err) == (1, "")
+    assert out.split("\n\n")[-1] == (
+        f"MISSING       policy E9: in the baseline ({cols} cells) but neither run nor known "
+        "to the model\n"
+        f"MISSING       scenario A99: in the baseline ({rows} cells) but neither run nor known "
+        "to the model\n"
+        "NEW           policy E6-6.0: not in the baseline (2 cells)\n"
+        "NEW           scenario A4: not in the baseline (12 cells)\n"
+        "baseline: 11 cells compared: missing policy E9, missing scenario A99, new policy "
+        f"E6-6.0, new scenario A4; {total - 11 - cols - rows + 1} baseline cells not run\n"
+        "new and missing rows, columns and cells fail the run: compare a renamed policy with "
+        "--baseline-row NEW=OLD, or accept them with --allow-new\n")
+    status, out, err = _main(capsys, *run_, f, "--allow-new")
+    assert (status, err) == (0, "")
