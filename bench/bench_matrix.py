@@ -9,6 +9,8 @@ dict-plus-deque BFS over the same models' successor functions that checks
 nothing.  Prints states per second of both, the ratio (what checking the
 oracle and the accounting invariants costs), the peak resident set growth of
 each in a fresh subprocess, and the previous numbers from bench/results.json.
+It also times reading and validating baselines/cow.json (what ``mcheck
+compare --baseline`` does before any cell runs) against the mcheck run.
 
 Not a test: nothing asserts a time.
 """
@@ -28,6 +30,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.bench_toy import bare_bfs  # noqa: E402
 from mcheck import check  # noqa: E402
+from mcheck.compare import load_baseline  # noqa: E402
 from models.cow import mcheck_models  # noqa: E402
 from models.cow.catalogue import CATALOGUE  # noqa: E402
 from models.cow.policy import CONTROLS, ERAS, PROPOSALS, VARIANTS  # noqa: E402
@@ -106,6 +109,14 @@ def main() -> None:
           f"{rate['mcheck'] / rate['bare']:.2f}x")
     print(f"  peak RSS growth: mcheck {mem['mcheck'] / 2**20:.1f} MiB, bare "
           f"{mem['bare'] / 2**20:.1f} MiB")
+    baseline = ROOT / "baselines" / "cow.json"
+    loads = []
+    for _ in range(max(args.rounds, 5)):
+        t = time.perf_counter()
+        n = len(load_baseline(baseline, name="cow").cells)
+        loads.append(time.perf_counter() - t)
+    print(f"  baseline check: {min(loads) * 1000:.1f} ms for the {n} cells of "
+          f"{baseline.relative_to(ROOT)} ({min(loads) / best['mcheck']:.1%} of the mcheck run)")
     results = ROOT / "bench" / "results.json"
     data = json.loads(results.read_text()) if results.exists() else {}
     prev = data.get("matrix")

@@ -64,7 +64,8 @@ def add_parsers(sub: Any, positive: Any) -> tuple[argparse.ArgumentParser, ...]:
                         " chosen by the file's extension .json .xml .md)")
     c.add_argument("--output", metavar="FILE", help="also write the matrix to FILE")
     c.add_argument("--baseline", metavar="FILE",
-                   help="compare with the matrix stored in FILE; exit 1 on a regression")
+                   help="compare with the matrix stored in FILE (read and checked before"
+                        " anything runs); exit 1 on a regression or a new or missing cell")
     c.add_argument("--update-baseline", action="store_true",
                    help="write this run's matrix to the --baseline FILE")
     c.add_argument("--allow-new", action="store_true",
@@ -73,7 +74,7 @@ def add_parsers(sub: Any, positive: Any) -> tuple[argparse.ArgumentParser, ...]:
     c.add_argument("--baseline-row", action="append", type=_row_pair, default=None,
                    metavar="ROW=BASELINE_ROW",
                    help="with --baseline: compare this run's ROW with the baseline's"
-                        " BASELINE_ROW (a renamed or user-defined row, e.g. mine=E6);"
+                        " BASELINE_ROW (a renamed or user-defined row, e.g. mine=base);"
                         " repeatable")
     c.add_argument("--diff", nargs=2, metavar=("A", "B"),
                    help="distinguishing traces between rows A and B: for each column where one"
