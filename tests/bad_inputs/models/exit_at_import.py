@@ -1,0 +1,6 @@
+# ruff: noqa
+"""Bad input: exit at import."""
+
+import sys
+
+sys.exit(0)

@@ -1,0 +1,29 @@
+# ruff: noqa
+"""Bad input: explain raises."""
+
+from mcheck import Model, invariant
+
+
+class M(Model):
+    name = "bad"
+
+    def initial_states(self):
+        return [0]
+
+    def actions(self, s):
+        return [("T", 1)] if s < 3 else []
+
+    def step(self, s, a):
+        return s + 1
+
+    def properties(self):
+        return [invariant("small", lambda s: s < 10)]
+
+
+class P(M):
+    def properties(self):
+        return [invariant("low", lambda s: s < 2, explain=lambda s: s.upper())]
+
+
+def mcheck_models(options):
+    return [P()]

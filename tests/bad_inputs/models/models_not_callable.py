@@ -1,0 +1,4 @@
+# ruff: noqa
+"""Bad input: models not callable."""
+
+mcheck_models = [1]

@@ -1,0 +1,4 @@
+# ruff: noqa
+"""Bad input: no mcheck models."""
+
+X = 1

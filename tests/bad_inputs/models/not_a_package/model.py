@@ -1,0 +1,2 @@
+# ruff: noqa
+"""Bad input: a directory without __init__.py."""

@@ -1,0 +1,29 @@
+# ruff: noqa
+"""Bad input: params int key."""
+
+from mcheck import Model, invariant
+
+
+class M(Model):
+    name = "bad"
+
+    def initial_states(self):
+        return [0]
+
+    def actions(self, s):
+        return [("T", 1)] if s < 3 else []
+
+    def step(self, s, a):
+        return s + 1
+
+    def properties(self):
+        return [invariant("small", lambda s: s < 10)]
+
+
+class P(M):
+    def params(self):
+        return {1: "one"}
+
+
+def mcheck_models(options):
+    return [P()]

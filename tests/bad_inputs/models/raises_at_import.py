@@ -1,0 +1,4 @@
+# ruff: noqa
+"""Bad input: raises at import."""
+
+raise RuntimeError("broken at import")

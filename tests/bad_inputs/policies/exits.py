@@ -1,0 +1,6 @@
+# ruff: noqa
+"""Bad input: exits."""
+
+import sys
+
+sys.exit(0)

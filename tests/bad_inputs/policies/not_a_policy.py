@@ -1,0 +1,4 @@
+# ruff: noqa
+"""Bad input: not a policy."""
+
+MINE = 42

@@ -1,0 +1,4 @@
+# ruff: noqa
+"""Bad input: raises."""
+
+raise RuntimeError("policy file broken")

@@ -1,0 +1,4 @@
+# ruff: noqa
+"""Bad input: unknown base."""
+
+MINE = get_policy("E9").replace(name="mine")

@@ -1,0 +1,4 @@
+# ruff: noqa
+"""Bad input: empty program."""
+
+MINE = scenario("mine", "nothing", [], procs=("P",))

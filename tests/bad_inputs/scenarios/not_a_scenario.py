@@ -1,0 +1,4 @@
+# ruff: noqa
+"""Bad input: not a scenario."""
+
+MINE = get_policy("E6")
