@@ -234,15 +234,6 @@ def _model_bug(model_name: str, e: BaseException, when: str) -> ModelError:
     return err
 
 
-def _is_plain(value: Any, depth: int = 0) -> bool:
-    """States are built from ints, bools, strings, None and tuples (README, model API)."""
-    if value is None or isinstance(value, (int, str)):
-        return True
-    if isinstance(value, tuple) and depth < 100:
-        return all(_is_plain(v, depth + 1) for v in value)
-    return False
-
-
 def _check_initial_states(m: Model, label: str) -> None:
     """Refuse a model whose initial states hold something else than plain values."""
     try:
@@ -253,12 +244,24 @@ def _check_initial_states(m: Model, label: str) -> None:
         raise UsageError(f"model '{label}' has no initial state",
                          "make initial_states() return at least one state")
     for s in inits:
-        if not _is_plain(s):
-            text = repr(s)
-            text = text if len(text) <= 60 else text[:57] + "..."
-            raise UsageError(f"an initial state of model '{label}' holds something other than "
-                             f"ints, strings and tuples: {text}",
+        bad = _foreign(s)
+        if bad is not None:
+            raise UsageError(f"an initial state of model '{label}' holds a "
+                             f"{type(bad).__name__}, not an int, string or tuple",
                              "build states from ints, bools, strings and tuples only")
+
+
+def _foreign(value: Any, depth: int = 0) -> Any:
+    """The first part of ``value`` that is not a plain state value, or None."""
+    if value is None or isinstance(value, (int, str)):
+        return None
+    if isinstance(value, tuple) and depth < 100:
+        for v in value:
+            bad = _foreign(v, depth + 1)
+            if bad is not None:
+                return bad
+        return None
+    return value
 
 
 def _slug(text: str) -> str:

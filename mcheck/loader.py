@@ -158,10 +158,17 @@ def build_models(module: ModuleType, options: Mapping[str, Any], given: str) -> 
                          "instead") from e
     except Exception as e:
         raise _models_bug(given, e) from e
-    if not models or not all(isinstance(m, Model) for m in models):
-        raise UsageError(f"mcheck_models() in '{given}' returned {returned} "
+    if not models:
+        raise UsageError(f"mcheck_models() in '{given}' returned "
+                         f"{'an empty ' + returned if models == [] else returned} "
                          "instead of a non-empty list of Model instances",
                          "return a list of mcheck.Model objects")
+    for i, m in enumerate(models, start=1):
+        if not isinstance(m, Model):
+            what = f"the class {m.__name__}" if isinstance(m, type) else type(m).__name__
+            raise UsageError(f"mcheck_models() in '{given}' returned {what} as model {i}, "
+                             "not a Model instance", "return a list of mcheck.Model objects "
+                             "(instances, e.g. [MyModel()])")
     for m in models:
         _check_params(m, given)
     return models

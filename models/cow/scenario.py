@@ -242,9 +242,19 @@ def _check_steps(name: str, steps: Sequence[Op | Race], procs: Sequence[str], pa
         raise ValueError(f"scenario {name}: the program is empty; give at least one "
                          "operation, e.g. write(\"P\", 0, \"a\")")
     procs = tuple(procs)
-    forked = {op.args[0] for entry in steps if isinstance(entry, (Op, Race))
-              for op in (entry.ops if isinstance(entry, Race) else (entry,))
-              if isinstance(op, Op) and op.kind == "fork" and op.args}
+    forked = set()
+    for entry in steps:
+        for op in (entry.ops if isinstance(entry, Race) else (entry,)
+                   if isinstance(entry, Op) else ()):
+            if isinstance(op, Op) and op.kind == "fork" and op.args:
+                child = op.args[0]
+                if child not in procs:
+                    raise ValueError(f"scenario {name}: fork() of {child!r}, which is not in "
+                                     f"procs={procs!r}; list the child in procs")
+                if child == (threads.get(op.thread) or op.thread.split(".")[0]):
+                    raise ValueError(f"scenario {name}: {op.thread} forks into its own "
+                                     f"process {child}; fork a child listed in procs")
+                forked.add(child)
     made: set[str] = set()
     born: set[str] = set()
     for entry in steps:
@@ -272,13 +282,9 @@ def _check_steps(name: str, steps: Sequence[Op | Race], procs: Sequence[str], pa
                 new_handles.add(op.args[1])
             if op.kind == "fork":
                 child = op.args[0]
-                if child not in procs:
-                    raise ValueError(f"scenario {name}: fork() of {child!r}, which is not in "
-                                     f"procs={procs!r}; list the child in procs")
-                if child == proc or child in born or child in new_children:
-                    raise ValueError(f"scenario {name}: {op.describe()} forks {child} again "
-                                     "(or into itself); fork each child once, from another "
-                                     "process")
+                if child in born or child in new_children:
+                    raise ValueError(f"scenario {name}: {op.describe()} forks {child} a second "
+                                     "time; fork each child once")
                 new_children.add(child)
         made |= new_handles
         born |= new_children
