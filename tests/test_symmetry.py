@@ -7,9 +7,13 @@ so nothing is answered from an earlier run.
 from __future__ import annotations
 
 import json
+import os
 import random
+import signal
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -412,3 +416,247 @@ def test_cli_symmetry_on_needs_a_declaration(capsys):
     assert "declares no symmetry" in capsys.readouterr().err
     assert main(["check", "examples/toys.py", "--toy", "ladder", "--symmetry", "auto",
                  "-q"]) == 1
+
+
+# -- a proof cache that cannot go stale (issue 10, item 3) -------------------------------------
+
+_TOY = '''"""Two interchangeable processes whose step is a helper's, in a sibling module."""
+import rules
+
+from mcheck import Model, invariant
+from mcheck.symmetry import IndexSet, Symmetry
+
+
+class Toy(Model):
+    name = "toy"
+
+    def initial_states(self):
+        return [(0, 0)]
+
+    def actions(self, s):
+        return [(i,) for i in range(2) if s[i] < 2]
+
+    def step(self, s, a):
+        i = a[0]
+        out = list(s)
+        out[i] = rules.advance(i, s[i], s[1 - i])
+        return tuple(out)
+
+    def properties(self):
+        return [invariant("at_most_2", lambda s: s[0] <= 2 and s[1] <= 2)]
+
+    def symmetry(self):
+        def permute_state(s, p):
+            return p["procs"].reorder(s)
+
+        def permute_action(a, p):
+            return (p["procs"](a[0]),)
+
+        return Symmetry(
+            sets=[IndexSet("procs", (0, 1), 2, complete=True)],
+            permute_state=permute_state, permute_action=permute_action,
+            signatures=lambda s: {"procs": [(x,) for x in s]},
+            domain=lambda v, key=None: [(v.int(0, 3), v.int(0, 3))],
+            components=[(0,), (1,)],
+            successors_of=lambda s, c: [(c, self.step(s, c))] if s[c[0]] < 2 else [],
+            permute_key=permute_action)
+
+
+def mcheck_models(options):
+    return [Toy()]
+'''
+
+#: process SPECIAL jumps from 1 to 3 while the other is at 0: only from a state that is not its
+#: orbit's representative, so a reduced search under a stale proof misses it
+_RULES = '''import os
+
+SPECIAL = {special}
+
+
+def advance(i, pc, other):
+    if i == SPECIAL and pc == 1 and other == 0:
+        return 3
+    return pc + 1
+'''
+
+
+def _toy(tmp_path, special="-1"):
+    (tmp_path / "toy.py").write_text(_TOY)
+    (tmp_path / "rules.py").write_text(_RULES.format(special=special))
+
+
+def _run_toy(tmp_path, *flags, extra_env=None):
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": f"{tmp_path}{os.pathsep}{ROOT}",
+           "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0",
+           "MCHECK_CACHE_DIR": str(tmp_path / "cache"),
+           "MCHECK_PROOF_SECRET": str(tmp_path / "secret"), **(extra_env or {})}
+    out = subprocess.run([sys.executable, "-m", "mcheck", "check", "toy.py", "-q", *flags],
+                         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    return out.returncode, out.stdout, out.stderr
+
+
+_PROVED_FRESH = ("toy: symmetry procs (2): proved in ", "7 obligations, 13 paths, 5 z3 queries")
+_HOLDS_REDUCED = "toy: HOLDS  (6 states, 8 transitions, depth 4, exhausted"
+_REFUSED = ["toy: symmetry: the proof failed: component (0,) commutes",
+            "toy:   obligation: component (0,) commutes",
+            "toy:   permutation: procs: swap 0 1",
+            "toy:   action: (0,)",
+            "toy:   detail: component (0,): the image of the next state differs from the next "
+            "state of the permuted state",
+            "toy:   state: (1, 0)",
+            "toy: symmetry: running the full search"]
+_VIOLATED_FULL = "toy: VIOLATED  (4 states, 3 transitions, depth 1, stopped at the first violation"
+
+
+def test_a_changed_sibling_module_is_not_answered_from_a_stale_proof(tmp_path):
+    _toy(tmp_path)
+    code, out, err = _run_toy(tmp_path, "--symmetry", "auto")
+    assert code == 0 and out.startswith(_PROVED_FRESH[0]) and _PROVED_FRESH[1] in out
+    assert _HOLDS_REDUCED in out
+    code, out, _err = _run_toy(tmp_path, "--symmetry", "auto")
+    assert code == 0 and "proved from cache" in out  # nothing changed: the cache answers
+    (tmp_path / "rules.py").write_text(_RULES.format(special="0"))  # only the helper changes
+    code, out, err = _run_toy(tmp_path, "--symmetry", "auto")
+    assert code == 1 and "from cache" not in out and _VIOLATED_FULL in out
+    assert err.splitlines()[1:] == _REFUSED
+    assert _run_toy(tmp_path)[0] == 1  # the unreduced search agrees
+
+
+def test_a_module_level_value_read_by_a_helper_is_part_of_the_key(tmp_path):
+    # rules.py is the same file in both runs; only the value SPECIAL gets at import differs
+    _toy(tmp_path, special='int(os.environ.get("TOY_SPECIAL", "-1"))')
+    code, out, _err = _run_toy(tmp_path, "--symmetry", "auto")
+    assert code == 0 and _PROVED_FRESH[0] in out and _HOLDS_REDUCED in out
+    code, out, err = _run_toy(tmp_path, "--symmetry", "on", extra_env={"TOY_SPECIAL": "0"})
+    assert code == 2 and "from cache" not in out
+    assert err.splitlines()[-1].startswith("mcheck: the declared symmetry of 'toy' is not "
+                                           "proved (refuted: component (0,) commutes)")
+
+
+def _allocator_entry(fresh_cache, **kw):
+    m = Allocator(3, 2, **kw)
+    first = certify(m, m.symmetry())
+    assert not first.cached and first.cache_note.startswith("cached in ")
+    [f] = fresh_cache.glob("symmetry-*.json")
+    return m, f, json.loads(f.read_text())
+
+
+def test_a_hand_edited_cache_entry_is_not_trusted(fresh_cache):
+    m, f, doc = _allocator_entry(fresh_cache, lowest_free=True)
+    assert doc["payload"]["status"] == "refuted"
+    doc["payload"].update(status="proved", reason="", witness=None)  # "it holds, trust me"
+    f.write_text(json.dumps(doc))
+    assert not smt.is_cached(m, m.symmetry())
+    again = certify(m, m.symmetry())
+    assert (again.status, again.cached) == ("refuted", False)
+    canon, info = prepare(m, "auto")
+    assert canon is None and info["status"] == "refuted" and info["cached"] is True
+
+
+def test_an_entry_signed_by_another_installation_is_not_trusted(fresh_cache, tmp_path,
+                                                               monkeypatch):
+    m, f, _doc = _allocator_entry(fresh_cache)
+    assert certify(m, m.symmetry()).cached
+    monkeypatch.setenv("MCHECK_PROOF_SECRET", str(tmp_path / "another-secret"))
+    (tmp_path / "another-secret").write_text("ab" * 32)
+    assert not smt.is_cached(m, m.symmetry())
+    assert not certify(m, m.symmetry()).cached
+
+
+def test_an_entry_moved_under_another_key_is_not_trusted(fresh_cache):
+    m, f, doc = _allocator_entry(fresh_cache, lowest_free=True)
+    other = Allocator(3, 2)
+    key = smt.proof_key(other, other.symmetry())
+    (fresh_cache / f"symmetry-{key}.json").write_text(f.read_text())  # refuted, for another
+    assert not smt.is_cached(other, other.symmetry())
+    assert certify(other, other.symmetry()).status == "proved"
+
+
+def test_a_value_captured_by_a_closure_is_part_of_the_key():
+    # the same code and the same bounds, two closures: only the captured value differs
+    def model_with(jump):
+        class Variant(Increments):
+            def symmetry(self):
+                d = super().symmetry()
+                d.successors_of = lambda s, a: [(a, self.step(s, a) if jump < 0 else s)]
+                return d
+        return Variant(3)
+
+    def key(m):
+        return smt.proof_key(m, m.symmetry())
+    assert key(model_with(-1)) == key(model_with(-1))
+    assert key(model_with(-1)) != key(model_with(0))
+    m = model_with(0)
+    assert certify(m, m.symmetry()).status == "proved"  # a step that does nothing commutes
+    n = model_with(-1)
+    assert not certify(n, n.symmetry()).cached
+
+
+def test_a_tiny_budget_gives_unknown_in_time_never_a_proof(fresh_cache):
+    m = Increments(4)
+    cert = certify(m, m.symmetry(), budget=0.001)
+    assert (cert.status, cert.reason, cert.ok) == ("unknown", "the proof ran out of time", False)
+    assert cert.elapsed < 1.0
+    assert not list(fresh_cache.glob("*.json"))
+    canon, info = prepare(m, "auto", budget=0.001)
+    assert canon is None and info["status"] == "unknown"
+    assert info["proof"].startswith("unknown in ") and "ran out of time" in info["proof"]
+    with pytest.raises(UsageError, match=r"is not proved \(unknown: the proof ran out of time\)"):
+        prepare(m, "on", budget=0.001)
+
+
+class _Interrupted:
+    """A z3 solver as z3 leaves it after catching Ctrl-C in check()."""
+
+    def set(self, *args):
+        pass
+
+    def check(self):
+        import z3
+
+        return z3.unknown
+
+    def reason_unknown(self):
+        return "interrupted from keyboard"
+
+
+def test_ctrl_c_caught_by_z3_is_raised_again_not_turned_into_unknown():
+    ex = smt.Explorer(smt.Vars("s"))
+    with pytest.raises(KeyboardInterrupt):
+        ex._solve(_Interrupted())
+
+
+def test_ctrl_c_during_a_proof_stops_the_run(tmp_path):
+    # a COW proof of several seconds: SIGINT a second in must end the run, not go on unreduced
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "PYTHONHASHSEED": "0",
+           "MCHECK_CACHE_DIR": str(tmp_path / "cache"),
+           "MCHECK_PROOF_SECRET": str(tmp_path / "secret")}
+    p = subprocess.Popen([sys.executable, "-m", "mcheck", "check", "models/cow", "--policy",
+                          "E6", "--scenario", "S07", "--symmetry", "auto", "-q"], cwd=ROOT,
+                         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(2.5)
+    p.send_signal(signal.SIGINT)
+    out, err = p.communicate(timeout=60)
+    assert p.returncode == 130, (out, err)
+    assert err.splitlines()[-1].startswith("mcheck: interrupted")
+    assert "running the full search" not in err and out == ""
+
+
+def test_ctrl_c_while_z3_solves_raises_keyboard_interrupt():
+    import z3
+
+    ex = smt.Explorer(smt.Vars("s"), timeout_ms=60_000)
+    ex._ensure()
+    x, y = z3.BitVec("x", 64, ex.ctx), z3.BitVec("y", 64, ex.ctx)
+    # factor a 63-bit prime: z3 works on this for far longer than the test waits
+    hard = z3.And(x * y == 9223372036854775783, z3.UGT(x, 1), z3.UGT(y, 1),
+                  z3.ULT(x, 1 << 32), z3.ULT(y, 1 << 32))
+    timer = threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT))
+    t0 = time.monotonic()
+    timer.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            ex._check([hard])
+    finally:
+        timer.cancel()
+    assert time.monotonic() - t0 < 5
