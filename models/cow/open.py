@@ -21,7 +21,8 @@ from .model import OP, OP_NAMES, CowBase
 from .policy import Policy
 from .vm import ALIVE, LIVE, PRESENT, UNBORN, UNUSED, Config, World, initial_state
 
-__all__ = ["BUDGET_KINDS", "OpenCowModel", "parse_budget", "format_budget"]
+__all__ = ["BUDGET_KINDS", "GUP_MODES", "OpenCowModel", "parse_budget", "format_budget",
+           "parse_gup_modes", "format_gup_modes"]
 
 BUDGET_KINDS = ("fork", "pin", "get", "write", "read", "dma", "unpin", "unmap", "mprotect",
                 "clear_refs", "swapout", "exit")
@@ -65,15 +66,20 @@ GUP_MODES = "rw-slow,rw-fast,ro-slow,ro-fast"
 _MODES = {"rw-slow": (1, 0), "rw-fast": (1, 1), "ro-slow": (0, 0), "ro-fast": (0, 1)}
 
 
-def parse_gup_modes(text: str) -> tuple[tuple[int, int], ...]:
+def parse_gup_modes(text: str, flag: str = "--gup-modes") -> tuple[tuple[int, int], ...]:
     """``"rw-fast,ro-slow"`` -> ((rw, fast), ...) in the canonical order."""
     names = [m.strip() for m in text.split(",") if m.strip()]
     for m in names:
         if m not in _MODES:
-            raise ValueError(f"unknown GUP mode {m!r}; use {GUP_MODES}")
+            raise ValueError(f"unknown GUP mode {m!r} in {flag}; use {GUP_MODES}")
     if not names:
-        raise ValueError(f"empty --gup-modes; use some of {GUP_MODES}")
+        raise ValueError(f"empty {flag}; use some of {GUP_MODES}")
     return tuple(_MODES[m] for m in _MODES if m in names)
+
+
+def format_gup_modes(modes: tuple[tuple[int, int], ...]) -> str:
+    """The inverse of :func:`parse_gup_modes`: ``"rw-fast,ro-slow"``."""
+    return ",".join(m for m, rf in _MODES.items() if rf in modes)
 
 
 def format_budget(budget: dict[str, int]) -> str:
@@ -86,12 +92,20 @@ class OpenCowModel(CowBase):
     def __init__(self, policy: Policy, budget: dict[str, int], *, procs: int = 2,
                  threads: int = 1, pages: int = 1, frames: int = 3, slots: int = 1,
                  bias: int = 8, spurious_trylock: bool = False, alloc_lowest: bool = False,
-                 policy_ref: str | None = None, gup_modes: str = GUP_MODES) -> None:
+                 policy_ref: str | None = None, gup_modes: str = GUP_MODES,
+                 pin_modes: str | None = None, get_modes: str | None = None) -> None:
         if procs < 1 or threads < 1 or pages < 1 or frames < 1 or slots < 0:
             raise ValueError("procs, threads, pages and frames must be at least 1")
         self.policy = policy
         self.policy_ref = policy_ref or policy.name
         self.gup_modes = parse_gup_modes(gup_modes)
+        # Pins and gets may take different modes (e.g. pins R/W, gets R/O only, which leaves
+        # out the R/W FOLL_GET across fork that open(2) documents); each defaults to
+        # gup_modes.
+        self.pin_modes = parse_gup_modes(pin_modes, "--pin-modes") if pin_modes is not None \
+            else self.gup_modes
+        self.get_modes = parse_gup_modes(get_modes, "--get-modes") if get_modes is not None \
+            else self.gup_modes
         self.budget = {k: int(budget.get(k, 0)) for k in BUDGET_KINDS}
         self.procs, self.tpp = procs, threads
         handles = self.budget["pin"] + self.budget["get"]
@@ -121,9 +135,13 @@ class OpenCowModel(CowBase):
                              "procs": self.procs, "threads": self.tpp,
                              "pages": self.cfg.pages, "frames": self.cfg.frames,
                              "slots": self.cfg.slots}
-        modes = ",".join(m for m, rf in _MODES.items() if rf in self.gup_modes)
+        modes = format_gup_modes(self.gup_modes)
         if modes != GUP_MODES:
             p["gup_modes"] = modes
+        if self.pin_modes != self.gup_modes:
+            p["pin_modes"] = format_gup_modes(self.pin_modes)
+        if self.get_modes != self.gup_modes:
+            p["get_modes"] = format_gup_modes(self.get_modes)
         if self.cfg.bias != 8:
             p["bias"] = self.cfg.bias
         if self.cfg.spurious_trylock:
@@ -188,7 +206,7 @@ class OpenCowModel(CowBase):
             out += [(OP["read"], v) for v in pages]
             out += [(OP["fork"], c) for c in range(self.procs)]
             out += [(OP["gup"], v, pin, rw, fast) for pin in (1, 0) for v in pages
-                    for rw, fast in self.gup_modes]
+                    for rw, fast in (self.pin_modes if pin else self.get_modes)]
             out += [(OP["dma_write"], k) for k in range(self.cfg.handles)]
             out += [(OP["unpin"], k) for k in range(self.cfg.handles)]
             out += [(OP["munmap"], v) for v in pages]

@@ -99,3 +99,41 @@ def test_gup_fast_racing_exit_is_no_cow(kind, states) -> None:
                             "gup_modes": "rw-fast,ro-fast" if kind == "pin" else "ro-fast"}))
     assert r.verdict is Verdict.HOLDS
     assert r.states == states
+
+
+def _gups(m) -> list[tuple]:
+    return [t[2:] for t in m.templates(0) if t[0] == 3]  # (pin, rw, fast)
+
+
+def test_pins_and_gets_take_their_own_gup_modes() -> None:
+    from models.cow.open import OpenCowModel
+    from models.cow.policy import get_policy
+
+    budget = {"fork": 1, "pin": 1, "get": 1, "write": 2}
+    both = OpenCowModel(get_policy("E6"), budget, gup_modes="rw-slow")
+    assert _gups(both) == [(1, 1, 0), (0, 1, 0)]
+    split = OpenCowModel(get_policy("E6"), budget, pin_modes="rw-slow,rw-fast",
+                         get_modes="ro-fast")
+    assert _gups(split) == [(1, 1, 0), (1, 1, 1), (0, 0, 1)]
+    assert (split.params()["pin_modes"], split.params()["get_modes"]) == \
+        ("rw-slow,rw-fast", "ro-fast")
+    assert "gup_modes" not in split.params() and split.fingerprint() != both.fingerprint()
+    # R/W gets across fork are the O_DIRECT limit open(2) documents (row X24); with gets
+    # R/O the same budget holds.
+    r = check(both, stop_at_first=False)
+    assert r.properties["wrong_cow"].verdict is Verdict.VIOLATED
+    assert r.properties["wrong_cow"].message == "h0 (P's get) reads t1, expected t2"
+    ro = OpenCowModel(get_policy("E6"), budget, gup_modes="rw-slow", get_modes="ro-slow")
+    assert _gups(ro) == [(1, 1, 0), (0, 0, 0)]
+    r = check(ro)
+    assert (r.verdict, r.states) == (Verdict.HOLDS, 6881)
+
+
+def test_mode_errors_name_the_flag() -> None:
+    from models.cow.open import OpenCowModel
+    from models.cow.policy import get_policy
+
+    with pytest.raises(ValueError, match="unknown GUP mode 'rw' in --get-modes"):
+        OpenCowModel(get_policy("E6"), {"get": 1}, get_modes="rw")
+    with pytest.raises(ValueError, match="unknown GUP mode 'x' in --pin-modes"):
+        OpenCowModel(get_policy("E6"), {"pin": 1}, pin_modes="ro-fast,x")
