@@ -556,3 +556,53 @@ def test_update_baseline_overwrites_a_corrupt_file_but_not_another_models(tmp_pa
                              "--update-baseline", "-q"))
     assert line == f"mcheck: cannot write the baseline '{tmp_path}': it is a directory; " \
                    "give --baseline a file path"
+
+
+def _paths(value, path=()):
+    yield path
+    if isinstance(value, dict):
+        for k, v in value.items():
+            yield from _paths(v, (*path, k))
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            yield from _paths(v, (*path, i))
+
+
+def test_mutated_baselines_load_or_fail_with_one_line(tmp_path):
+    """500 seeded mutations of a valid baseline (a value replaced by one of another type, a
+    key dropped, a list item repeated): each loads or is one UsageError line, nothing else."""
+    import copy
+    import random
+
+    good = _doc()
+    paths = [p for p in _paths(good) if p]
+    values = [None, True, False, 0, -1, 2**70, 1.5, float("nan"), "", "H", "counters", [],
+              ["atomic"], {}, {"stores": 1}]
+    rng = random.Random(10)
+    f = tmp_path / "m.json"
+    outcomes = {"loaded": 0, "refused": 0}
+    for _ in range(500):
+        doc = copy.deepcopy(good)
+        for _ in range(rng.randint(1, 3)):
+            path = rng.choice(paths)
+            parent = doc
+            try:
+                for k in path[:-1]:
+                    parent = parent[k]
+                op = rng.random()
+                if op < 0.2 and isinstance(parent, dict):
+                    del parent[path[-1]]
+                elif op < 0.3 and isinstance(parent, list):
+                    parent.append(copy.deepcopy(parent[path[-1]]))
+                else:
+                    parent[path[-1]] = copy.deepcopy(rng.choice(values))
+            except (KeyError, IndexError, TypeError):
+                pass  # an earlier mutation removed the path
+        f.write_text(json.dumps(doc))
+        try:
+            load_baseline(f, name="counters", model_path=COUNTERS)
+            outcomes["loaded"] += 1
+        except UsageError as e:
+            assert "\n" not in str(e) and str(e).startswith(f"mcheck: baseline '{f}' "), str(e)
+            outcomes["refused"] += 1
+    assert outcomes == {"loaded": 22, "refused": 478}
