@@ -297,3 +297,188 @@ def test_json_output_is_the_same_under_any_hash_seed():
     assert docs[0] == docs[1] == docs[2]
     assert [m["model"] for m in docs[0]["models"]] == [
         "increments", "lost-update", "philosophers", "ladder"]
+
+
+# -- vacuous inputs, interrupts and unexpected errors (issue 10, items 5 and 6) ------------
+
+READ_ONLY = '''
+MINE = scenario("ronly", "reads only", [read("P", 0), fork("P", "C"), read("C", 0)],
+                procs=("P", "C"))
+'''
+
+
+def test_a_holds_that_compared_nothing_warns(tmp_path):
+    f = tmp_path / "ronly.py"
+    f.write_text(READ_ONLY)
+    p = run("check", ROOT / "models" / "cow", "--scenario", f"{f}:MINE", "-q")
+    assert p.returncode == 0, p.stderr
+    lines = p.stdout.splitlines()
+    assert lines[0].startswith(f"cow policy=E6 scenario={f}:MINE: HOLDS  (7 states, "
+                               "6 transitions, depth 6, exhausted, ")
+    assert lines[5:] == [
+        "  warning: missed_cow holds vacuously: its check tested nothing in any of the 7 "
+        "reachable states",
+        "  warning: wrong_cow holds vacuously: its check tested nothing in any of the 7 "
+        "reachable states",
+    ]
+    doc = json.loads(run("check", ROOT / "models" / "cow", "--scenario", f"{f}:MINE",
+                         "--json").stdout)
+    assert doc["models"][0]["warnings"] == [line[len("  warning: "):] for line in lines[5:]]
+
+
+def test_a_holds_that_compared_something_does_not_warn():
+    p = run("check", ROOT / "models" / "cow", "--scenario", "S01", "-q")
+    assert p.returncode == 0 and "warning" not in p.stdout
+    assert "warnings" not in json.loads(run("check", ROOT / "models" / "cow", "--scenario",
+                                            "S01", "--json").stdout)["models"][0]
+
+
+def test_a_one_state_holds_warns():
+    p = run("explore", ROOT / "models" / "cow", "--budget", "read=1", "-q")
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.splitlines()[0].startswith(
+        "cow policy=E6 budget=read=1 procs=2 threads=1 pages=1 frames=3 slots=1: HOLDS  "
+        "(1 states, 0 transitions, depth 0, exhausted, ")
+    assert p.stdout.splitlines()[5:] == [
+        "  warning: the search reached 1 state and took no transition: every property was "
+        "checked on the initial state alone",
+        "  warning: missed_cow holds vacuously: its check tested nothing in any of the 1 "
+        "reachable states",
+        "  warning: wrong_cow holds vacuously: its check tested nothing in any of the 1 "
+        "reachable states",
+    ]
+
+
+INTERRUPTED = ("mcheck: interrupted by Ctrl-C (SIGINT): the search stopped early and the report "
+               "is what it found so far; give --timeout or --max-states to bound a long "
+               "search\n")
+
+
+def test_ctrl_c_in_the_search_prints_what_was_found_and_exits_130(capsys):
+    from mcheck.cli import main
+
+    f = ROOT / "tests" / "bad_inputs" / "models" / "keyboard_interrupt.py"
+    assert main(["check", str(f)]) == 130
+    out, err = capsys.readouterr()
+    assert out.startswith("bad: UNDETERMINED  (3 states, 2 transitions, depth 2, stopped by "
+                          "interrupt, ")
+    assert out.splitlines()[1].startswith("  small  UNDETERMINED  stopped by interrupt after "
+                                          "3 states, depth 2, ")
+    assert err == INTERRUPTED
+    assert main(["check", str(f), "--json"]) == 130
+    out, err = capsys.readouterr()
+    doc = json.loads(out)
+    assert (doc["status"], doc["interrupted"]) == (130, True)
+    assert [(m["verdict"], m["stopped_by"], m["states"]) for m in doc["models"]] == [
+        ("undetermined", "interrupt", 3)]
+    assert err == INTERRUPTED
+
+
+SIGTERM_MODEL = '''
+import os
+import signal
+
+from mcheck import Model, invariant
+
+
+class M(Model):
+    name = "term"
+
+    def initial_states(self):
+        return [0]
+
+    def actions(self, s):
+        return [("T", 1)] if s < 9 else []
+
+    def step(self, s, a):
+        if s == 4:
+            os.kill(os.getpid(), signal.SIGTERM)
+        return s + 1
+
+    def properties(self):
+        return [invariant("small", lambda s: s < 10)]
+
+
+def mcheck_models(options):
+    return [M()]
+'''
+
+
+def test_sigterm_in_the_search_prints_what_was_found_and_exits_143(tmp_path, capsys):
+    import signal
+
+    from mcheck.cli import main
+
+    f = tmp_path / "term.py"
+    f.write_text(SIGTERM_MODEL)
+    before = signal.getsignal(signal.SIGTERM)
+    assert main(["check", str(f)]) == 143
+    assert signal.getsignal(signal.SIGTERM) is before  # main puts the handler back
+    out, err = capsys.readouterr()
+    assert out.startswith("term: UNDETERMINED  (5 states, 4 transitions, depth 4, stopped by "
+                          "interrupt, ")
+    assert err == ("mcheck: interrupted by SIGTERM: the search stopped early and the report is "
+                   "what it found so far; give --timeout or --max-states to bound a long "
+                   "search\n")
+
+
+@pytest.mark.parametrize("sig,status,name", [("SIGTERM", 143, "SIGTERM"),
+                                             ("SIGINT", 130, "Ctrl-C (SIGINT)")])
+def test_a_signal_to_a_two_worker_run_stops_it_with_one_line(sig, status, name):
+    import signal
+    import time
+
+    env = {k: v for k, v in os.environ.items() if k != "MCHECK_DEBUG"}
+    p = subprocess.Popen([sys.executable, "-m", "mcheck", "check", TOYS, "--toy", "increments",
+                          "--procs", "5", "--workers", "2", "-q"], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True, env=env)
+    time.sleep(3)
+    p.send_signal(getattr(signal, sig))
+    out, err = p.communicate(timeout=60)
+    assert p.returncode == status, (out, err)
+    assert err == (f"mcheck: interrupted by {name}: the search stopped early and the report "
+                   "is what it found so far; give --timeout or --max-states to bound a long "
+                   "search\n")
+    assert out.startswith("increments toy=increments procs=5: UNDETERMINED  (")
+    assert ", stopped by interrupt, " in out.splitlines()[0]
+
+
+def test_an_unexpected_exception_is_one_line_and_exit_2(monkeypatch, capsys):
+    import mcheck.cli as cli
+
+    def broken(args, extras):
+        raise TypeError("an mcheck bug")
+
+    monkeypatch.setattr(cli, "_check_command", broken)
+    monkeypatch.delenv("MCHECK_DEBUG", raising=False)
+    assert cli.main(["check", TOYS]) == 2
+    out, err = capsys.readouterr()
+    assert err == ("mcheck: internal error: TypeError: an mcheck bug; this is a bug in mcheck, "
+                   "please report it with the command line (MCHECK_DEBUG=1 shows the "
+                   "traceback)\n")
+    monkeypatch.setenv("MCHECK_DEBUG", "1")
+    assert cli.main(["check", TOYS]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" in err and err.endswith("MCHECK_DEBUG=1 shows the traceback)\n")
+
+
+def test_sys_exit_in_user_code_reached_from_anywhere_is_exit_2(monkeypatch, capsys):
+    import mcheck.cli as cli
+
+    def exits(args, extras):
+        raise SystemExit(0)
+
+    monkeypatch.setattr(cli, "_check_command", exits)
+    monkeypatch.delenv("MCHECK_DEBUG", raising=False)
+    assert cli.main(["check", TOYS]) == 2
+    assert capsys.readouterr().err == (
+        "mcheck: code loaded by the command (a model, policy or scenario file) called "
+        "sys.exit(0); it must not exit: raise an exception instead\n")
+
+
+def test_replay_of_a_model_that_exits_is_not_reproduced():
+    p = run("replay", ROOT / "tests" / "bad_inputs" / "traces" / "model_exits.json", cwd=ROOT)
+    assert p.returncode == 2 and p.stdout == ""
+    assert p.stderr == ("mcheck: model 'tests/bad_inputs/models/exit_at_import.py' called "
+                        "sys.exit(0) while being imported; a model module must not exit: raise "
+                        "an exception instead\n")
