@@ -119,7 +119,8 @@ def mcheck_matrix(options):
         if v not in VARIANTS:
             raise ValueError(f"unknown variant {v!r}; use {', '.join(VARIANTS)}")
     cols = []
-    for x in str(options.get("threads") or "1,2,3").split(","):
+    threads = options.get("threads")
+    for x in str("1,2,3" if threads is None else threads).split(","):
         if not x.strip().isdigit() or int(x) < 1:
             raise ValueError(f"--threads takes thread counts above zero, e.g. 1,2,3; got {x!r}")
         cols.append(f"n{int(x)}")
