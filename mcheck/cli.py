@@ -816,7 +816,7 @@ def _sigterm_raises(received: list[int]) -> Iterator[None]:
         yield
         return
 
-    def on_sigterm(signum: int, frame: Any) -> None:
+    def on_sigterm(signum: int, _where: Any) -> None:
         received.append(signum)
         raise Terminated("SIGTERM")
 

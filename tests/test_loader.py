@@ -110,8 +110,60 @@ def test_other_exception_in_mcheck_models_is_a_model_error(tmp_path):
 def test_mcheck_models_must_return_models(tmp_path):
     f = tmp_path / "bad.py"
     f.write_text("def mcheck_models(options):\n    return [1]\n")
-    with pytest.raises(UsageError, match="instead of a non-empty list of Model"):
+    with pytest.raises(UsageError) as e:
         build_models(load_module(f), {}, str(f))
+    assert str(e.value) == (f"mcheck: mcheck_models() in '{f}' returned int as model 1, not a "
+                            "Model instance; return a list of mcheck.Model objects (instances, "
+                            "e.g. [MyModel()])")
+    f.write_text("def mcheck_models(options):\n    return []\n")
+    with pytest.raises(UsageError) as e:
+        build_models(load_module(f), {}, str(f))
+    assert str(e.value) == (f"mcheck: mcheck_models() in '{f}' returned an empty list instead "
+                            "of a non-empty list of Model instances; return a list of "
+                            "mcheck.Model objects")
+
+
+def test_a_generator_of_models_that_raises_is_a_model_error(tmp_path):
+    f = tmp_path / "gen.py"
+    f.write_text("from mcheck import Model\n\n\nclass M(Model):\n    pass\n\n\n"
+                 "def mcheck_models(options):\n    yield M()\n    raise OSError('gone')\n")
+    with pytest.raises(ModelError) as e:
+        build_models(load_module(f), {}, str(f))
+    assert str(e.value) == (f"mcheck: model module '{f}' raised OSError in mcheck_models: gone; "
+                            "this is a bug in the model (MCHECK_DEBUG=1 shows the traceback)")
+
+
+def test_params_must_be_json(tmp_path):
+    f = tmp_path / "p.py"
+    f.write_text("from mcheck import Model\n\n\nclass M(Model):\n    name = 'm'\n\n"
+                 "    def params(self):\n        return {'n': (1, {2})}\n\n\n"
+                 "def mcheck_models(options):\n    return [M()]\n")
+    with pytest.raises(UsageError) as e:
+        build_models(load_module(f), {}, str(f))
+    assert str(e.value) == (f"mcheck: params() of model 'm' from '{f}' holds n=(1, {{2}}), not a "
+                            "JSON value (Object of type set is not JSON serializable); make "
+                            "params() return {name: int, str, bool, list or dict} (it rebuilds "
+                            "the model)")
+
+
+def test_sys_exit_while_importing_is_a_usage_error(tmp_path):
+    f = tmp_path / "ex.py"
+    f.write_text("raise SystemExit\n")
+    with pytest.raises(UsageError) as e:
+        load_module(f)
+    assert str(e.value) == (f"mcheck: model '{f}' called sys.exit() while being imported; a "
+                            "model module must not exit: raise an exception instead")
+
+
+def test_private_names_are_the_first_free_ones(tmp_path):
+    import sys
+
+    f = tmp_path / "m.py"
+    f.write_text("def mcheck_models(options):\n    return []\n")
+    first, second = load_module(f), load_module(f)
+    assert first.__name__ != second.__name__
+    assert first.__name__.startswith("_mcheck_model_") and first.__name__.endswith("_m")
+    assert sys.modules[first.__name__] is first and sys.modules[second.__name__] is second
 
 
 def test_model_from_params_needs_exactly_one_model():
