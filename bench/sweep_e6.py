@@ -50,6 +50,13 @@ O_DIRECT_FORK = "X24: R/W FOLL_GET across fork, real (open(2): O_DIRECT and fork
 RO_GETS = "ro-slow,ro-fast"
 
 
+#: Kinds that are never enabled without another: exit (of a child, open.py), a device
+#: write or unpin (of a live handle).
+_INERT = (("exit", ("fork",), "only a child exits: no fork"),
+          ("dma", ("pin", "get"), "no pin or get"),
+          ("unpin", ("pin", "get"), "no pin or get"))
+
+
 def budgets(max_kinds: int) -> list[dict[str, int]]:
     """Every budget of 1..max_kinds kinds, each at 1, ``write`` also at 2, in a fixed order."""
     out: list[dict[str, int]] = []
@@ -75,7 +82,10 @@ def explain(budget: dict[str, int], threads: int, result: Any, store: str) -> st
     if not bad:
         # Every page starts unmapped and only a write maps one (GUP, reclaim, munmap,
         # mprotect and clear_refs need a mapped page; fork copies none): nothing to check.
-        return "" if budget.get("write") else "vacuous: no write, no page is ever mapped"
+        if not budget.get("write"):
+            return "vacuous: no write, no page is ever mapped"
+        return "; ".join(f"{k} never enabled ({why})" for k, needs, why in _INERT
+                         if budget.get(k) and not any(budget.get(n) for n in needs))
     msgs = [result.properties[n].message for n in bad]
     if bad == ["wrong_cow"] and budget.get("fork") and budget.get("get") and \
             all("'s get)" in m for m in msgs):
@@ -98,13 +108,38 @@ def run_one(budget: dict[str, int], threads: int, store: str = "exact") -> dict[
     return row
 
 
+def _markdown(rows: list[dict[str, Any]]) -> str:
+    """One line per budget, a states and a verdict column per thread setting; the vacuous
+    budgets (no write) summed up in one line."""
+    threads = sorted({r["threads"] for r in rows})
+    by: dict[str, dict[int, dict[str, Any]]] = {}
+    for r in rows:
+        by.setdefault(r["budget"], {})[r["threads"]] = r
+    vac = [b for b, rs in by.items() if all(r["explanation"].startswith("vacuous")
+                                            for r in rs.values())]
+    head = "| budget | " + " | ".join(f"states, {t} thr." for t in threads) + \
+        " | verdict | explanation |"
+    lines = [head, "|" + " --- |" * (len(threads) + 3)]
+    for b, rs in by.items():
+        if b in vac:
+            continue
+        verdicts = [rs[t]["verdict"] if t in rs else "-" for t in threads]
+        verdict = verdicts[0] if len(set(verdicts)) == 1 else \
+            " / ".join(f"{t}: {v}" for t, v in zip(threads, verdicts, strict=True))
+        why = sorted({r["explanation"].split(";")[0] for r in rs.values() if r["explanation"]})
+        lines.append(f"| `{b}` | " + " | ".join(str(rs[t]["states"]) if t in rs else "-"
+                                               for t in threads) +
+                     f" | {verdict} | {'; '.join(why)} |")
+    if vac:
+        n = [r["states"] for b in vac for r in by[b].values()]
+        lines.append(f"\n{len(vac)} budgets without a write (vacuous: no page is ever "
+                     f"mapped) hold with {min(n)}-{max(n)} states each.")
+    return "\n".join(lines)
+
+
 def _table(rows: list[dict[str, Any]], markdown: bool) -> str:
     if markdown:
-        lines = ["| budget | threads | states | verdict | explanation |",
-                 "| --- | --- | --- | --- | --- |"]
-        lines += [f"| `{r['budget']}` | {r['threads']} | {r['states']} | {r['verdict']} | "
-                  f"{r['explanation']} |" for r in rows]
-        return "\n".join(lines)
+        return _markdown(rows)
     lines = [f"{'budget':34} {'thr':>3} {'states':>8} {'secs':>6}  verdict  explanation"]
     lines += [f"{r['budget']:34} {r['threads']:>3} {r['states']:>8} {r['seconds']:>6}  "
               f"{r['verdict']}  {r['explanation']}" for r in rows]
