@@ -41,6 +41,9 @@ TRACES = [
     ("E3", "X16", "unnecessary_cow",
      "unnecessary COW: the swap cache's reference makes page_count 2 (metric witness)"),
     ("E4", "X16", "unnecessary_cow", "the same in 5.11-5.17 (metric witness)"),
+    ("E6", "X24", "wrong_cow",
+     "O_DIRECT and fork (open(2)): a R/W FOLL_GET is no pin, so fork shares the page and"
+     " the parent's write copies it away; still so in 6.2+"),
 ]
 
 MODEL_PATH = "models/cow"

@@ -29,7 +29,7 @@ def test_the_known_bug_classes_are_all_there():
     assert names == {
         "E1-CVE-2020-29374-missed_cow", "E3t-RDMA-fork-wrong_cow", "E3-S07-wrong_cow",
         "E3-S12a-wrong_cow", "E4-X12b-wrong_cow", "E5-X12b-wrong_cow", "E5-S09-wrong_cow",
-        "E3-X16-unnecessary_cow", "E4-X16-unnecessary_cow",
+        "E3-X16-unnecessary_cow", "E4-X16-unnecessary_cow", "E6-X24-wrong_cow",
     }
     for f in FILES:
         assert f.with_suffix(".txt").is_file() and f.with_suffix(".svg").is_file()
