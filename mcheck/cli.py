@@ -357,6 +357,14 @@ def _check_command(args: argparse.Namespace, extras: list[str]) -> int:
             raise UsageError("explore needs a budget",
                              f"give --budget KIND=N,... (see `mcheck explore {args.model} "
                              "--help`)")
+    most = max(64, 2 * (os.cpu_count() or 1))
+    if args.workers > most:
+        raise UsageError(f"--workers {args.workers} is more worker processes than this machine "
+                         f"can start usefully", f"give at most {most} (it has "
+                         f"{os.cpu_count() or 1} cores)")
+    if args.max_memory is not None and int(args.max_memory * 2 ** 20) < 1:
+        raise UsageError(f"--max-memory {args.max_memory:g} MB is less than a byte",
+                         "give megabytes, e.g. --max-memory 512")
     models = build_models(module, vars(margs), args.model)
     try:
         bounds = Bounds(max_states=args.max_states, max_depth=args.max_depth,
