@@ -731,11 +731,14 @@ def prepare(model: Any, mode: str, *, say: Callable[[str], None] | None = None,
     """The canonicaliser ``--symmetry MODE`` gives ``model``, and a report for people.
 
     The proof runs in ``workers`` processes (same verdict and witness at any
-    count).  ``off``: none.  ``auto``: the declared symmetry's canonicaliser when the
-    proof holds (a failed or unknown proof runs the full search and says
-    why).  ``on``: the same, but a model without a declaration, a refuted
-    or an unknown proof is a :class:`~mcheck.errors.UsageError` (the
-    witness is printed through ``say`` first).
+    count), for at most ``budget`` seconds (default 600; running out is an
+    unknown proof, never a proved one).  Ctrl-C during the proof raises
+    KeyboardInterrupt out of this function.  ``off``: none.  ``auto``: the
+    declared symmetry's canonicaliser when the proof holds (a failed or
+    unknown proof runs the full search and says why).  ``on``: the same,
+    but a model without a declaration, a refuted or an unknown proof is a
+    :class:`~mcheck.errors.UsageError` (the witness is printed through
+    ``say`` first).
     """
     from mcheck.errors import UsageError
 
@@ -773,6 +776,10 @@ def prepare(model: Any, mode: str, *, say: Callable[[str], None] | None = None,
     info["proof"] = cert.summary()
     info["seconds"] = round(cert.elapsed, 3)
     info["cached"] = cert.cached
+    if cert.cache_note:
+        info["cache"] = cert.cache_note
+        if say is not None and cert.cache_note.startswith("not cached:"):
+            say(f"symmetry: {cert.cache_note}")
     if cert.ok:
         return Canonicaliser(decl), info
     if cert.witness is not None:

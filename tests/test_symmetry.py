@@ -480,17 +480,28 @@ def advance(i, pc, other):
 '''
 
 
-def _toy(tmp_path, special="-1"):
-    (tmp_path / "toy.py").write_text(_TOY)
-    (tmp_path / "rules.py").write_text(_RULES.format(special=special))
+def _toy(tmp_path, special="-1", layout="module"):
+    """``module``: toy.py and its sibling rules.py; ``package``: the package toy/ whose
+    __init__.py imports toy/lib/rules.py (a module below the package's top level)."""
+    if layout == "module":
+        (tmp_path / "toy.py").write_text(_TOY)
+        rules = tmp_path / "rules.py"
+    else:
+        (tmp_path / "toy" / "lib").mkdir(parents=True)
+        (tmp_path / "toy" / "__init__.py").write_text(
+            _TOY.replace("import rules\n", "from .lib import rules\n"))
+        (tmp_path / "toy" / "lib" / "__init__.py").write_text("")
+        rules = tmp_path / "toy" / "lib" / "rules.py"
+    rules.write_text(_RULES.format(special=special))
+    return rules
 
 
-def _run_toy(tmp_path, *flags, extra_env=None):
+def _run_toy(tmp_path, *flags, extra_env=None, target="toy.py"):
     env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": f"{tmp_path}{os.pathsep}{ROOT}",
            "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0",
            "MCHECK_CACHE_DIR": str(tmp_path / "cache"),
            "MCHECK_PROOF_SECRET": str(tmp_path / "secret"), **(extra_env or {})}
-    out = subprocess.run([sys.executable, "-m", "mcheck", "check", "toy.py", "-q", *flags],
+    out = subprocess.run([sys.executable, "-m", "mcheck", "check", target, "-q", *flags],
                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
     return out.returncode, out.stdout, out.stderr
 
@@ -508,18 +519,19 @@ _REFUSED = ["toy: symmetry: the proof failed: component (0,) commutes",
 _VIOLATED_FULL = "toy: VIOLATED  (4 states, 3 transitions, depth 1, stopped at the first violation"
 
 
-def test_a_changed_sibling_module_is_not_answered_from_a_stale_proof(tmp_path):
-    _toy(tmp_path)
-    code, out, err = _run_toy(tmp_path, "--symmetry", "auto")
+@pytest.mark.parametrize("layout, target", [("module", "toy.py"), ("package", "toy")])
+def test_a_changed_helper_module_is_not_answered_from_a_stale_proof(tmp_path, layout, target):
+    rules = _toy(tmp_path, layout=layout)
+    code, out, err = _run_toy(tmp_path, "--symmetry", "auto", target=target)
     assert code == 0 and out.startswith(_PROVED_FRESH[0]) and _PROVED_FRESH[1] in out
     assert _HOLDS_REDUCED in out
-    code, out, _err = _run_toy(tmp_path, "--symmetry", "auto")
+    code, out, _err = _run_toy(tmp_path, "--symmetry", "auto", target=target)
     assert code == 0 and "proved from cache" in out  # nothing changed: the cache answers
-    (tmp_path / "rules.py").write_text(_RULES.format(special="0"))  # only the helper changes
-    code, out, err = _run_toy(tmp_path, "--symmetry", "auto")
+    rules.write_text(_RULES.format(special="0"))  # only the helper's module changes
+    code, out, err = _run_toy(tmp_path, "--symmetry", "auto", target=target)
     assert code == 1 and "from cache" not in out and _VIOLATED_FULL in out
     assert err.splitlines()[1:] == _REFUSED
-    assert _run_toy(tmp_path)[0] == 1  # the unreduced search agrees
+    assert _run_toy(tmp_path, target=target)[0] == 1  # the unreduced search agrees
 
 
 def test_a_module_level_value_read_by_a_helper_is_part_of_the_key(tmp_path):
@@ -660,3 +672,18 @@ def test_ctrl_c_while_z3_solves_raises_keyboard_interrupt():
     finally:
         timer.cancel()
     assert time.monotonic() - t0 < 5
+
+
+def test_a_proof_that_changes_a_module_level_value_is_not_cached(tmp_path):
+    # advance() memoises into a module-level list: the key after the proof is not the key
+    # before it, so the certificate cannot show it applies to a later run
+    _toy(tmp_path)
+    with (tmp_path / "rules.py").open("a") as f:
+        f.write("\n\n_SEEN = []\n_plain = advance\n\n\ndef advance(i, pc, other):\n"
+                "    _SEEN.append(i)\n    return _plain(i, pc, other)\n")
+    for _run in range(2):
+        code, out, err = _run_toy(tmp_path, "--symmetry", "auto")
+        assert code == 0 and _PROVED_FRESH[0] in out and _HOLDS_REDUCED in out
+        assert err.splitlines()[-1] == ("toy: symmetry: not cached: what the proof depends on "
+                                        "changed while it ran")
+    assert not list((tmp_path / "cache").glob("*.json"))

@@ -19,7 +19,10 @@ and again on every later lookup:
 * every user module reached that way (a module that is neither the engine,
   nor the standard library, nor an installed package), by the bytes of its
   source file and by the value of every module-level name, walked the same
-  way, so a helper in another module, a sibling module of a model package,
+  way (except the memos it lists in ``__proof_volatile__``, a tuple of
+  names: a memo changes as code runs, so its contents would change the key
+  from one run to the next; a class may list its instances' memo fields
+  the same way), so a helper in another module, a sibling module of a model package,
   a constant a helper reads, or a module imported under another name is
   part of the key as soon as something the proof can reach refers to it;
   installed packages by their version and the file of the module reached.
@@ -65,6 +68,7 @@ from typing import Any
 __all__ = [
     "CACHE_ENV",
     "SECRET_ENV",
+    "VOLATILE",
     "ProofInputs",
     "cache_dir",
     "load_entry",
@@ -77,6 +81,10 @@ CACHE_ENV = "MCHECK_CACHE_DIR"
 SECRET_ENV = "MCHECK_PROOF_SECRET"
 ENTRY_FORMAT = "mcheck-proof-entry-1"
 
+#: a user module's (or class's) names of the module-level values (or instance fields) that
+#: hold memos, values that never change what any function returns, only how fast: digested
+#: by name, not by content
+VOLATILE = "__proof_volatile__"
 #: a walk that visits more objects than this is not digested (the proof is not cached)
 NODE_LIMIT = 2_000_000
 DEPTH_LIMIT = 300
@@ -253,11 +261,19 @@ class _Walk:
             real, g = self.queue.pop(0)
             self.emit("user module", real)
             self.file(real)
+            volatile = g.get(VOLATILE, ())
+            if not isinstance(volatile, tuple | list | frozenset | set) or \
+                    not all(isinstance(v, str) for v in volatile):
+                volatile = ()
+                self.bad(f"{VOLATILE} of {real} (not a collection of names)")
             for k in sorted(g):
                 if k in _MODULE_DUNDERS:
                     continue
                 self.emit("global", k)
-                self.value(g[k])
+                if k in volatile:
+                    self.emit("volatile")  # a memo: its name counts, its contents do not
+                else:
+                    self.value(g[k])
 
     # -- values -----------------------------------------------------------------------------
 
@@ -403,7 +419,17 @@ class _Walk:
                  if isinstance(s, str)] if not isinstance(t.__dict__.get("__slots__", ()),
                                                           str) else []
         if isinstance(d, dict):
-            self.value(d)
+            volatile = getattr(t, VOLATILE, ())
+            if volatile and isinstance(volatile, tuple | list | frozenset | set):
+                self.emit("fields")
+                for k in sorted(d):
+                    self.emit(k)
+                    if k in volatile:
+                        self.emit("volatile")
+                    else:
+                        self.value(d[k])
+            else:
+                self.value(d)
         for s in slots:
             if s in ("__dict__", "__weakref__"):
                 continue

@@ -467,6 +467,9 @@ def _no_frame_ref(sig: tuple) -> bool:
 class _Domain:
     """Builds symbolic states: one generic state, and per component the shapes it can see."""
 
+    #: memos of one proof's symbolic states: not part of what the proof's cache key digests
+    __proof_volatile__ = ("_vs", "_generic", "_threads")
+
     def __init__(self, m: CowBase, lay: _Layout, b: _Bounds) -> None:
         self.m = m
         self.lay = lay

@@ -267,3 +267,41 @@ def test_interchangeable_threads_are_proven_once_per_orbit_of_components():
     assert all([n for n, _ in v] == ["frames: swap 0 1", "frames: cycle 0 1 2"]
                for v in plan15.values())
     assert len(plan15) == len(list(d15.components))
+
+
+_POLICY = '''
+def mapcount_one(world, frame):
+    return world.frames[frame].map == 1{extra}
+
+
+def my_reuse(world, frame):
+    return mapcount_one(world, frame)
+
+
+MINE = get_policy("E4").replace(name="mine", wp_reuse=my_reuse)
+'''
+
+
+def test_a_user_policys_helper_is_part_of_the_proof_key(tmp_path, monkeypatch):
+    # The decision function stays the same text; the helper it calls stops reusing frame 0,
+    # which is not symmetric in the frames.  The model's fingerprint (which digests the
+    # decision function's own source) does not change, the proof's key must.
+    import models.cow.oracle
+
+    monkeypatch.setenv("MCHECK_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("MCHECK_PROOF_SECRET", str(tmp_path / "secret"))
+    # oracle._counts memoises its last state in a module-level list; until oracle.py declares
+    # it a memo (or drops it), every proof changes it and is therefore never cached
+    monkeypatch.setattr(models.cow.oracle, "__proof_volatile__", ("_COUNTS",), raising=False)
+    f = tmp_path / "mine.py"
+    f.write_text(_POLICY.format(extra=""))
+    m = mcheck_models({"policy": f"{f}:MINE", "scenario": "S15"})[0]
+    first = certify(m, m.symmetry())
+    assert (first.status, first.cached) == ("proved", False)
+    assert certify(m, m.symmetry()).cached
+    f.write_text(_POLICY.format(extra=" and frame != 0"))
+    m2 = mcheck_models({"policy": f"{f}:MINE", "scenario": "S15"})[0]
+    assert m2.fingerprint() == m.fingerprint()
+    again = certify(m2, m2.symmetry())
+    assert (again.status, again.cached) == ("refuted", False)
+    assert again.reason == "component ('step', 0, 0) commutes"
