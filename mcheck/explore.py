@@ -1,43 +1,56 @@
 """The search: explicit-state BFS (shortest counterexamples) or DFS, with bounds.
 
-Verdicts are three-valued.  A property HOLDS only when the reachable space
-was exhausted; it is VIOLATED when a counterexample was found (which stands
-even if the search was cut short); otherwise it is UNDETERMINED and the
-result says which bound stopped the search and how far it got.
+Verdicts are three-valued (:mod:`mcheck.result`).  A property HOLDS only when
+the reachable space was exhausted; it is VIOLATED when a counterexample was
+found (which stands even if the search was cut short); otherwise it is
+UNDETERMINED and the result says which bound stopped the search and how far
+it got.
 
-The exact store maps each state to its parent state (``None`` for an
-initial state): exactly the memory of a bare dict-plus-deque BFS.  The
-fingerprint store keeps a 64-bit fingerprint per state and, per BFS level,
-each state's fingerprint and its parent's rank.  Actions are not stored; a
-trace is rebuilt by re-running the successor function of each parent and
-taking the first action that leads to the child, which is the action the
-search itself took first.
-
-Where a search stops is defined by the order of its work: levels in turn,
-in each the parents in discovery order, for each the successors in the
+Breadth-first search is one loop over a visited store (:mod:`mcheck.store`:
+the exact store or the fingerprint store); depth-first search uses the exact
+store.  Where a search stops is defined by the order of its work: levels in
+turn, in each the parents in discovery order, for each the successors in the
 model's order; a transition is counted, checked against transition
 properties and metrics, then its target is stored and checked against the
 invariants.  A search that stops reports the transitions and states up to
 that point, so the counts do not depend on the store or on the number of
 worker processes.
+
+Bounds never turn a violation into HOLDS.  ``max_depth`` stores states up
+to that depth: the deepest level is still expanded (its transitions are
+counted and checked, its deadlocks found), but a new target is not stored
+and makes the result UNDETERMINED.  ``timeout`` is polled between states and
+also armed as a timer (:mod:`mcheck.deadline`), so a step function that
+never returns is stopped too.  Ctrl-C (and SIGTERM, where the caller turns
+it into :class:`mcheck.deadline.Terminated`) stops the search the same way:
+the result says ``stopped by interrupt`` and keeps what was found.
 """
 
 from __future__ import annotations
 
-import enum
 import gc
 import resource
-import sys
 import time
-from array import array
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
-from mcheck.fingerprint import int_fingerprint, require_ints
+from mcheck.deadline import TimeUp, alarm
 from mcheck.model import Kind, Model, Property
+from mcheck.result import (
+    DEADLOCK,
+    DEADLOCK_DESCRIPTION,
+    Bounds,
+    Path,
+    PropertyResult,
+    Result,
+    StoreInfo,
+    Verdict,
+    build_result,
+)
+from mcheck.store import STORES, ExactStore, FingerprintStore, make_store, path_to
 
 __all__ = [
+    "DEADLOCK",
     "Bounds",
     "Path",
     "PropertyResult",
@@ -46,159 +59,13 @@ __all__ = [
     "Verdict",
     "check",
     "path_to",
+    "peak_rss",
     "reachable",
 ]
 
 
-class Verdict(enum.Enum):
-    """Three-valued verdict."""
-
-    HOLDS = "holds"
-    VIOLATED = "violated"
-    UNDETERMINED = "undetermined"
-
-    def __str__(self) -> str:
-        return self.value.upper()
-
-
-@dataclass(frozen=True)
-class Bounds:
-    """Bounds on a search; ``None`` means unbounded.
-
-    ``max_states`` bounds the number of distinct states stored, ``max_depth``
-    the length of the paths explored, ``timeout`` the wall time in seconds,
-    ``max_memory`` the peak resident set of the process in bytes.
-    """
-
-    max_states: int | None = None
-    max_depth: int | None = None
-    timeout: float | None = None
-    max_memory: int | None = None
-
-    def __post_init__(self) -> None:
-        for name in ("max_states", "max_depth", "timeout", "max_memory"):
-            v = getattr(self, name)
-            if v is not None and not v > 0:
-                raise ValueError(f"bound {name} must be above zero, got {v!r}")
-
-
-@dataclass(frozen=True)
-class Path:
-    """A path through the state space: ``states[i+1] = step(states[i], actions[i])``."""
-
-    states: tuple[Any, ...]
-    actions: tuple[Any, ...]
-
-    def __len__(self) -> int:
-        return len(self.actions)
-
-
-@dataclass
-class PropertyResult:
-    """The outcome for one property.
-
-    For a metric, ``verdict`` is HOLDS (the count is exact: the space was
-    exhausted) or UNDETERMINED (the count is a lower bound); ``count`` is the
-    number of transitions on which the event happened and ``path`` a
-    shortest witness (BFS) ending with the first such transition.
-    """
-
-    name: str
-    kind: Kind
-    verdict: Verdict
-    path: Path | None = None
-    count: int = 0
-    message: str = ""
-    description: str = ""
-
-
-@dataclass(frozen=True)
-class StoreInfo:
-    """How a fingerprint store did: states, bytes per state, collision-probability estimate."""
-
-    kind: str
-    states: int
-    bytes_per_state: float
-    collision_probability: float
-
-    def summary(self) -> str:
-        return (f"{self.kind} store: {self.states} states, {self.bytes_per_state:.0f} bytes a"
-                f" state, probability of a fingerprint collision about "
-                f"{self.collision_probability:.1e}")
-
-
-@dataclass
-class Result:
-    """The outcome of a search."""
-
-    model: str
-    strategy: str
-    verdict: Verdict
-    properties: dict[str, PropertyResult]
-    states: int
-    transitions: int
-    depth: int
-    exhausted: bool
-    stopped_by: str | None
-    elapsed: float
-    bounds: Bounds = field(default_factory=Bounds)
-    store: StoreInfo | None = None
-
-    @property
-    def violations(self) -> list[PropertyResult]:
-        return [p for p in self.properties.values() if p.verdict is Verdict.VIOLATED
-                and p.kind is not Kind.METRIC]
-
-    @property
-    def metrics(self) -> list[PropertyResult]:
-        return [p for p in self.properties.values() if p.kind is Kind.METRIC]
-
-    def summary(self) -> str:
-        how = "exhausted" if self.exhausted else f"stopped by {self.stopped_by}"
-        return (f"{self.verdict}: {self.states} states, {self.transitions} transitions, "
-                f"depth {self.depth}, {how}, {self.elapsed:.2f}s")
-
-
-DEADLOCK = "deadlock"
-
-
 class _Stop(Exception):
     pass
-
-
-def _first_action(model: Model, parent: Any, child: Any,
-                  canon: Callable[[Any], Any] | None) -> tuple[Any, Any]:
-    """The first action of ``parent`` that leads to ``child`` and the actual successor."""
-    for a, t in model.successors(parent):
-        if (canon(t) if canon is not None else t) == child:
-            return a, t
-    raise RuntimeError(
-        "model is not deterministic: a stored transition cannot be re-derived "
-        f"from {parent!r} to {child!r}")
-
-
-def path_to(model: Model, parents: dict[Any, Any], state: Any,
-            canon: Callable[[Any], Any] | None = None) -> Path:
-    """Rebuild the path from an initial state to ``state`` from parent links."""
-    chain = [state]
-    p = parents[state]
-    while p is not None:
-        chain.append(p)
-        p = parents[p]
-    chain.reverse()
-    # Re-derive actual states and actions (under a canonicaliser the stored
-    # states are representatives; the path shows the real successors, from a
-    # real initial state, so a reduced run's trace replays on the full model).
-    first = chain[0]
-    if canon is not None:
-        first = next((s for s in model.initial_states() if canon(s) == chain[0]), chain[0])
-    states = [first]
-    actions = []
-    for child in chain[1:]:
-        a, t = _first_action(model, states[-1], child, canon)
-        actions.append(a)
-        states.append(t)
-    return Path(tuple(states), tuple(actions))
 
 
 def reachable(model: Model, limit: int | None = None) -> set[Any]:
@@ -218,7 +85,7 @@ def reachable(model: Model, limit: int | None = None) -> set[Any]:
     return seen
 
 
-def _peak_rss() -> int:
+def peak_rss() -> int:
     """Peak resident set of this process in bytes.
 
     Linux's VmHWM is this process image's own high-water mark; ``ru_maxrss``
@@ -281,6 +148,10 @@ def check(
     workers:
         Worker processes (BFS with the fingerprint store).  Any number gives
         the same verdicts, counts and traces (see :mod:`mcheck.parallel`).
+
+    A KeyboardInterrupt during the search ends it with ``stopped_by ==
+    "interrupt"``; the wall-time bound ends it with ``"time"`` even inside
+    a step function that never returns.
     """
     if strategy not in ("bfs", "dfs"):
         raise ValueError(f"unknown strategy {strategy!r}: use 'bfs' or 'dfs'")
@@ -293,10 +164,13 @@ def check(
             raise ValueError(f"unknown property {unknown[0]!r}: the model has "
                              f"{', '.join(sorted(known)) or 'none'}")
         props = [p for p in props if p.name in properties]
-    if store not in ("exact", "fingerprint"):
+    if store not in STORES:
         raise ValueError(f"unknown store {store!r}: use 'exact' or 'fingerprint'")
-    if workers < 1:
-        raise ValueError(f"workers must be at least 1, got {workers}")
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise ValueError(f"workers must be an integer of at least 1, got {workers!r}")
+    if strategy == "dfs" and store != "exact":
+        raise ValueError("the fingerprint store works with BFS only; use the exact store "
+                         "for DFS")
     if workers > 1:
         if strategy != "bfs":
             raise ValueError("worker processes search breadth-first only; drop --dfs")
@@ -305,16 +179,24 @@ def check(
         return parallel_check(model, props, bounds, stop_at_first, deadlock, progress,
                               canonical, workers)
     search = _Search(model, props, bounds, stop_at_first, deadlock, progress, canonical,
-                     store)
+                     make_store(store))
     gc_was_enabled = gc.isenabled()
     gc.disable()  # states are acyclic tuples: the cyclic GC only costs time here
     try:
-        if strategy == "bfs":
-            search.bfs()
-        else:
-            search.dfs()
-    except _Stop:
-        pass
+        with alarm(bounds.timeout) as disarm:
+            try:
+                if strategy == "bfs":
+                    search.bfs()
+                else:
+                    search.dfs()
+                disarm()
+            except _Stop:
+                disarm()
+            except TimeUp:
+                search.stop("time")
+            except KeyboardInterrupt:
+                disarm()
+                search.stop("interrupt")
     finally:
         if gc_was_enabled:
             gc.enable()
@@ -324,15 +206,16 @@ def check(
 
 
 class _Search:
-    """One search.  State references ("refs") name a stored state: the state itself
-    in the exact store, ``(level, rank)`` in the fingerprint store."""
+    """One search.  A stored state is named by ``(level, rank, state)``: its BFS level,
+    its rank in that level and the state itself; each store uses what it keeps (DFS
+    names states by the state alone, in the exact store)."""
 
     CHECK_EVERY = 2048
 
     def __init__(self, model: Model, props: list[Property], bounds: Bounds,
                  stop_at_first: bool, deadlock: bool, progress: Any,
-                 canonical: Callable[[Any], Any] | None = None,
-                 store: str = "exact") -> None:
+                 canonical: Callable[[Any], Any] | None,
+                 store: ExactStore | FingerprintStore) -> None:
         self.model = model
         self.canon = canonical
         self.store = store
@@ -344,9 +227,6 @@ class _Search:
         self.stop_at_first = stop_at_first
         self.deadlock = deadlock
         self.progress = progress
-        self.parents: dict[Any, Any] = {}
-        self.fps: FingerprintStore | None = FingerprintStore() if store == "fingerprint" \
-            else None
         self.n_states = 0
         self.transitions = 0
         self.depth = 0
@@ -358,25 +238,22 @@ class _Search:
         self.t0 = time.monotonic()
         self.elapsed = 0.0
 
-    # -- paths ----------------------------------------------------------------------------
-
-    def path_of(self, ref: Any) -> Path:
-        """The real path from an initial state to the stored state ``ref``."""
-        if self.fps is None:
-            return path_to(self.model, self.parents, ref, self.canon)
-        return self.fps.path(self.model, ref[0], ref[1], self.canon)
+    def stop(self, why: str) -> None:
+        """The search was stopped from outside (a timer, an interrupt)."""
+        if not self.exhausted and self.stopped_by is None:
+            self.stopped_by = why
 
     # -- violations and metrics ---------------------------------------------------
 
     def _n_checked(self) -> int:
         return len(self.invariants) + len(self.tprops) + (1 if self.deadlock else 0)
 
-    def _violated(self, p: Property | None, ref: Any, action: Any = None,
-                  nxt: Any = None, transition: bool = False) -> None:
+    def _violated(self, p: Property | None, level: int, rank: int, state: Any,
+                  action: Any = None, nxt: Any = None, transition: bool = False) -> None:
         name = p.name if p is not None else DEADLOCK
         if name in self.found:
             return
-        path = self.path_of(ref)
+        path = self.store.path(self.model, level, rank, state, self.canon)
         msg = ""
         if transition:
             assert p is not None
@@ -389,21 +266,21 @@ class _Search:
         elif p is None:
             msg = "no enabled action in a non-final state"
         kind = p.kind if p is not None else Kind.INVARIANT
-        desc = p.description if p is not None else "every non-final state has an enabled action"
+        desc = p.description if p is not None else DEADLOCK_DESCRIPTION
         self.found[name] = PropertyResult(name, kind, Verdict.VIOLATED, path, 1, msg, desc)
         if self.stop_at_first or len(self.found) == self._n_checked():
             self.stopped_by = "violation"
             raise _Stop
 
-    def _on_transition(self, ref: Any, s: Any, a: Any, t: Any) -> None:
+    def _on_transition(self, level: int, rank: int, s: Any, a: Any, t: Any) -> None:
         for p in self.tprops:
             if not p.check(s, a, t):
-                self._violated(p, ref, a, t, transition=True)
+                self._violated(p, level, rank, s, a, t, transition=True)
         for m in self.metrics:
             if m.check(s, a, t):
                 self.counts[m.name] += 1
                 if m.name not in self.witness:
-                    path = self.path_of(ref)
+                    path = self.store.path(self.model, level, rank, s, self.canon)
                     a2, t2 = self._real_step(path, a, t, m.check)
                     msg = m.explain(path.states[-1], a2, t2) if m.explain is not None else ""
                     self.witness[m.name] = PropertyResult(
@@ -430,10 +307,10 @@ class _Search:
         raise RuntimeError("symmetry reduction is unsound for this model: a transition of a "
                            "representative has no counterpart in a member of its orbit")
 
-    def _check_state(self, ref: Any, t: Any) -> None:
+    def _check_state(self, level: int, rank: int, t: Any) -> None:
         for p in self.invariants:
             if not p.check(t):
-                self._violated(p, ref)
+                self._violated(p, level, rank, t)
 
     def _poll(self, frontier: int) -> None:
         b = self.bounds
@@ -444,7 +321,7 @@ class _Search:
         if b.timeout is not None and self.elapsed > b.timeout:
             self.stopped_by = "time"
             raise _Stop
-        if b.max_memory is not None and _peak_rss() > b.max_memory:
+        if b.max_memory is not None and peak_rss() > b.max_memory:
             self.stopped_by = "memory"
             raise _Stop
 
@@ -453,126 +330,21 @@ class _Search:
     def _initial(self) -> list[Any]:
         out = []
         canon = self.canon
-        fps = self.fps
         for s in self.model.initial_states():
             if canon is not None:
                 s = canon(s)
-            if fps is None:
-                if s in self.parents:
-                    continue
-                self.parents[s] = None
-                ref = s
-            else:
-                fp = int_fingerprint(s)
-                if fp in fps.seen:
-                    continue
-                require_ints(s)
-                ref = (0, fps.add(fp, -1))
+            if not self.store.add_initial(s):
+                continue
             out.append(s)
             self.n_states += 1
-            self._check_state(ref, s)
+            self._check_state(0, len(out) - 1, s)
         return out
 
     def bfs(self) -> None:
-        if self.fps is not None:
-            return self._bfs_fingerprints()
+        """Breadth-first, level by level, over the store (see the module docstring)."""
         model = self.model
-        parents = self.parents
-        successors = model.successors
-        slow = bool(self.tprops or self.metrics)
-        canon = self.canon
-        invariants = self.invariants
-        deadlock = self.deadlock
-        max_states = self.bounds.max_states
-        max_depth = self.bounds.max_depth
-        every = self.CHECK_EVERY
-        level = self._initial()
-        if max_states is not None and len(parents) >= max_states and level:
-            self.stopped_by = "states"
-            return
-        lean = not (slow or canon is not None or invariants or max_states is not None)
-        transitions = 0
-        countdown = every
-        try:
-            while level:
-                if self.progress is not None:
-                    self.progress.level(self.depth, len(level))
-                if max_depth is not None and self.depth >= max_depth:
-                    # Only undetermined if the next level would hold something new.
-                    for s in level:
-                        for _a, t in successors(s):
-                            if (canon(t) if canon is not None else t) not in parents:
-                                self.stopped_by = "depth"
-                                return
-                    break
-                nxt: list[Any] = []
-                append = nxt.append
-                if lean:
-                    # No invariant, transition property, metric, canonicaliser or state
-                    # bound: nothing to do per transition but store new states, as a
-                    # bare BFS does.
-                    for s in level:
-                        countdown -= 1
-                        if countdown <= 0:
-                            countdown = every
-                            self.transitions = transitions
-                            self.n_states = len(parents)
-                            self._poll(len(level) + len(nxt))
-                        succ = successors(s)
-                        if type(succ) is not list:
-                            succ = list(succ)
-                        if not succ and deadlock and not model.is_final(s):
-                            self._violated(None, s)
-                        for _a, t in succ:
-                            if t not in parents:
-                                parents[t] = s
-                                append(t)
-                        transitions += len(succ)
-                    level = nxt
-                    if level:
-                        self.depth += 1
-                    continue
-                for s in level:
-                    countdown -= 1
-                    if countdown <= 0:
-                        countdown = every
-                        self.transitions = transitions
-                        self.n_states = len(parents)
-                        self._poll(len(level) + len(nxt))
-                    before = transitions
-                    for a, t in successors(s):
-                        transitions += 1
-                        if slow:
-                            self.transitions = transitions
-                            self._on_transition(s, s, a, t)
-                        if canon is not None:
-                            t = canon(t)
-                        if t not in parents:
-                            parents[t] = s
-                            append(t)
-                            if invariants:
-                                self._check_state(t, t)
-                            if max_states is not None and len(parents) >= max_states:
-                                self.depth += 1
-                                self.stopped_by = "states"
-                                return
-                    if transitions == before and deadlock and not model.is_final(s):
-                        self._violated(None, s)
-                level = nxt
-                if level:
-                    self.depth += 1
-            self.exhausted = True
-        finally:
-            self.transitions = transitions
-            self.n_states = len(parents)
-
-    def _bfs_fingerprints(self) -> None:
-        """BFS over a fingerprint store: the same order, counts and traces as the exact store."""
-        model = self.model
-        fps = self.fps
-        assert fps is not None
-        seen = fps.seen
-        fph = int_fingerprint
+        store = self.store
+        add = store.add
         successors = model.successors
         slow = bool(self.tprops or self.metrics)
         canon = self.canon
@@ -587,23 +359,17 @@ class _Search:
             return
         transitions = 0
         countdown = every
-        check_ints = 0
+        cut = False
         try:
             while level:
-                if self.progress is not None:
-                    self.progress.level(self.depth, len(level))
                 d = self.depth
-                if max_depth is not None and d >= max_depth:
-                    for s in level:
-                        for _a, t in successors(s):
-                            if fph(canon(t) if canon is not None else t) not in seen:
-                                self.stopped_by = "depth"
-                                return
-                    break
+                if self.progress is not None:
+                    self.progress.level(d, len(level))
+                last = max_depth is not None and d >= max_depth
+                if not last:
+                    store.next_level()
                 nxt: list[Any] = []
                 append = nxt.append
-                new_fp, new_par = fps.new_level()
-                add_fp, add_par = new_fp.append, new_par.append
                 for pr, s in enumerate(level):
                     countdown -= 1
                     if countdown <= 0:
@@ -615,28 +381,30 @@ class _Search:
                         transitions += 1
                         if slow:
                             self.transitions = transitions
-                            self._on_transition((d, pr), s, a, t)
+                            self._on_transition(d, pr, s, a, t)
                         if canon is not None:
                             t = canon(t)
-                        fp = fph(t)
-                        if fp not in seen:
-                            seen.add(fp)
-                            add_fp(fp)
-                            add_par(pr)
+                        if last:
+                            # The bound: a new target is not stored, and cuts the search.
+                            if not cut and t not in store:
+                                cut = True
+                            continue
+                        if add(t, pr, s):
                             append(t)
                             self.n_states += 1
-                            check_ints -= 1
-                            if check_ints <= 0:
-                                check_ints = 4096
-                                require_ints(t)
                             if invariants:
-                                self._check_state((d + 1, len(nxt) - 1), t)
+                                self._check_state(d + 1, len(nxt) - 1, t)
                             if max_states is not None and self.n_states >= max_states:
                                 self.depth += 1
                                 self.stopped_by = "states"
                                 return
                     if transitions == before and deadlock and not model.is_final(s):
-                        self._violated(None, (d, pr))
+                        self._violated(None, d, pr, s)
+                if last:
+                    if cut:
+                        self.stopped_by = "depth"
+                        return
+                    break
                 level = nxt
                 if level:
                     self.depth += 1
@@ -645,11 +413,9 @@ class _Search:
             self.transitions = transitions
 
     def dfs(self) -> None:
-        if self.fps is not None:
-            raise ValueError("the fingerprint store works with BFS only; use the exact store "
-                             "for DFS")
+        """Depth-first over the exact store (traces need not be shortest)."""
         model = self.model
-        parents = self.parents
+        store = self.store
         successors = model.successors
         max_states = self.bounds.max_states
         max_depth = self.bounds.max_depth
@@ -657,154 +423,50 @@ class _Search:
         stack = [(s, 0) for s in reversed(self._initial())]
         countdown = every
         hit_depth = False
-        try:
-            while stack:
-                s, d = stack.pop()
-                countdown -= 1
-                if countdown <= 0:
-                    countdown = every
-                    self.n_states = len(parents)
-                    self._poll(len(stack))
-                if d > self.depth:
-                    self.depth = d
-                n = 0
-                children = []
-                for a, t in successors(s):
-                    n += 1
-                    self.transitions += 1
-                    if self.tprops or self.metrics:
-                        self._on_transition(s, s, a, t)
-                    if self.canon is not None:
-                        t = self.canon(t)
-                    if t not in parents:
-                        if max_depth is not None and d >= max_depth:
-                            hit_depth = True
-                            continue
-                        parents[t] = s
-                        self._check_state(t, t)
-                        children.append((t, d + 1))
-                        if max_states is not None and len(parents) >= max_states:
-                            self.stopped_by = "states"
-                            return
-                if n == 0 and self.deadlock and not model.is_final(s):
-                    self._violated(None, s)
-                stack.extend(reversed(children))
-            if hit_depth:
-                self.stopped_by = "depth"
-            else:
-                self.exhausted = True
-        finally:
-            self.n_states = len(parents)
+        while stack:
+            s, d = stack.pop()
+            countdown -= 1
+            if countdown <= 0:
+                countdown = every
+                self._poll(len(stack))
+            if d > self.depth:
+                self.depth = d
+            n = 0
+            children = []
+            for a, t in successors(s):
+                n += 1
+                self.transitions += 1
+                if self.tprops or self.metrics:
+                    self._on_transition(d, 0, s, a, t)
+                if self.canon is not None:
+                    t = self.canon(t)
+                if t not in store:
+                    if max_depth is not None and d >= max_depth:
+                        hit_depth = True
+                        continue
+                    store.add(t, 0, s)
+                    self.n_states += 1
+                    self._check_state(d + 1, 0, t)
+                    children.append((t, d + 1))
+                    if max_states is not None and self.n_states >= max_states:
+                        self.stopped_by = "states"
+                        return
+            if n == 0 and self.deadlock and not model.is_final(s):
+                self._violated(None, d, 0, s)
+            stack.extend(reversed(children))
+        if hit_depth:
+            self.stopped_by = "depth"
+        else:
+            self.exhausted = True
 
     # -- result -------------------------------------------------------------------
 
     def result(self, strategy: str) -> Result:
         self.elapsed = time.monotonic() - self.t0
-        out: dict[str, PropertyResult] = {}
-        names = [(p.name, p.kind, p.description) for p in self.props if p.kind is not Kind.METRIC]
-        if self.deadlock:
-            names.append((DEADLOCK, Kind.INVARIANT, "every non-final state has an enabled action"))
-        for name, kind, desc in names:
-            if name in self.found:
-                out[name] = self.found[name]
-            else:
-                out[name] = PropertyResult(
-                    name, kind, Verdict.HOLDS if self.exhausted else Verdict.UNDETERMINED,
-                    description=desc)
-        for m in self.metrics:
-            w = self.witness.get(m.name)
-            verdict = Verdict.HOLDS if self.exhausted else Verdict.UNDETERMINED
-            out[m.name] = PropertyResult(
-                m.name, Kind.METRIC, verdict, w.path if w else None, self.counts[m.name],
-                w.message if w else "", m.description)
-        if self.found:
-            verdict = Verdict.VIOLATED
-        elif self.exhausted:
-            verdict = Verdict.HOLDS
-        else:
-            verdict = Verdict.UNDETERMINED
-        store = None
-        if self.fps is not None:
-            store = StoreInfo("fingerprint", self.n_states, self.fps.bytes_per_state(),
-                              collision_probability(self.n_states))
-        return Result(self.model.name, strategy, verdict, out, self.n_states,
-                      self.transitions, self.depth, self.exhausted, self.stopped_by,
-                      self.elapsed, self.bounds, store)
-
-
-# -- the fingerprint store --------------------------------------------------------------
-
-
-def collision_probability(n: int) -> float:
-    """TLC's optimistic estimate that some two of ``n`` 64-bit fingerprints collide."""
-    return min(1.0, n * (n - 1) / 2 / 2.0 ** 64)
-
-
-class FingerprintStore:
-    """Visited set of 64-bit fingerprints plus, per BFS level, the fingerprint and the
-    parent's rank of each state in discovery order: about 80 bytes a state.
-
-    A fingerprint is :data:`mcheck.fingerprint.int_fingerprint`: the same in
-    every process and under any PYTHONHASHSEED for states of ints and tuples.
-    """
-
-    def __init__(self) -> None:
-        self.seen: set[int] = set()
-        self.levels_fp: list[array] = [array("q")]
-        self.levels_par: list[array] = [array("l")]
-
-    def add(self, fp: int, parent: int) -> int:
-        """Add to the newest level; return the state's rank in it."""
-        self.seen.add(fp)
-        self.levels_fp[-1].append(fp)
-        self.levels_par[-1].append(parent)
-        return len(self.levels_fp[-1]) - 1
-
-    def new_level(self) -> tuple[array, array]:
-        self.levels_fp.append(array("q"))
-        self.levels_par.append(array("l"))
-        return self.levels_fp[-1], self.levels_par[-1]
-
-    def chain(self, level: int, rank: int) -> list[int]:
-        """Fingerprints from an initial state to (level, rank)."""
-        out = []
-        while level >= 0:
-            out.append(self.levels_fp[level][rank])
-            rank = self.levels_par[level][rank]
-            level -= 1
-        out.reverse()
-        return out
-
-    def path(self, model: Model, level: int, rank: int,
-             canon: Callable[[Any], Any] | None) -> Path:
-        return path_from_fingerprints(model, self.chain(level, rank), canon)
-
-    def bytes_per_state(self) -> float:
-        n = len(self.seen)
-        if not n:
-            return 0.0
-        size = sys.getsizeof(self.seen) + sum(sys.getsizeof(fp) for fp in self.seen)
-        size += sum(a.buffer_info()[1] * a.itemsize for a in self.levels_fp + self.levels_par)
-        return size / n
-
-
-def path_from_fingerprints(model: Model, chain: Sequence[int],
-                           canon: Callable[[Any], Any] | None) -> Path:
-    """Re-derive the real path whose canonical states have the fingerprints ``chain``."""
-    def fp(s: Any) -> int:
-        return int_fingerprint(canon(s) if canon is not None else s)
-    first = next((s for s in model.initial_states() if fp(s) == chain[0]), None)
-    if first is None:
-        raise RuntimeError("no initial state has the recorded fingerprint")
-    states = [first]
-    actions = []
-    for want in chain[1:]:
-        for a, t in model.successors(states[-1]):
-            if fp(t) == want:
-                actions.append(a)
-                states.append(t)
-                break
-        else:
-            raise RuntimeError("model is not deterministic: a stored transition cannot be "
-                               "re-derived from its fingerprints")
-    return Path(tuple(states), tuple(actions))
+        info = self.store.info(self.n_states)
+        return build_result(
+            model=self.model.name, strategy=strategy, props=self.props,
+            deadlock=self.deadlock, found=self.found, counts=self.counts,
+            witness=self.witness, exhausted=self.exhausted, stopped_by=self.stopped_by,
+            states=self.n_states, transitions=self.transitions, depth=self.depth,
+            elapsed=self.elapsed, bounds=self.bounds, store=info)

@@ -8,16 +8,27 @@ canonically (type tag, length, contents) and hash the bytes with BLAKE2b.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+import marshal
 from typing import Any
 
-__all__ = ["digest", "encode", "fingerprint64", "int_fingerprint", "require_ints"]
+__all__ = ["digest", "encode", "fingerprint64", "require_ints", "state_fingerprint"]
 
-#: The fingerprint store's hash: CPython hashes ints and tuples of ints without the
-#: per-process salt, so this is the same in every process and under any
-#: PYTHONHASHSEED -- for int tuples only, which ``require_ints`` checks.  (CPython
-#: hashes -1 and -2 alike: a field holding both would merge two states.)
-int_fingerprint: Callable[[Any], int] = hash  # stable for int tuples (see above)
+
+def state_fingerprint(state: Any, _dumps: Any = marshal.dumps, _b2: Any = hashlib.blake2b,
+                      _from: Any = int.from_bytes) -> int:
+    """The fingerprint store's 64-bit key of a state built from ints and tuples.
+
+    A BLAKE2b digest (8 bytes, as a signed int so that it fits an ``array('q')``)
+    of the state's marshal encoding at version 2.  That encoding is canonical
+    for ints and tuples (version 2 writes no back-references, so it does not
+    depend on which objects the state shares) and injective (``marshal.loads``
+    gives the state back), so two distinct states share a fingerprint only
+    when the digest collides: no structural collisions, unlike CPython's
+    ``hash``, which gives -1 and -2 alike.  The same in every process and
+    under any PYTHONHASHSEED.  A value that marshal cannot encode raises
+    ValueError; :func:`require_ints` gives the user-facing message.
+    """
+    return _from(_b2(_dumps(state, 2), digest_size=8).digest(), "little", signed=True)
 
 
 def require_ints(state: Any) -> None:

@@ -37,6 +37,7 @@ from __future__ import annotations
 import gc
 import multiprocessing as mp
 import os
+import signal
 import sys
 import time
 from array import array
@@ -44,20 +45,20 @@ from collections.abc import Callable
 from multiprocessing.connection import wait as mp_wait
 from typing import Any
 
-from mcheck.explore import (
+from mcheck.deadline import TimeUp, alarm
+from mcheck.fingerprint import require_ints, state_fingerprint
+from mcheck.model import Kind, Model, Property
+from mcheck.result import (
     DEADLOCK,
+    DEADLOCK_DESCRIPTION,
     Bounds,
-    FingerprintStore,
     Path,
     PropertyResult,
     Result,
-    StoreInfo,
     Verdict,
-    collision_probability,
-    path_from_fingerprints,
+    build_result,
 )
-from mcheck.fingerprint import int_fingerprint, require_ints
-from mcheck.model import Kind, Model, Property
+from mcheck.store import FingerprintStore, path_from_fingerprints
 
 __all__ = ["parallel_check"]
 
@@ -88,7 +89,10 @@ class _Worker:
     def run(self) -> None:
         gc.disable()
         while True:
-            msg = self.conn.recv()
+            try:
+                msg = self.conn.recv()
+            except (EOFError, OSError):
+                return  # the coordinator is gone: nothing left to do
             op = msg[0]
             if op == "seed":
                 self.cand = {fp: (-1, i, st) for fp, i, st in msg[1]}
@@ -107,7 +111,7 @@ class _Worker:
 
     def _expand(self) -> Any:
         model, canon = self.model, self.canon
-        fph = int_fingerprint
+        fph = state_fingerprint
         seen = self.seen
         cand: dict[int, tuple[int, int, Any]] = {}
         self.cand = cand
@@ -188,6 +192,10 @@ class _Worker:
 
 
 def _worker_main(*args: Any) -> None:
+    # Ctrl-C goes to the whole process group: the coordinator alone handles it (and
+    # ends the workers), so a worker neither prints a traceback nor dies half-way.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     _Worker(*args).run()
 
 
@@ -246,6 +254,26 @@ class _Coordinator:
             if p.is_alive():
                 p.terminate()
 
+    def kill(self) -> None:
+        """End the workers at once (after an interrupt or a time-out: they may be deep in a
+        level, or in a step function that never returns)."""
+        self.set_bytes = 0
+        for p in getattr(self, "procs", []):
+            if p.is_alive():
+                p.kill()
+        for p in getattr(self, "procs", []):
+            p.join(timeout=5)
+        for c in getattr(self, "conns", []):
+            c.close()
+        for q in getattr(self, "inboxes", []):
+            q.cancel_join_thread()
+            q.close()
+
+    def interrupted(self, why: str) -> None:
+        """The search was stopped from outside; what was found stands."""
+        if not self.exhausted and self.stopped_by is None:
+            self.stopped_by = why
+
     def _all(self, msg: Any) -> list[Any]:
         for c in self.conns:
             c.send(msg)
@@ -286,7 +314,7 @@ class _Coordinator:
         for s in self.model.initial_states():
             c = canon(s) if canon is not None else s
             require_ints(c)
-            fp = int_fingerprint(c)
+            fp = state_fingerprint(c)
             if fp not in fps_seen:
                 fps_seen.add(fp)
                 inits.append((fp, c))
@@ -322,13 +350,17 @@ class _Coordinator:
                 return
             d = self.depth
             replies = self._replies()  # each worker expands right after "winners"
+            outdeg = [r[0] for r in replies]  # (ranks, successor counts) per worker
             if b.max_depth is not None and d >= b.max_depth:
+                # The deepest level: its transitions and deadlocks are checked, its new
+                # targets are not stored, and one of them means the bound cut something.
+                if self._level_events(d, replies, [], outdeg, []):
+                    return
                 if any(r[4] for r in replies):
                     self.stopped_by = "depth"
                 else:
                     self.exhausted = True
                 return
-            outdeg = [r[0] for r in replies]  # (ranks, successor counts) per worker
             order = self._merge([r[4] for r in replies])
             bads = self._send_winners(order)
             if self._level_events(d, replies, bads, outdeg, order):
@@ -379,12 +411,10 @@ class _Coordinator:
     def _assign(self, order: list[tuple[int, int, int, int]], parents: bool) -> None:
         """Record the level's fingerprints and parent ranks (workers already took theirs)."""
         if parents:
-            fps, pars = self.store.new_level()
+            self.store.add_level([x[2] for x in order], [x[0] for x in order])
         else:
-            fps, pars = self.store.levels_fp[0], self.store.levels_par[0]
-        for pr, _i, fp, _w in order:
-            fps.append(fp)
-            pars.append(pr if parents else -1)
+            self.store.levels_fp[0].extend(x[2] for x in order)
+            self.store.levels_par[0].extend(-1 for _x in order)
         self.n_states += len(order)
 
     # -- events and the stop point ------------------------------------------------------
@@ -465,10 +495,7 @@ class _Coordinator:
         if self.stopped_by == "states":
             self.depth += 1
         # Record the level's stored prefix so that traces to those states exist.
-        fps, pars = self.store.new_level()
-        for x in order[:stored]:
-            fps.append(x[2])
-            pars.append(x[0])
+        self.store.add_level([x[2] for x in order[:stored]], [x[0] for x in order[:stored]])
         return True
 
     def _count_metrics(self, stop_key: tuple[int, int, int] | None,
@@ -487,7 +514,7 @@ class _Coordinator:
     def _transition_path(self, d: int, key: tuple[int, int],
                          event: Callable[[Any, Any, Any], Any]) -> tuple[Path, Any, Any]:
         """The real path to parent ``key[0]`` of level ``d`` and its ``key[1]``-th step."""
-        path = self.store.path(self.model, d, key[0], self.canon)
+        path = self.store.path(self.model, d, key[0], None, self.canon)
         last = path.states[-1]
         succ = list(self.model.successors(last))
         if self.canon is None:
@@ -521,49 +548,35 @@ class _Coordinator:
                 p.name, p.kind, Verdict.VIOLATED,
                 Path(path.states + (t,), path.actions + (a,)), 1, msg, p.description)
         else:  # deadlock
-            path = self.store.path(self.model, d, key[0], self.canon)
+            path = self.store.path(self.model, d, key[0], None, self.canon)
             self.found[DEADLOCK] = PropertyResult(
                 DEADLOCK, Kind.INVARIANT, Verdict.VIOLATED, path, 1,
                 "no enabled action in a non-final state",
-                "every non-final state has an enabled action")
+                DEADLOCK_DESCRIPTION)
 
     def result(self) -> Result:
-        elapsed = time.monotonic() - self.t0
-        out: dict[str, PropertyResult] = {}
-        names = [(p.name, p.kind, p.description) for p in self.props if p.kind is not Kind.METRIC]
-        if self.deadlock:
-            names.append((DEADLOCK, Kind.INVARIANT, "every non-final state has an enabled action"))
-        for name, kind, desc in names:
-            out[name] = self.found.get(name) or PropertyResult(
-                name, kind, Verdict.HOLDS if self.exhausted else Verdict.UNDETERMINED,
-                description=desc)
-        for j, m in enumerate(self.metrics):
-            w = self.witness[j]
-            out[m.name] = PropertyResult(
-                m.name, Kind.METRIC, Verdict.HOLDS if self.exhausted else Verdict.UNDETERMINED,
-                w.path if w else None, self.counts[j], w.message if w else "", m.description)
-        verdict = (Verdict.VIOLATED if self.found else
-                   Verdict.HOLDS if self.exhausted else Verdict.UNDETERMINED)
-        arrays = sum(a.buffer_info()[1] * a.itemsize
-                     for a in self.store.levels_fp + self.store.levels_par)
-        per_state = (arrays + getattr(self, "set_bytes", 0)) / max(1, self.n_states)
-        info = StoreInfo("fingerprint", self.n_states, per_state,
-                         collision_probability(self.n_states))
-        return Result(self.model.name, "bfs", verdict, out, self.n_states, self.transitions,
-                      self.depth, self.exhausted, self.stopped_by, elapsed, self.bounds, info)
+        info = self.store.info(self.n_states, getattr(self, "set_bytes", 0))
+        return build_result(
+            model=self.model.name, strategy="bfs", props=self.props, deadlock=self.deadlock,
+            found=self.found, counts={m.name: c for m, c in zip(self.metrics, self.counts,
+                                                                   strict=True)},
+            witness={m.name: w for m, w in zip(self.metrics, self.witness, strict=True)},
+            exhausted=self.exhausted, stopped_by=self.stopped_by, states=self.n_states,
+            transitions=self.transitions, depth=self.depth,
+            elapsed=time.monotonic() - self.t0, bounds=self.bounds, store=info)
 
 
 def _state_with_chain(model: Model, chain: list[int], canon: Callable[[Any], Any] | None
                       ) -> Any:
     """The stored (canonical) state whose chain of fingerprints is ``chain``."""
     def fp(s: Any) -> int:
-        return int_fingerprint(canon(s) if canon is not None else s)
+        return state_fingerprint(canon(s) if canon is not None else s)
     state = next(s for s in model.initial_states() if fp(s) == chain[0])
     state = canon(state) if canon is not None else state
     for want in chain[1:]:
         for _a, t in model.successors(state):
             c = canon(t) if canon is not None else t
-            if int_fingerprint(c) == want:
+            if state_fingerprint(c) == want:
                 state = c
                 break
     return state
@@ -576,11 +589,24 @@ def parallel_check(model: Model, props: list[Property], bounds: Bounds, stop_at_
     co = _Coordinator(model, props, bounds, stop_at_first, deadlock, progress, canon, workers)
     gc_was_enabled = gc.isenabled()
     gc.disable()
-    co.start()
+    clean = False
     try:
-        co.run()
+        with alarm(bounds.timeout) as disarm:
+            try:
+                co.start()
+                co.run()
+                disarm()
+                clean = True
+            except TimeUp:
+                co.interrupted("time")
+            except KeyboardInterrupt:
+                disarm()
+                co.interrupted("interrupt")
     finally:
-        co.shutdown()
+        if clean:
+            co.shutdown()
+        else:
+            co.kill()
         if gc_was_enabled:
             gc.enable()
         if progress is not None:
