@@ -187,6 +187,14 @@ def main(argv: list[str] | None = None) -> int:
         todo = budgets(a.kinds)
         if a.exactly:
             todo = [b for b in todo if len(b) == a.kinds]
+    want: dict[tuple[str, int], dict[str, Any]] = {}
+    if a.check:  # read the record before running anything
+        try:
+            want = {(r["budget"], r["threads"]): r for r in load_expected()}
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            print(f"sweep_e6: cannot read {os.path.relpath(EXPECTED, ROOT)} ({e}); record it "
+                  "with --kinds 3 --write", file=sys.stderr)
+            return 2
     rows = []
     t0 = time.perf_counter()
     for b in todo:
@@ -206,7 +214,6 @@ def main(argv: list[str] | None = None) -> int:
     keep = [{k: r[k] for k in FIELDS} for r in rows]
     status = 1 if bad else 0
     if a.check:
-        want = {(r["budget"], r["threads"]): r for r in load_expected()}
         for r in keep:
             w = want.get((r["budget"], r["threads"]))
             if w != r:
