@@ -41,7 +41,8 @@ from mcheck import Verdict, check  # noqa: E402
 from models.cow.open import BUDGET_KINDS, OpenCowModel, format_budget  # noqa: E402
 from models.cow.policy import get_policy  # noqa: E402
 
-__all__ = ["EXPECTED", "FIELDS", "budgets", "run_one", "explain", "load_expected", "main"]
+__all__ = ["EXPECTED", "FIELDS", "budgets", "run_one", "explain", "load_expected",
+           "markdown_table", "main"]
 
 EXPECTED = os.path.join(ROOT, "tests", "cow", "sweep_e6.json")
 
@@ -108,7 +109,7 @@ def run_one(budget: dict[str, int], threads: int, store: str = "exact") -> dict[
     return row
 
 
-def _markdown(rows: list[dict[str, Any]]) -> str:
+def markdown_table(rows: list[dict[str, Any]]) -> str:
     """One line per budget, a states and a verdict column per thread setting; the vacuous
     budgets (no write) summed up in one line."""
     threads = sorted({r["threads"] for r in rows})
@@ -139,7 +140,7 @@ def _markdown(rows: list[dict[str, Any]]) -> str:
 
 def _table(rows: list[dict[str, Any]], markdown: bool) -> str:
     if markdown:
-        return _markdown(rows)
+        return markdown_table(rows)
     lines = [f"{'budget':34} {'thr':>3} {'states':>8} {'secs':>6}  verdict  explanation"]
     lines += [f"{r['budget']:34} {r['threads']:>3} {r['states']:>8} {r['seconds']:>6}  "
               f"{r['verdict']}  {r['explanation']}" for r in rows]

@@ -12,7 +12,15 @@ from __future__ import annotations
 
 import pytest
 
-from bench.sweep_e6 import FIELDS, O_DIRECT_FORK, budgets, load_expected, run_one
+from bench.sweep_e6 import (
+    FIELDS,
+    O_DIRECT_FORK,
+    ROOT,
+    budgets,
+    load_expected,
+    markdown_table,
+    run_one,
+)
 from models.cow.open import format_budget, parse_budget
 
 ROWS = load_expected()
@@ -39,3 +47,8 @@ def test_every_violation_is_the_documented_o_direct_fork_case() -> None:
 def test_row(row: dict) -> None:
     got = run_one(parse_budget(row["budget"]), row["threads"])
     assert {k: got[k] for k in FIELDS} == row
+
+
+def test_the_readme_shows_the_recorded_table() -> None:
+    readme = open(f"{ROOT}/README.md", encoding="utf-8").read()
+    assert markdown_table(ROWS) in readme, "run python bench/sweep_e6.py --kinds 3 --markdown"
