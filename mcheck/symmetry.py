@@ -16,7 +16,7 @@ identical resources) declares them with :class:`Symmetry`, returned by its
   that does not change when the state is permuted: the member's own fields
   and a summary of who refers to it, with every index of a symmetric set
   abstracted away;
-* for the proof (:mod:`mcheck.smt`): the ``domain`` of states it quantifies
+* for the proof (:mod:`mcheck.proof.prover`): the ``domain`` of states it quantifies
   over, the ``components`` that together make up the successor function,
   and how a permutation acts on a component key.
 
@@ -27,10 +27,10 @@ set is ``complete`` for, applies each candidate permutation and keeps the
 least resulting state.  It returns the representative and keeps the
 permutation that produced it.  What depends on signatures is two small
 pure functions, :func:`_order` (its fast path) and :func:`candidate_tables`
-(the tables tried for one set), which :mod:`mcheck.smt` also runs, on
+(the tables tried for one set), which :mod:`mcheck.proof.prover` also runs, on
 symbolic signatures, to prove them (its obligation 6).
 
-Why it is exact, given what :mod:`mcheck.smt` certifies (numbers are its
+Why it is exact, given what :mod:`mcheck.proof.prover` certifies (numbers are its
 obligations).  Fix a state ``s``; "permutation" means one of the declared
 group (a permutation of each set's members).  ``permute(s, b a)`` is
 ``permute(permute(s, a), b)`` (2, proved for symbolic ``a``, ``b``, and the
@@ -130,7 +130,7 @@ def ite(cond: Any, a: Any, b: Any) -> Any:
     return cond._ite(a, b)
 
 
-#: set while a proof explores symbolic states (mcheck.smt)
+#: set while a proof explores symbolic states (mcheck.proof.prover)
 PROVING = [False]
 
 
@@ -485,8 +485,9 @@ class Symmetry:
 # -- the canonicaliser ----------------------------------------------------------------------------
 #
 # The decisions that depend on signatures are the two pure functions below; the canonicaliser
-# and the proof (mcheck.smt, obligation 6) call the same code.  They only compare signatures
-# (``<`` in the sort, ``==`` between neighbours) and ask ``complete`` about a signature.
+# and the proof (mcheck.proof.prover, obligation 6) call the same code.  They only compare
+# signatures (``<`` in the sort, ``==`` between neighbours) and ask ``complete`` about a
+# signature.
 
 
 def _order(sg: Sequence[Any], ident: list[int], complete: bool | Callable[[Any], bool]
@@ -607,7 +608,8 @@ class Canonicaliser:
         if not parts:
             return state
         # No tie: each set's one candidate is the table of its order (obligation 6 (iv) of
-        # mcheck.smt proves candidate_tables agrees), so with_perm's answer without its work.
+        # mcheck.proof.prover proves candidate_tables agrees), so with_perm's answer without
+        # its work.
         return self.permute(state, Perm(parts, self.sizes))
 
     def _order_perm(self, name: str, members: Sequence[int], order: list[int]) -> SetPerm:
@@ -760,7 +762,7 @@ def prepare(model: Any, mode: str, *, say: Callable[[str], None] | None = None,
     if not decl.active:
         info["status"] = "none"
         return None, info
-    from mcheck import smt
+    from mcheck import proof as smt
 
     if say is not None and not smt.is_cached(model, decl):
         say(f"symmetry: proving that {decl.describe()} are interchangeable "

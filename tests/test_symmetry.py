@@ -25,6 +25,7 @@ from examples.toys import Increments
 from mcheck import Verdict, check
 from mcheck.cli import main
 from mcheck.errors import UsageError
+from mcheck.proof import prover
 from mcheck.smt import certify, certify_canonicaliser, proof_inputs
 from mcheck.symmetry import Canonicaliser, IndexSet, Perm, SetPerm, prepare, self_check
 from mcheck.trace import Trace, replay
@@ -179,7 +180,7 @@ def test_a_canonicaliser_that_sorts_descending_for_3_members_is_refused(monkeypa
 def test_equivariance_is_compared_across_paths_and_a_difference_is_refused():
     # (iii) for a set that is not complete: the permuted signatures are another path's;
     # given (i) and (ii) it cannot fail, so the difference is planted after the exploration
-    [(name, fn, ex)] = smt._canon_tasks([IndexSet("procs", (0, 1, 2), 3)], timeout_ms=20_000,
+    [(name, fn, ex)] = prover._canon_tasks([IndexSet("procs", (0, 1, 2), 3)], timeout_ms=20_000,
                                         max_paths=1_000, deadline=None)
     ex.fresh_solver()
     assert sum(ex.refute(info, info.result[0]) is None for info in ex.run(fn)) == 13
@@ -305,7 +306,7 @@ def test_an_asymmetric_step_of_a_component_proven_through_its_orbit_is_refused()
     # The processes' components form one orbit, so the prover checks (0,) only, under the
     # stabiliser's generators and one element taking (0,) to each other member: a step that
     # is special in process 2 must still be caught, through the element that maps 0 to 2.
-    from mcheck.smt import _component_plan
+    from mcheck.proof.prover import _component_plan
     from mcheck.symmetry import generators
 
     m = Increments(3)
@@ -638,20 +639,27 @@ def test_ctrl_c_caught_by_z3_is_raised_again_not_turned_into_unknown():
         ex._solve(_Interrupted())
 
 
-def test_ctrl_c_during_a_proof_stops_the_run(tmp_path):
-    # a COW proof of several seconds: SIGINT a second in must end the run, not go on unreduced
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_ctrl_c_during_a_proof_stops_the_run(tmp_path, workers):
+    # a COW proof of several seconds; Ctrl-C (SIGINT to the process group, as a terminal
+    # sends it) 2.5 s in must end the run at once: no unreduced search, no traceback
     env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "PYTHONHASHSEED": "0",
            "MCHECK_CACHE_DIR": str(tmp_path / "cache"),
            "MCHECK_PROOF_SECRET": str(tmp_path / "secret")}
     p = subprocess.Popen([sys.executable, "-m", "mcheck", "check", "models/cow", "--policy",
-                          "E6", "--scenario", "S07", "--symmetry", "auto", "-q"], cwd=ROOT,
-                         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                          "E6", "--scenario", "S07", "--symmetry", "auto", "-q", "--workers",
+                          workers], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True, start_new_session=True)
     time.sleep(2.5)
-    p.send_signal(signal.SIGINT)
+    os.killpg(p.pid, signal.SIGINT)
+    t0 = time.monotonic()
     out, err = p.communicate(timeout=60)
     assert p.returncode == 130, (out, err)
-    assert err.splitlines()[-1].startswith("mcheck: interrupted")
-    assert "running the full search" not in err and out == ""
+    assert time.monotonic() - t0 < 5
+    first, last = err.splitlines()
+    assert first.startswith("cow policy=E6 scenario=S07: symmetry: proving that frames (3)")
+    assert last.startswith("mcheck: interrupted")
+    assert out == ""
 
 
 def test_ctrl_c_while_z3_solves_raises_keyboard_interrupt():

@@ -218,7 +218,7 @@ _UNLINKED = (((0, 0, 0, -1, 0, 0, 0), (0, 0, 0, -1, 0, 0, 0), (1, 0, 0, -1, 0, 0
 
 
 def test_the_swap_cache_link_is_mutual_in_the_domain():
-    from mcheck import smt
+    from mcheck.proof import prover as smt
 
     [m] = mcheck_models({"policy": "E6", "budget": "write=1", "slots": 2})
     assert "s1: caches f2, which does not name it" in in_domain(m, _UNLINKED)
@@ -237,7 +237,7 @@ def test_reclaim_unmapping_a_page_outside_the_swap_cache_aborts_symmetrically():
     # (unreachable: add_to_swap put it there and reclaim holds its lock).  The step used to make
     # the PTE a swap entry for slot -1, i.e. the last slot, and swapping the slots refuted it;
     # it now aborts the walk as try_to_unmap_one() does for such a page.
-    from mcheck import smt
+    from mcheck.proof import prover as smt
 
     [m] = mcheck_models({"policy": "E6", "budget": "pin=1,swapout=1,write=2,unmap=1",
                          "slots": 2, "gup_modes": "rw-slow"})
@@ -252,7 +252,7 @@ def test_reclaim_unmapping_a_page_outside_the_swap_cache_aborts_symmetrically():
 
 
 def test_interchangeable_threads_are_proven_once_per_orbit_of_components():
-    from mcheck.smt import _component_plan
+    from mcheck.proof.prover import _component_plan
     from mcheck.symmetry import generators
 
     [m] = mcheck_models({"policy": "E6", "budget": "fork=1,pin=1,write=2", "threads": 2,
