@@ -583,7 +583,7 @@ def test_every_mode_agrees_with_the_reference_on_random_processes(spec: ProcSpec
 @settings(CI, max_examples=20)
 @given(proc_specs(final_proc0=False))  # the proof leaves out is_final: see the xfail below
 def test_symmetry_reduction_agrees_once_proved(spec: ProcSpec) -> None:
-    from mcheck.smt import certify
+    from mcheck.proof import certify
 
     model = ProcModel(spec)
     decl = model.symmetry()
@@ -645,7 +645,7 @@ def _final_by_proc0() -> ProcModel:
 @pytest.mark.xfail(strict=True, reason="the symmetry proof does not cover is_final, so a "
                    "reduced search with deadlock detection can say HOLDS falsely")
 def test_symmetry_proof_covers_the_final_states() -> None:
-    from mcheck.smt import certify
+    from mcheck.proof import certify
 
     m = _final_by_proc0()
     assert check(m, deadlock=True).verdict is Verdict.VIOLATED  # (1, 0) is a deadlock
