@@ -401,7 +401,7 @@ def _check(s: Scenario, desc: str, key: tuple[int, int], accept: dict, hist: dic
 
 
 def _mask(tokens: frozenset[int]) -> str:
-    return "0x%xULL" % sum(1 << t for t in tokens)
+    return f"0x{sum(1 << t for t in tokens):x}ULL"
 
 
 def _cstr(text: str) -> str:
@@ -650,7 +650,7 @@ static void reap_all(void)
 static void map_memory(void)
 {
 	mem = mmap(NULL, NPAGES * pagesize, PROT_READ | PROT_WRITE,
-		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+			MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (mem == MAP_FAILED)
 		fail_error("mmap: %s", strerror(errno));
 	/* base pages, as cow.c's base-page runs */
@@ -680,7 +680,7 @@ static void probe(char *why, size_t len)
 
 		if (fd < 0) {
 			snprintf(why, len, "gup_test not available (CONFIG_GUP_TEST, debugfs): %s",
-				 strerror(errno));
+					strerror(errno));
 			return;
 		}
 		close(fd);
@@ -701,21 +701,23 @@ static void probe(char *why, size_t len)
 	}
 	if (needs & NEED_SOFT_DIRTY) {
 		char *p = mmap(NULL, pagesize, PROT_READ | PROT_WRITE,
-			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+				MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 		uint64_t ent = 0;
 		int fd = open("/proc/self/pagemap", O_RDONLY);
 
 		if (p != MAP_FAILED)
 			memset(p, 1, pagesize);
 		if (p == MAP_FAILED || fd < 0 ||
-		    pread(fd, &ent, sizeof(ent), (uintptr_t)p / pagesize * sizeof(ent)) != sizeof(ent))
+			pread(fd, &ent, sizeof(ent), (uintptr_t)p / pagesize * sizeof(ent)) != sizeof(ent))
 			ent = 0;
 		if (fd >= 0)
 			close(fd);
 		if (p != MAP_FAILED)
 			munmap(p, pagesize);
 		if (!(ent >> 55 & 1)) {
-			snprintf(why, len, "no soft-dirty tracking (CONFIG_MEM_SOFT_DIRTY unset: pagemap bit 55 is 0 after a write), so clear_refs cannot write-protect");
+			snprintf(why, len, "no soft-dirty tracking (CONFIG_MEM_SOFT_DIRTY unset: "
+					"pagemap bit 55 is 0 after a write), so clear_refs cannot "
+					"write-protect");
 			return;
 		}
 	}
@@ -846,7 +848,7 @@ int main(int argc, char **argv)
 		if (how == 2) {
 			for (c = 0; c < NCHECKS; c++)
 				printf("not ok %d %s # error in iteration %ld: %s\n", c + 1,
-				       check_desc[c], it + 1, ctl->why);
+					check_desc[c], it + 1, ctl->why);
 			printf("# outcome: E %s\n", ctl->why);
 			printf("# Totals: pass:0 fail:0 xfail:0 xpass:0 skip:0 error:%d\n", NCHECKS);
 			return KSFT_FAIL;
@@ -889,18 +891,19 @@ int main(int argc, char **argv)
 	}
 	for (c = 0; c < NCHECKS; c++) {
 		const char *seen = last[c] >= 0 && last[c] < (int)(sizeof(tok_name) / sizeof(tok_name[0]))
-				   ? tok_name[last[c]] : "?";
+					? tok_name[last[c]] : "?";
 
 		if (missed[c] || wrong[c]) {
 			fail++;
 			printf("not ok %d %s # %s: read %s in %ld of %ld iterations\n", c + 1,
-			       check_desc[c], missed[c] ? "missed COW (another process's data)"
-			       : "wrong COW (stale own data)", seen, missed[c] + wrong[c], ran);
+				check_desc[c], missed[c] ? "missed COW (another process's data)"
+				: "wrong COW (stale own data)", seen, missed[c] + wrong[c], ran);
 		} else {
 			pass++;
 			if (stale[c])
-				printf("ok %d %s # stale R/O get in %ld iterations (read %s; no coherence promised)\n",
-				       c + 1, check_desc[c], stale[c], seen);
+				printf("ok %d %s # stale R/O get in %ld iterations "
+					"(read %s; no coherence promised)\n",
+					c + 1, check_desc[c], stale[c], seen);
 			else
 				printf("ok %d %s\n", c + 1, check_desc[c]);
 		}
@@ -916,7 +919,7 @@ int main(int argc, char **argv)
 	}
 	if (RACES)
 		printf("# race: %ld/%ld iterations reached a bad outcome (missed %ld, wrong %ld)%s\n",
-		       bad, ran, bad_missed, bad_wrong, skipped ? ", some iterations skipped" : "");
+			bad, ran, bad_missed, bad_wrong, skipped ? ", some iterations skipped" : "");
 	if (skipped)
 		printf("# %ld iterations skipped: %s\n", skipped, skip_why);
 	printf("# outcome: %s %ld/%ld\n", bad_missed ? "M" : bad_wrong ? "W" : "H", bad, ran);

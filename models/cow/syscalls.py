@@ -200,11 +200,11 @@ static int ring_init(struct ring *r)
 	if (r->fd < 0)
 		return -errno;
 	sq = mmap(NULL, p.sq_off.array + p.sq_entries * sizeof(unsigned),
-		  PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, r->fd, IORING_OFF_SQ_RING);
+			PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, r->fd, IORING_OFF_SQ_RING);
 	cq = mmap(NULL, p.cq_off.cqes + p.cq_entries * sizeof(struct io_uring_cqe),
-		  PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, r->fd, IORING_OFF_CQ_RING);
+			PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, r->fd, IORING_OFF_CQ_RING);
 	r->sqes = mmap(NULL, p.sq_entries * sizeof(struct io_uring_sqe),
-		       PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, r->fd, IORING_OFF_SQES);
+			PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, r->fd, IORING_OFF_SQES);
 	if (sq == MAP_FAILED || cq == MAP_FAILED || r->sqes == MAP_FAILED)
 		return -errno;
 	r->sq_head = (unsigned *)(sq + p.sq_off.head);
@@ -410,7 +410,7 @@ static uint64_t pagemap_entry(void *addr)
 	int fd = open("/proc/self/pagemap", O_RDONLY);
 
 	if (fd < 0 || pread(fd, &ent, sizeof(ent),
-			    (uintptr_t)addr / pagesize * sizeof(ent)) != sizeof(ent))
+				(uintptr_t)addr / pagesize * sizeof(ent)) != sizeof(ent))
 		fail_error("pagemap: %s", strerror(errno));
 	close(fd);
 	return ent;
