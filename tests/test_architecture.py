@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 import ast
+import importlib
 import re
 from pathlib import Path
 
-ENGINE = Path(__file__).resolve().parent.parent / "mcheck"
-SOURCES = sorted(ENGINE.glob("*.py"))
+ROOT = Path(__file__).resolve().parent.parent
+ENGINE = ROOT / "mcheck"
+SOURCES = sorted(p for p in ENGINE.rglob("*.py") if "__pycache__" not in p.parts)
+PYTHON = sorted(p for d in ("mcheck", "models", "examples", "bench", "tests")
+                for p in (ROOT / d).rglob("*.py") if "__pycache__" not in p.parts)
+
+
+def _name(path: Path) -> str:
+    """``proof/prover.py`` for mcheck/proof/prover.py."""
+    return path.relative_to(ENGINE).as_posix()
 
 
 def _imports(path):
@@ -19,17 +28,24 @@ def _imports(path):
             yield node.module.split(".")[0]
 
 
+def test_the_engine_sources_include_the_subpackages():
+    names = {_name(p) for p in SOURCES}
+    assert {"explore.py", "store.py", "proof/prover.py", "proof/cache.py"} <= names
+
+
 def test_heavy_dependencies_have_one_home_each():
-    homes = {"tqdm": {"progress.py"}, "z3": {"smt.py"}, "networkx": {"graph.py"}}
+    homes = {"tqdm": {"progress.py"}, "z3": {"proof/prover.py"}, "networkx": {"graph.py"}}
+    users: dict[str, set[str]] = {name: set() for name in homes}
     for path in SOURCES:
         for name in set(_imports(path)):
             if name in homes:
-                assert path.name in homes[name], f"{path.name} imports {name}"
+                users[name].add(_name(path))
+    assert users == homes
 
 
 def test_engine_never_imports_models():
     for path in SOURCES:
-        assert "models" not in set(_imports(path)), path.name
+        assert "models" not in set(_imports(path)), _name(path)
 
 
 def test_engine_never_uses_builtin_hash():
@@ -39,7 +55,7 @@ def test_engine_never_uses_builtin_hash():
         tree = ast.parse(path.read_text())
         for node in ast.walk(tree):
             if isinstance(node, ast.Name) and node.id == "hash":
-                raise AssertionError(f"{path.name}:{node.lineno} uses hash")
+                raise AssertionError(f"{_name(path)}:{node.lineno} uses hash")
 
 
 def test_engine_has_no_kernel_words():
@@ -48,11 +64,54 @@ def test_engine_has_no_kernel_words():
     for path in SOURCES:
         for i, line in enumerate(path.read_text().splitlines(), 1):
             line = line.replace("kernel words", "")  # saying there are none is fine
-            assert not words.search(line), f"{path.name}:{i}: {line.strip()}"
+            assert not words.search(line), f"{_name(path)}:{i}: {line.strip()}"
 
 
-def test_every_module_has_all():
+def _declared_all(tree: ast.Module) -> list[str] | None:
+    """The string literals of the module-level ``__all__``, or None when there is none."""
+    for node in tree.body:
+        targets = node.targets if isinstance(node, ast.Assign) else \
+            [node.target] if isinstance(node, ast.AnnAssign) else []
+        if any(isinstance(t, ast.Name) and t.id == "__all__" for t in targets):
+            assert isinstance(node.value, (ast.List, ast.Tuple)), "__all__ is not a literal"
+            assert all(isinstance(e, ast.Constant) and isinstance(e.value, str)
+                       for e in node.value.elts), "__all__ holds something other than names"
+            return [e.value for e in node.value.elts]
+    return None
+
+
+def test_every_module_declares_all_and_each_name_in_it_exists():
     for path in SOURCES:
-        if path.name in ("__main__.py",):
+        if path.name == "__main__.py":
             continue
-        assert "__all__" in path.read_text(), path.name
+        names = _declared_all(ast.parse(path.read_text()))
+        assert names, f"{_name(path)} has no __all__ (or an empty one)"
+        assert len(names) == len(set(names)), f"{_name(path)}: a name twice in __all__"
+        module = importlib.import_module("mcheck." + _name(path)[:-3].replace("/", ".")
+                                         .removesuffix(".__init__"))
+        missing = [n for n in names if not hasattr(module, n)]
+        assert not missing, f"{_name(path)}: __all__ names {missing}, which it does not define"
+
+
+# Imports of another module's private name (``from x import _y``), which the standards ban;
+# these were there before the rule was checked.  The list must shrink, never grow: remove an
+# entry when its import goes.
+PRIVATE_IMPORTS_TO_REMOVE = {
+    ("mcheck/commands.py", "mcheck.cli", "_Parser"),
+    ("mcheck/commands.py", "mcheck.cli", "_label"),
+    ("mcheck/commands.py", "mcheck.cli", "_load_for_trace"),
+    ("mcheck/commands.py", "mcheck.cli", "_replay"),
+    ("tests/cow/test_symmetry.py", "mcheck.proof.prover", "_component_plan"),
+    ("tests/test_symmetry.py", "mcheck.proof.prover", "_component_plan"),
+}
+
+
+def test_no_module_imports_another_modules_private_names():
+    found = set()
+    for path in PYTHON:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                for a in node.names:
+                    if a.name.startswith("_") and not a.name.startswith("__"):
+                        found.add((path.relative_to(ROOT).as_posix(), node.module, a.name))
+    assert found == PRIVATE_IMPORTS_TO_REMOVE
