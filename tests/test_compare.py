@@ -204,13 +204,22 @@ def test_load_baseline_errors_are_usage_errors(tmp_path):
         load_baseline(f)
 
 
-def test_compare_output_is_the_same_under_any_hash_seed():
+def test_compare_output_is_the_same_under_any_hash_seed(tmp_path):
+    doc = json.loads(to_json(_run(), COUNTERS))
+    doc["rows"] = ["atomic-v1", "racy"]
+    for c in doc["cells"]:
+        c["row"] = "atomic-v1" if c["row"] == "atomic" else c["row"]
+    base = tmp_path / "b.json"
+    base.write_text(json.dumps(doc))
     outs = set()
     for seed in ("0", "1", "random"):
         p = run("compare", COUNTERS, "--format", "json", "-q", env={"PYTHONHASHSEED": seed})
         d = run("compare", COUNTERS, "--diff", "atomic", "racy", "-q",
                 env={"PYTHONHASHSEED": seed})
-        outs.add((p.stdout, d.stdout))
+        b = run("compare", COUNTERS, "--baseline", base, "--lossy", "--threads", "1,2,4", "-q",
+                env={"PYTHONHASHSEED": seed})
+        assert b.returncode == 1 and b.stdout.count("\nNEW ") == 2
+        outs.add((p.stdout, d.stdout, b.stdout))
     assert len(outs) == 1
 
 
