@@ -48,9 +48,12 @@ class Realisation:
 _COW_C = "tools/testing/selftests/mm/cow.c"
 _IO_PIN = ("io_uring/rsrc.c io_sqe_buffers_register() -> io_pin_pages(): "
            "pin_user_pages_fast(FOLL_WRITE | FOLL_LONGTERM)")
-_DIO_PIN = ("6.x block layer: bio_iov_iter_get_pages() -> iov_iter_extract_pages() pins "
-            "user pages (FOLL_PIN, BIO_PAGE_PINNED, released by unpin_user_page()), "
-            "David Howells' iov_iter_extract_pages series, v6.5; fs/iomap/direct-io.c")
+_DIO_PIN = ("v6.5 block layer: David Howells' \"block: Use iov_iter_extract_pages() and page "
+            "pinning in direct-io.c\" and \"block: Convert bio_iov_iter_get_pages to use "
+            "iov_iter_extract_pages\" (lore 20230526214142.958751-4-dhowells@redhat.com): "
+            "O_DIRECT pins user pages (FOLL_PIN, BIO_PAGE_PINNED, unpin_user_page()) \"to prevent "
+            "VM copy-on-write from malfunctioning during a concurrent fork()\" (the same "
+            "series' 9p commit)")
 
 _ROWS = (
     Realisation("write", "memset()", "memset({page}, {tok}, pagesize);",
@@ -95,13 +98,16 @@ _ROWS = (
                 helpers=("put_ro",), cite="closing the pipe frees its buffers: put_page()"),
     Realisation("unpin:get-rw", "", "", skip="see gup:get-rw", cite=_DIO_PIN),
     Realisation("dma_read:pin-rw", "IORING_OP_WRITE_FIXED to a tmpfile + pread()",
-                "dma_read_rw({check}, {h});", helpers=("ring", "dma_read_rw", "check_buf"),
+                "dma_read_rw({check}, {h});",
+                helpers=("ring", "dma_read_rw", "check_page", "check_buf"),
                 cite=_COW_C + " do_test_iouring(): io_uring_prep_write_fixed() then pread()"),
     Realisation("dma_read:pin-ro", "gup_test PIN_LONGTERM_TEST_READ",
-                "dma_read_ro({check}, {h});", helpers=("gup_test", "dma_read_ro", "check_buf"),
+                "dma_read_ro({check}, {h});",
+                helpers=("gup_test", "dma_read_ro", "check_page", "check_buf"),
                 cite=_COW_C + " do_test_ro_pin(): PIN_LONGTERM_TEST_READ"),
     Realisation("dma_read:get-ro", "tee() + read() of the vmsplice pipe",
-                "dma_read_pipe({check}, {h});", helpers=("dma_read_pipe", "check_buf"),
+                "dma_read_pipe({check}, {h});",
+                helpers=("dma_read_pipe", "check_page", "check_buf"),
                 cite=_COW_C + " child_vmsplice_memcmp_fn(): read(fds[0]); tee() keeps the "
                 "pipe's references for a later read"),
     Realisation("dma_read:get-rw", "", "", skip="see gup:get-rw", cite=_DIO_PIN),
@@ -427,13 +433,29 @@ static void clear_softdirty(void)
 }
 """,
     "swapout": r"""
-/* Reclaim the page (MADV_PAGEOUT); when need, it must end up swapped (pagemap bit 62). */
+/*
+ * Reclaim the page (MADV_PAGEOUT); when need, it must end up swapped (pagemap bit 62).
+ * A page still in another CPU's LRU batch is not isolated: retry from each CPU in turn
+ * (madvise_pageout() drains the calling CPU's batch first), then give up with a SKIP.
+ */
 static void swapout(void *page, int need)
 {
-	if (madvise(page, pagesize, MADV_PAGEOUT))
-		skip_iter("MADV_PAGEOUT: %s", strerror(errno));
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN), i;
+	cpu_set_t old, one;
+
+	sched_getaffinity(0, sizeof(old), &old);
+	for (i = 0; i < 2 * ncpu + 1; i++) {
+		if (madvise(page, pagesize, MADV_PAGEOUT))
+			skip_iter("MADV_PAGEOUT: %s", strerror(errno));
+		if (!need || pagemap_entry(page) >> 62 & 1)
+			break;
+		CPU_ZERO(&one);
+		CPU_SET(i % ncpu, &one);
+		sched_setaffinity(0, sizeof(one), &one);
+	}
+	sched_setaffinity(0, sizeof(old), &old);
 	if (need && !(pagemap_entry(page) >> 62 & 1))
-		skip_iter("MADV_PAGEOUT left the page in memory (no swap space?)");
+		skip_iter("MADV_PAGEOUT left the page in memory from every CPU");
 }
 """,
 }
