@@ -24,6 +24,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from types import MappingProxyType
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -35,7 +36,7 @@ from models.cow import mcheck_models  # noqa: E402
 from models.cow.catalogue import CATALOGUE  # noqa: E402
 from models.cow.policy import CONTROLS, ERAS, PROPOSALS, VARIANTS  # noqa: E402
 
-POLICIES = [p.name for p in ERAS + VARIANTS + PROPOSALS + CONTROLS]
+POLICIES = tuple(p.name for p in ERAS + VARIANTS + PROPOSALS + CONTROLS)
 
 
 def models():
@@ -53,7 +54,7 @@ def full(m) -> tuple[int, int]:
     return r.states, r.transitions
 
 
-RUNNERS = {"mcheck": full, "bare": bare}
+RUNNERS = MappingProxyType({"mcheck": full, "bare": bare})
 
 
 def run_all(name: str) -> tuple[float, int, int]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from types import MappingProxyType
 from typing import Any
 
 from mcheck.errors import ModelError, UsageError
@@ -41,7 +42,8 @@ exit status:
   3  --max-states was reached before the minimal depth"""
 
 _FORMATS = ("table", "markdown", "json", "junit")
-_BY_EXTENSION = {".json": "json", ".xml": "junit", ".md": "markdown", ".markdown": "markdown"}
+_BY_EXTENSION = MappingProxyType({".json": "json", ".xml": "junit", ".md": "markdown",
+                                  ".markdown": "markdown"})
 
 
 def add_parsers(sub: Any, positive: Any) -> tuple[argparse.ArgumentParser, ...]:
