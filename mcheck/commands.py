@@ -126,7 +126,6 @@ def run(args: argparse.Namespace, extras: list[str]) -> int:
 
 
 def _matrix(args: argparse.Namespace, extras: list[str]) -> Any:
-    from mcheck.cli import _Parser
     from mcheck.compare import Matrix
     from mcheck.loader import load_module
 
@@ -136,8 +135,10 @@ def _matrix(args: argparse.Namespace, extras: list[str]) -> Any:
         raise UsageError(f"model '{args.model}' has no matrix: it defines no mcheck_matrix()",
                          "define mcheck_matrix(options) -> mcheck.compare.Matrix in it "
                          "(see README.md, 'Comparing')")
-    mparser = _Parser(prog=f"mcheck compare {args.model}", add_help=False, allow_abbrev=False,
-                      usage=f"mcheck compare {args.model} [matrix flags] [options]")
+    # the matrix flags get a parser of the compare parser's own class (one-line errors)
+    mparser = type(args.compare_parser)(
+        prog=f"mcheck compare {args.model}", add_help=False, allow_abbrev=False,
+        usage=f"mcheck compare {args.model} [matrix flags] [options]")
     add = getattr(module, "mcheck_matrix_arguments", None)
     if callable(add):
         try:
