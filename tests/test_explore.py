@@ -152,3 +152,33 @@ def test_property_selection():
     assert r.verdict is Verdict.HOLDS and list(r.properties) == ["x_never_decreases"]
     with pytest.raises(ValueError, match="unknown property"):
         check(LostUpdate(), properties=["nope"])
+
+
+MODES = [{}, {"store": "fingerprint"}, {"workers": 2}, {"strategy": "dfs"}]
+MODE_IDS = ["bfs", "fingerprint", "workers", "dfs"]
+
+
+@pytest.mark.parametrize("mode", MODES, ids=MODE_IDS)
+def test_depth_bound_at_the_last_level_expands_it(mode):
+    """Issue 10 item 2: the philosophers deadlock at depth 3, the deepest level; a bound
+    of 3 said HOLDS without expanding that level."""
+    r = check(Philosophers(3), deadlock=True, bounds=Bounds(max_depth=3), **mode)
+    assert r.verdict is Verdict.VIOLATED
+    assert r.properties["deadlock"].path.actions == tuple(("ph", i, "left") for i in range(3))
+    r = check(Philosophers(3), deadlock=True, stop_at_first=False, bounds=Bounds(max_depth=3),
+              **mode)
+    assert (r.states, r.transitions, r.exhausted, r.stopped_by) == (14, 27, True, None)
+    assert r.properties["neighbours_never_both_eat"].verdict is Verdict.HOLDS
+    assert (r.properties["meals"].verdict, r.properties["meals"].count) == (Verdict.HOLDS, 6)
+
+
+@pytest.mark.parametrize("mode", MODES[:3], ids=MODE_IDS[:3])
+def test_depth_bound_that_cuts_is_undetermined_with_lower_bounds(mode):
+    r = check(Philosophers(3), deadlock=True, stop_at_first=False, bounds=Bounds(max_depth=2),
+              **mode)
+    assert (r.verdict, r.stopped_by, r.exhausted) == (Verdict.UNDETERMINED, "depth", False)
+    assert (r.states, r.transitions, r.depth) == (10, 24, 2)  # level 2 expanded, not stored
+    assert {n: p.verdict for n, p in r.properties.items()} == {
+        "neighbours_never_both_eat": Verdict.UNDETERMINED, "deadlock": Verdict.UNDETERMINED,
+        "meals": Verdict.UNDETERMINED}
+    assert r.properties["meals"].count == 6  # a lower bound (here all of them)
