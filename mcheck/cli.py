@@ -19,6 +19,7 @@ import traceback
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path as FsPath
+from types import MappingProxyType
 from typing import Any
 
 from mcheck.errors import ModelError, Terminated, UsageError
@@ -45,7 +46,7 @@ EXIT_INTERRUPTED = 130  # Ctrl-C (SIGINT), as a shell reports it
 EXIT_TERMINATED = 143   # SIGTERM
 
 #: ``Result.stopped_by`` values that mean a signal stopped the search, and the exit status.
-_SIGNAL_STOPS = {"interrupt": EXIT_INTERRUPTED, "terminate": EXIT_TERMINATED}
+_SIGNAL_STOPS = MappingProxyType({"interrupt": EXIT_INTERRUPTED, "terminate": EXIT_TERMINATED})
 
 _STATUS = {Verdict.HOLDS: EXIT_HOLDS, Verdict.VIOLATED: EXIT_VIOLATED,
            Verdict.UNDETERMINED: EXIT_UNDETERMINED}

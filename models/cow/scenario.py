@@ -29,6 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from types import MappingProxyType
 
 __all__ = ["Op", "Race", "Scenario", "race", "write", "read", "fork", "pin", "get", "unpin",
            "dma_write", "dma_read", "munmap", "exit_", "mprotect", "clear_refs", "swapout",
@@ -217,9 +218,10 @@ def scenario(name: str, title: str, steps: Sequence[Op | Race], *, procs: Sequen
 
 
 #: Per operation kind: the positions of its page-index arguments.
-_PAGE_ARGS = {"write": (0,), "read": (0,), "gup": (0,), "munmap": (0,), "mprotect": (0,),
-              "clear_refs": (0,), "swapout": (1,), "fork": (), "unpin": (), "dma_write": (),
-              "dma_read": (), "exit": ()}
+_PAGE_ARGS = MappingProxyType({
+    "write": (0,), "read": (0,), "gup": (0,), "munmap": (0,), "mprotect": (0,),
+    "clear_refs": (0,), "swapout": (1,), "fork": (), "unpin": (), "dma_write": (),
+    "dma_read": (), "exit": ()})
 _HANDLE_USERS = ("unpin", "dma_write", "dma_read")
 
 
