@@ -432,7 +432,13 @@ def test_a_signal_to_a_two_worker_run_stops_it_with_one_line(sig, status, name):
     p = subprocess.Popen([sys.executable, "-m", "mcheck", "check", TOYS, "--toy", "increments",
                           "--procs", "5", "--workers", "2", "-q"], stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, text=True, env=env)
-    time.sleep(3)
+    children = Path(f"/proc/{p.pid}/task/{p.pid}/children")
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and p.poll() is None:  # wait for the workers
+        if not children.exists() or children.read_text().strip():
+            break
+        time.sleep(0.05)
+    time.sleep(1)
     p.send_signal(getattr(signal, sig))
     out, err = p.communicate(timeout=60)
     assert p.returncode == status, (out, err)
