@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import pytest
 
-from examples.toys import Increments, LostUpdate
-from mcheck import Bounds, check
+from examples.toys import Increments, LostUpdate, Philosophers
+from mcheck import Bounds, Model, Verdict, check, invariant
 from models.cow import mcheck_models
 
 
@@ -19,7 +19,32 @@ def _key(r):
             [(p.name, p.verdict, p.count, p.path, p.message) for p in r.properties.values()])
 
 
+class Twins(Model):
+    """Issue 10 item 1: (0, 7) steps to (-1, 7) and to (-2, 7), and (-2, 7) is bad.
+
+    CPython hashes -1 and -2 alike, so a store keyed by ``hash`` merged the two."""
+
+    name = "twins"
+
+    def initial_states(self):
+        return [(0, 7)]
+
+    def actions(self, s):
+        return [("t", -1), ("t", -2)] if s[0] == 0 else []
+
+    def step(self, s, a):
+        return (a[1], s[1])
+
+    def is_final(self, s):
+        return s[0] != 0
+
+    def properties(self):
+        return [invariant("not_minus_2", lambda s: s[0] != -2)]
+
+
 MODELS = [
+    ("twins", lambda: Twins()),
+    ("philosophers-3", lambda: Philosophers(3)),
     ("lost-update", lambda: LostUpdate()),
     ("increments-2", lambda: Increments(2)),
     ("cow-S07-E3", lambda: mcheck_models({"policy": "E3", "scenario": "S07"})[0]),
@@ -80,3 +105,12 @@ def test_bad_arguments() -> None:
         check(LostUpdate(), workers=0)
     with pytest.raises(ValueError, match="breadth-first only"):
         check(LostUpdate(), workers=2, strategy="dfs")
+
+
+@pytest.mark.parametrize("kw", [{}, {"store": "fingerprint"}, {"workers": 2}, {"workers": 3}],
+                         ids=["exact", "fingerprint", "2-workers", "3-workers"])
+def test_states_differing_only_in_minus_1_and_minus_2_stay_apart(kw) -> None:
+    r = check(Twins(), deadlock=True, stop_at_first=False, **kw)
+    assert (r.verdict, r.states, r.transitions, r.exhausted) == (Verdict.VIOLATED, 3, 2, True)
+    assert r.properties["not_minus_2"].path.states == ((0, 7), (-2, 7))
+    assert r.properties["deadlock"].verdict is Verdict.HOLDS
