@@ -356,7 +356,7 @@ def plan(s: Scenario) -> Plan:
                            not _handle_live_on(s, steps, i, target, op.args[1]) and
                            _alive_at(s, steps, i) == {target})
                 c = realise(use("swapout")).snippet.format(page=f"PAGE({op.args[1]})",
-                                                          need=need)
+                                                          need=need, step=i)
             else:  # pragma: no cover - validate() refuses unknown kinds
                 raise ValueError(f"unknown operation {op.kind!r}")
             threads[tid].body.append((i, comment, c))
@@ -461,6 +461,8 @@ def generate(s: Scenario, policy: str = "E6", iterations: int | None = None) -> 
     w("static const int ro_get[NCHECKS] = {" + ", ".join(
         str(int(c.ro_get)) for c in checks) + "};\n")
     w(f"static const int has_checks = {int(bool(p.checks))};\n")
+    swaps = [int(any(op.kind == "swapout" for _t, op in g)) for g in p.steps] + [0]
+    w(f"static const int swapout_step[NSTEPS] = {{{', '.join(map(str, swaps))}}};\n")
     # which threads run at each step
     w("\nstatic void signal_step(int s)\n{\n\twhile (s < NSTEPS && !step_size[s])\n"
       "\t\ts++;\n\tswitch (s) {\n")
@@ -558,6 +560,7 @@ struct ctl {
 	unsigned char got[NCHECKS];
 	int seen[NCHECKS];
 	int torn[NCHECKS];
+	int swapped[NSTEPS];
 };
 
 static struct ctl *ctl;
@@ -820,6 +823,7 @@ int main(int argc, char **argv)
 	long iterations = argc > 1 ? atol(argv[1]) : DEFAULT_ITERATIONS;
 	long it, ran = 0, skipped = 0, bad = 0, missed[NCHECKS] = {0}, wrong[NCHECKS] = {0};
 	long stale[NCHECKS] = {0}, bad_missed = 0, bad_wrong = 0, values[NCHECKS][64] = {{0}};
+	long swapped[NSTEPS] = {0};
 	int last[NCHECKS], c, pass = 0, fail = 0;
 	char why[256], skip_why[256] = "";
 
@@ -866,6 +870,8 @@ int main(int argc, char **argv)
 			return KSFT_FAIL;
 		}
 		ran++;
+		for (c = 0; c < NSTEPS; c++)
+			swapped[c] += ctl->swapped[c];
 		for (c = 0; has_checks && c < NCHECKS; c++) {
 			int g = ctl->got[c];
 
@@ -929,6 +935,10 @@ int main(int argc, char **argv)
 				printf(" %s %ld", tok_name[g], values[c][g]);
 		printf("\n");
 	}
+	for (c = 0; c < NSTEPS; c++)
+		if (swapout_step[c])
+			printf("# step %d: MADV_PAGEOUT swapped the page out in %ld/%ld iterations\n",
+				c + 1, swapped[c], ran);
 	if (RACES)
 		printf("# race: %ld/%ld iterations reached a bad outcome (missed %ld, wrong %ld)%s\n",
 			bad, ran, bad_missed, bad_wrong, skipped ? ", some iterations skipped" : "");

@@ -139,7 +139,7 @@ _ROWS = (
                 cite=_COW_C + " clear_softdirty() (vm_util.c); fs/proc/task_mmu.c "
                 "clear_refs_write(CLEAR_REFS_SOFT_DIRTY) needs CONFIG_MEM_SOFT_DIRTY"),
     Realisation("swapout", "madvise(MADV_PAGEOUT) + /proc/self/pagemap bit 62",
-                "swapout({page}, {need});", helpers=("pagemap", "swapout"), needs=("swap",),
+                "swapout({page}, {need}, {step});", helpers=("pagemap", "swapout"), needs=("swap",),
                 cite=_COW_C + " range_is_swapped() after MADV_PAGEOUT; "
                 "Documentation/admin-guide/mm/pagemap.rst (bit 62: swapped)"),
     Realisation("final", "load of every page the process still maps",
@@ -438,7 +438,7 @@ static void clear_softdirty(void)
  * A page still in another CPU's LRU batch is not isolated: retry from each CPU in turn
  * (madvise_pageout() drains the calling CPU's batch first), then give up with a SKIP.
  */
-static void swapout(void *page, int need)
+static void swapout(void *page, int need, int step)
 {
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN), i;
 	cpu_set_t old, one;
@@ -454,6 +454,8 @@ static void swapout(void *page, int need)
 		sched_setaffinity(0, sizeof(one), &one);
 	}
 	sched_setaffinity(0, sizeof(old), &old);
+	if (pagemap_entry(page) >> 62 & 1)
+		ctl->swapped[step] = 1;
 	if (need && !(pagemap_entry(page) >> 62 & 1))
 		skip_iter("MADV_PAGEOUT left the page in memory from every CPU");
 }
