@@ -227,6 +227,7 @@ def conform(scenarios: Sequence[Scenario], policy: str, *, iterations: int | Non
 def format_table(rows: Sequence[Row], policy: str, how: str) -> str:
     """The conformance table as Markdown."""
     lines = [f"Kernel {how} -> model policy {policy}", "",
+             "detail: iterations with a bad outcome / iterations run, or why it skipped", "",
              "| scenario | model | kernel | agree | detail |", "|---|---|---|---|---|"]
     for r in rows:
         detail = r.kernel.detail.replace("|", "/")

@@ -27,7 +27,9 @@ which is MADV_DONTNEED).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 
 __all__ = ["Realisation", "TABLE", "HELPERS", "realise", "gup_variant"]
 
@@ -148,7 +150,7 @@ _ROWS = (
 )
 
 #: key -> Realisation: the one table.
-TABLE: dict[str, Realisation] = {r.key: r for r in _ROWS}
+TABLE: Mapping[str, Realisation] = MappingProxyType({r.key: r for r in _ROWS})
 
 
 def gup_variant(pin: bool, rw: bool) -> str:
@@ -164,7 +166,7 @@ def realise(key: str) -> Realisation:
 
 
 #: C helper functions the snippets call, by name (emitted once each, in this order).
-HELPERS: dict[str, str] = {
+HELPERS: Mapping[str, str] = MappingProxyType({
     "check_page": r"""
 static void check_page(int c, const unsigned char *p)
 {
@@ -460,4 +462,4 @@ static void swapout(void *page, int need, int step)
 		skip_iter("MADV_PAGEOUT left the page in memory from every CPU");
 }
 """,
-}
+})

@@ -296,7 +296,7 @@ def test_conform_reports_a_disagreement_and_exits_1(capsys: pytest.CaptureFixtur
     assert conform_main(["--scenarios", "CVE-2020-29374", "--policy", "E1"]) == 1
     out = capsys.readouterr().out.splitlines()
     assert out[0] == "Kernel (given --policy E1) -> model policy E1"
-    assert out[4] == "| CVE-2020-29374 | M | H | no | 0/1 |"
+    assert out[6] == "| CVE-2020-29374 | M | H | no | 0/1 |"
 
 
 @needs_cc
