@@ -328,3 +328,15 @@ def test_the_swap_file_is_removed_even_when_the_run_fails() -> None:
         raise RuntimeError("boom")
     assert "mcheck-swap-" not in Path("/proc/swaps").read_text()
     assert not [p for p in os.listdir("/tmp") if p.startswith("mcheck-swap-")]
+
+
+@needs_cc
+def test_without_root_the_swap_scenarios_skip_saying_why(monkeypatch) -> None:
+    if len(Path("/proc/swaps").read_text().splitlines()) > 1:
+        pytest.skip("swap already active: nothing would skip")
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    [row] = conform([SCENARIOS["X16"]], "E6")
+    assert (row.model, row.kernel.letter, row.agree, row.kernel.status) == ("H", "S", "skip", 4)
+    assert row.kernel.detail == (
+        "no active swap in /proc/swaps (as root: mkswap and swapon a file) (no active swap and "
+        "not root (a swap file needs swapon))")
