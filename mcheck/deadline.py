@@ -5,9 +5,6 @@ or decision function that never returns never gets back to the poll.  Here
 the wall-time bound is also armed as a real-time interval timer whose
 handler raises :class:`TimeUp` (a ``BaseException``, so a user's ``except
 Exception`` does not swallow it) in the main thread, wherever it is.
-:class:`Terminated` is what a SIGTERM handler raises (see
-:func:`sigterm_raises`): a ``KeyboardInterrupt``, so every path that stops
-cleanly on Ctrl-C stops cleanly on SIGTERM too.
 """
 
 from __future__ import annotations
@@ -18,15 +15,11 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-__all__ = ["Terminated", "TimeUp", "alarm", "sigterm_raises"]
+__all__ = ["TimeUp", "alarm"]
 
 
 class TimeUp(BaseException):
     """The wall-time bound ran out inside code that does not poll."""
-
-
-class Terminated(KeyboardInterrupt):
-    """The process was asked to terminate (SIGTERM)."""
 
 
 def _main_thread() -> bool:
@@ -65,20 +58,3 @@ def alarm(seconds: float | None) -> Iterator[Callable[[], None]]:
         signal.signal(signal.SIGALRM, old)
         if old_timer[0] > 0:
             signal.setitimer(signal.ITIMER_REAL, *old_timer)
-
-
-@contextmanager
-def sigterm_raises() -> Iterator[None]:
-    """While inside, SIGTERM raises :class:`Terminated` in the main thread."""
-    if not _main_thread():
-        yield
-        return
-
-    def handler(signum: int, _stack: Any) -> None:
-        raise Terminated()
-
-    old = signal.signal(signal.SIGTERM, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, old)

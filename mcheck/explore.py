@@ -22,7 +22,7 @@ counted and checked, its deadlocks found), but a new target is not stored
 and makes the result UNDETERMINED.  ``timeout`` is polled between states and
 also armed as a timer (:mod:`mcheck.deadline`), so a step function that
 never returns is stopped too.  Ctrl-C (and SIGTERM, where the caller turns
-it into :class:`mcheck.deadline.Terminated`) stops the search the same way:
+it into :class:`mcheck.errors.Terminated`) stops the search the same way:
 the result says ``stopped by interrupt`` and keeps what was found.
 """
 

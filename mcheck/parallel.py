@@ -37,6 +37,7 @@ from __future__ import annotations
 import gc
 import multiprocessing as mp
 import os
+import pickle
 import signal
 import sys
 import time
@@ -60,11 +61,34 @@ from mcheck.result import (
 )
 from mcheck.store import FingerprintStore, path_from_fingerprints
 
-__all__ = ["parallel_check"]
+__all__ = ["Raised", "parallel_check"]
 
 INF = 1 << 62
 # Phases of the work on one transition, in the sequential order.
 TPROP, METRIC, STORE = 0, 1, 2
+
+
+class Raised:
+    """An exception raised in a worker, sent to the coordinator to be raised there again,
+    so a model's error reads the same with workers as without."""
+
+    def __init__(self, exc: BaseException) -> None:
+        self.exc = exc
+
+    @classmethod
+    def of(cls, exc: BaseException) -> Raised:
+        try:
+            pickle.loads(pickle.dumps(exc))
+        except Exception:
+            exc = RuntimeError(f"{type(exc).__name__}: {exc}")
+        return cls(exc)
+
+
+def _take(got: Any) -> Any:
+    """A worker's reply, or the exception it raised, raised here."""
+    if isinstance(got, Raised):
+        raise got.exc
+    return got
 
 
 class _Worker:
@@ -87,6 +111,16 @@ class _Worker:
         self.cand: dict[int, tuple[int, int, Any]] = {}  # this level: fp -> (pr, i, state)
 
     def run(self) -> None:
+        """Serve the coordinator; an exception of the model's code goes back to it."""
+        try:
+            self._serve()
+        except BaseException as e:  # the model's own error, or its sys.exit()
+            try:
+                self.conn.send(Raised.of(e))
+            except (OSError, ValueError):
+                pass
+
+    def _serve(self) -> None:
         gc.disable()
         while True:
             try:
@@ -287,7 +321,7 @@ class _Coordinator:
         while pending:
             for c in mp_wait(list(pending)):
                 try:
-                    out[pending.pop(c)] = c.recv()  # type: ignore[index]
+                    out[pending.pop(c)] = _take(c.recv())  # type: ignore[index]
                 except EOFError:
                     raise RuntimeError("a worker process died (see its error above)") from None
         return out
@@ -321,8 +355,7 @@ class _Coordinator:
         for w, conn in enumerate(self.conns):
             conn.send(("seed", [(fp, i, c) for i, (fp, c) in enumerate(inits)
                                 if i % self.n == w]))
-        for conn in self.conns:
-            conn.recv()
+        self._replies()
         order = [(-1, i, fp, i % self.n) for i, (fp, _c) in enumerate(inits)]
         bads = self._send_winners(order)
         if self._first_state_event(order, bads):

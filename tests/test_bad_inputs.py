@@ -204,6 +204,10 @@ MODELS = [
     ("model-step-exits", ["check", model("step_exits")],
      "called sys.exit(0) (while checking bad); a model must not exit"),
     ("model-step-exits-dfs", ["check", model("step_exits"), "--dfs"], "called sys.exit(0)"),
+    ("model-step-raises-workers", ["check", model("step_raises"), "--workers", "2"],
+     "raised ZeroDivisionError: step at 2 (while checking bad)"),
+    ("model-step-exits-workers", ["check", model("step_exits"), "--workers", "2"],
+     "called sys.exit(0) (while checking bad); a model must not exit"),
     ("model-step-recurses", ["check", model("step_recurses")], "raised RecursionError"),
     ("model-actions-none", ["check", model("actions_raise")], "raised TypeError"),
     ("model-properties-raise", ["check", model("properties_raise")],
@@ -488,8 +492,9 @@ def _mcheck(*args: str, stdout=subprocess.PIPE) -> subprocess.CompletedProcess:
     (("replay", trace("huge_number")), "cannot be decoded"),
     (("check", COW, "--scenario", scen("page_minus_one")), "with page index -1"),
     (("replay", trace("model_exits")), "called sys.exit(0) while being imported"),
+    (("check", model("step_raises"), "--workers", "2"), "raised ZeroDivisionError: step at 2"),
 ], ids=["exit-at-import", "max-memory-inf", "params-set-json", "generator-raises",
-        "huge-number", "page-minus-one", "replay-exit-not-reproduced"])
+        "huge-number", "page-minus-one", "replay-exit-not-reproduced", "worker-raises"])
 def test_in_a_real_process_no_traceback(args, fragment):
     p = _mcheck(*args)
     assert p.returncode == 2, (p.stdout, p.stderr)
