@@ -16,7 +16,10 @@ Sections (all figures from this one run):
   reduction factor, wall time full and reduced, and the share of the
   reduced run spent canonicalising (timed around every call);
 * the proof's one-time cost per policy (fresh cache): the S15 scenario under
-  each era by default; ``--proofs open`` adds the open-search configurations.
+  each era by default; ``--proofs open`` adds the open-search configurations;
+* the proof cache (``--cache-only``: this section alone): what computing the
+  key costs on every run (objects walked, source files digested), a cache
+  hit, and the proof it saves.
 
 Not a test: nothing here asserts a time.
 """
@@ -76,7 +79,7 @@ class _Meter:
 
 
 def toy(rounds: int) -> None:
-    from mcheck.smt import certify
+    from mcheck.proof import certify
 
     m = Increments(4)
     decl = m.symmetry()
@@ -146,7 +149,7 @@ def open_search(rounds: int) -> None:
 
 
 def proofs(which: str) -> None:
-    from mcheck.smt import certify
+    from mcheck.proof import certify
 
     print("## The proof's one-time cost (fresh cache)")
     jobs = [(f"S15 {era}", {"policy": era, "scenario": "S15"}) for era in ERA_ORDER]
@@ -158,6 +161,29 @@ def proofs(which: str) -> None:
         [m] = mcheck_models(opts)
         cert = certify(m, m.symmetry(), use_cache=False, budget=3600)
         print(f"{label:<28} {cert.summary()}")
+    print()
+
+
+def cache_cost(rounds: int) -> None:
+    """What keying the cache costs on every ``--symmetry`` run, against the proof it saves."""
+    from mcheck.proof import certify, proof_inputs
+
+    print("## The proof cache: the key's cost on every run, a hit against a fresh proof")
+    print(f"{'model':<28}{'objects':>9}{'files':>7}{'key':>9}{'hit':>9}{'proof':>9}  cache")
+    jobs = [("Increments(4)", Increments(4))]
+    jobs += [(f"S15 {era}", mcheck_models({"policy": era, "scenario": "S15"})[0])
+             for era in ("E1", "E6")]
+    jobs += [(f"{name} E6", mcheck_models({"policy": "E6", **opts})[0])
+             for name, opts in OPEN[:2]]
+    for label, m in jobs:
+        decl = m.symmetry()
+        inputs, t_key = min((_timed(lambda: proof_inputs(m, decl)) for _ in range(rounds)),
+                            key=lambda x: x[1])
+        cert, t_proof = _timed(lambda: certify(m, decl, budget=3600))
+        hit, t_hit = _timed(lambda: certify(m, decl, budget=3600))
+        how = "hit" if hit.cached else cert.cache_note
+        print(f"{label:<28}{inputs.nodes:>9}{len(inputs.files):>7}{t_key * 1e3:>7.1f}ms"
+              f"{t_hit * 1e3:>7.1f}ms{t_proof:>8.2f}s  {how}")
     print()
 
 
@@ -184,13 +210,21 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3, help="timed runs per figure (best kept)")
     ap.add_argument("--proofs", choices=("scenario", "open", "none"), default="scenario")
     ap.add_argument("--domain", action="store_true")
+    ap.add_argument("--cache-only", action="store_true",
+                    help="only the proof cache's section (the key's cost, a hit, a proof)")
     args = ap.parse_args()
     os.environ.setdefault("MCHECK_CACHE_DIR", tempfile.mkdtemp(prefix="mcheck-bench-"))
+    os.environ.setdefault("MCHECK_PROOF_SECRET",
+                          os.path.join(tempfile.mkdtemp(prefix="mcheck-bench-"), "secret"))
+    if args.cache_only:
+        cache_cost(args.rounds)
+        return
     toy(args.rounds)
     matrix()
     open_search(args.rounds)
     if args.proofs != "none":
         proofs(args.proofs)
+    cache_cost(args.rounds)
     if args.domain:
         domain()
 

@@ -682,16 +682,27 @@ def test_ctrl_c_while_z3_solves_raises_keyboard_interrupt():
     assert time.monotonic() - t0 < 5
 
 
-def test_a_proof_that_changes_a_module_level_value_is_not_cached(tmp_path):
-    # advance() memoises into a module-level list: the key after the proof is not the key
-    # before it, so the certificate cannot show it applies to a later run
+def test_a_module_the_proof_imports_while_it_runs_is_checked_on_every_hit(tmp_path):
+    # advance() imports lazyrules only when it first runs, so no walk before the proof can
+    # reach it; the entry records the file, and a changed lazyrules.py is a fresh proof.
+    # advance() also fills a module-level memo: the proof is a function of what the key
+    # digested before it ran, so that does not stop the entry from being used.
     _toy(tmp_path)
+    (tmp_path / "lazyrules.py").write_text("SPECIAL = -1\n")
     with (tmp_path / "rules.py").open("a") as f:
         f.write("\n\n_SEEN = []\n_plain = advance\n\n\ndef advance(i, pc, other):\n"
-                "    _SEEN.append(i)\n    return _plain(i, pc, other)\n")
-    for _run in range(2):
-        code, out, err = _run_toy(tmp_path, "--symmetry", "auto")
-        assert code == 0 and _PROVED_FRESH[0] in out and _HOLDS_REDUCED in out
-        assert err.splitlines()[-1] == ("toy: symmetry: not cached: what the proof depends on "
-                                        "changed while it ran")
-    assert not list((tmp_path / "cache").glob("*.json"))
+                "    from lazyrules import SPECIAL\n"
+                "    _SEEN.append(i)\n"
+                "    if i == SPECIAL and pc == 1 and other == 0:\n        return 3\n"
+                "    return _plain(i, pc, other)\n")
+    code, out, _err = _run_toy(tmp_path, "--symmetry", "auto")
+    assert code == 0 and _PROVED_FRESH[0] in out and _HOLDS_REDUCED in out
+    [entry] = (tmp_path / "cache").glob("*.json")
+    files = json.loads(entry.read_text())["payload"]["files"]
+    assert str((tmp_path / "lazyrules.py").resolve()) in files
+    code, out, _err = _run_toy(tmp_path, "--symmetry", "auto")
+    assert code == 0 and "proved from cache" in out
+    (tmp_path / "lazyrules.py").write_text("SPECIAL = 0\n")
+    code, out, err = _run_toy(tmp_path, "--symmetry", "auto")
+    assert code == 1 and "from cache" not in out and _VIOLATED_FULL in out
+    assert err.splitlines()[1:] == _REFUSED

@@ -25,13 +25,19 @@ and again on every later lookup:
   the same way), so a helper in another module, a sibling module of a model package,
   a constant a helper reads, or a module imported under another name is
   part of the key as soon as something the proof can reach refers to it;
-  installed packages by their version and the file of the module reached.
+  installed packages by their version and the file of the module reached;
+* every other user module loaded in the process, by its source file (code
+  may import it inside a function without any object referring to it).
 
 What a walk cannot see into it names (:attr:`ProofInputs.unverifiable`), and
 a proof with such an input is neither stored nor answered from the cache:
-a cache that cannot show it applies is not used.  After a proof the key is
-computed again; a proof whose inputs changed while it ran is not stored
-either.
+a cache that cannot show it applies is not used.  The key is taken before
+the proof runs; the proof is a function of what the key digests, so a
+memo that the proof itself fills does not make its verdict stale.  Code
+the proof imports while it runs was not there to digest, so after the
+proof the walk runs again and the entry also records every source file it
+reaches then, each by its digest: an entry whose files changed is not
+used.
 
 Entries are signed: each file holds the key, the certificate and an
 HMAC-SHA256 over both under a secret made once per installation
@@ -71,6 +77,7 @@ __all__ = [
     "VOLATILE",
     "ProofInputs",
     "cache_dir",
+    "files_unchanged",
     "load_entry",
     "proof_inputs",
     "secret_path",
@@ -148,6 +155,8 @@ class ProofInputs:
     files: tuple[str, ...]
     unverifiable: tuple[str, ...] = ()
     nodes: int = 0
+    #: each file's digest (of its bytes)
+    digests: dict[str, str] | None = None
 
     @property
     def cacheable(self) -> bool:
@@ -221,11 +230,7 @@ class _Walk:
     def file(self, path: str) -> None:
         real = os.path.realpath(path)
         if real not in self.files:
-            try:
-                self.files[real] = hashlib.blake2b(Path(real).read_bytes(),
-                                                   digest_size=20).hexdigest()
-            except OSError:
-                self.files[real] = "unreadable"
+            self.files[real] = _file_digest(real)
         self.emit("file", real, self.files[real])
 
     def engine_files(self) -> None:
@@ -477,8 +482,36 @@ def proof_inputs(*roots: Any) -> ProofInputs:
         w.emit("root")
         w.value(r)
         w.drain()
+    # Loaded user modules that nothing above refers to: code can still import them (an import
+    # inside a function); their source files, by content.
+    for name in sorted(sys.modules):
+        path = getattr(sys.modules.get(name), "__file__", None)
+        if isinstance(path, str) and w.where(path) == "user" and \
+                os.path.realpath(path) not in w.modules:
+            w.emit("loaded", name)
+            w.file(path)
     return ProofInputs(w.h.hexdigest(), tuple(sorted(w.files)), tuple(w.unverifiable),
-                       len(w.refs))
+                       len(w.refs), dict(sorted(w.files.items())))
+
+
+def _file_digest(path: str) -> str:
+    try:
+        return hashlib.blake2b(Path(path).read_bytes(), digest_size=20).hexdigest()
+    except OSError:
+        return "unreadable"
+
+
+def files_unchanged(digests: Any) -> bool:
+    """True when ``digests`` (path -> digest, as :attr:`ProofInputs.digests`) still matches
+    every file; False for anything else (a changed, missing or unreadable file, bad data)."""
+    if not isinstance(digests, dict):
+        return False
+    for path, d in digests.items():
+        if not isinstance(path, str) or not isinstance(d, str) or d == "unreadable":
+            return False
+        if _file_digest(path) != d:
+            return False
+    return True
 
 
 # -- entries --------------------------------------------------------------------------------------

@@ -1535,6 +1535,8 @@ def _load_cached(path: FsPath, key: str) -> Certificate | None:
     payload = cache.load_entry(path, key)
     if payload is None or payload.get("engine") != ENGINE_VERSION:
         return None
+    if not cache.files_unchanged(payload.get("files")):
+        return None  # a source file the proof reached (imported while it ran) changed
     try:
         cert = Certificate.from_dict(payload)
     except (KeyError, TypeError, ValueError, IndexError):
@@ -1544,8 +1546,10 @@ def _load_cached(path: FsPath, key: str) -> Certificate | None:
     return cert
 
 
-def _store(path: FsPath, cert: Certificate) -> bool:
-    return cache.store_entry(path, cert.key, cert.to_dict())
+def _store(path: FsPath, cert: Certificate, files: dict[str, str]) -> bool:
+    payload = cert.to_dict()
+    payload["files"] = files
+    return cache.store_entry(path, cert.key, payload)
 
 
 # -- the proof ------------------------------------------------------------------------------------
@@ -1602,9 +1606,10 @@ def certify(model: Any, decl: Any, *, use_cache: bool = True, budget: float | No
                            + "; ".join(inputs.unverifiable[:3]))
     elif cert.status not in ("proved", "refuted"):
         cert.cache_note = "not cached: only a proof or a refutation is"
-    elif _proof_key(model, decl)[0] != key:
-        cert.cache_note = "not cached: what the proof depends on changed while it ran"
-    elif _store(path, cert):
+    elif not (after := cache.proof_inputs(model, decl)).cacheable:
+        cert.cache_note = ("not cached: the proof reached what cannot be digested: "
+                           + "; ".join(after.unverifiable[:3]))
+    elif _store(path, cert, after.digests or {}):
         cert.cache_note = f"cached in {path}"
     else:
         cert.cache_note = f"not cached: {path} or the secret {cache.secret_path()} cannot be " \

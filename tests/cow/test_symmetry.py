@@ -288,26 +288,40 @@ MINE = get_policy("E4").replace(name="mine", wp_reuse=my_reuse)
 '''
 
 
-def test_a_user_policys_helper_is_part_of_the_proof_key(tmp_path, monkeypatch):
+def test_a_user_policys_helper_is_part_of_the_proof_key(tmp_path):
     # The decision function stays the same text; the helper it calls stops reusing frame 0,
     # which is not symmetric in the frames.  The model's fingerprint (which digests the
-    # decision function's own source) does not change, the proof's key must.
-    import models.cow.oracle
+    # decision function's own source) does not change, the proof's key must.  Three runs
+    # of the command line, as a user makes them.
+    import subprocess
+    import sys
+    from pathlib import Path
 
-    monkeypatch.setenv("MCHECK_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.setenv("MCHECK_PROOF_SECRET", str(tmp_path / "secret"))
-    # oracle._counts memoises its last state in a module-level list; until oracle.py declares
-    # it a memo (or drops it), every proof changes it and is therefore never cached
-    monkeypatch.setattr(models.cow.oracle, "__proof_volatile__", ("_COUNTS",), raising=False)
+    root = Path(__file__).resolve().parents[2]
     f = tmp_path / "mine.py"
     f.write_text(_POLICY.format(extra=""))
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(root), "PYTHONHASHSEED": "0",
+           "PYTHONDONTWRITEBYTECODE": "1", "MCHECK_CACHE_DIR": str(tmp_path / "cache"),
+           "MCHECK_PROOF_SECRET": str(tmp_path / "secret")}
+
+    def run():
+        out = subprocess.run([sys.executable, "-m", "mcheck", "check", "models/cow", "--policy",
+                              f"{f}:MINE", "--scenario", "S15", "--symmetry", "auto", "-q"],
+                             cwd=root, env=env, capture_output=True, text=True, timeout=300)
+        return out.returncode, out.stdout, out.stderr
+
+    label = f"cow policy={f}:MINE scenario=S15"
+    code, out, _err = run()
+    assert code == 0 and out.startswith(f"{label}: symmetry frames (3): proved in ")
+    code, out, _err = run()
+    assert code == 0 and out.startswith(f"{label}: symmetry frames (3): proved from cache")
     m = mcheck_models({"policy": f"{f}:MINE", "scenario": "S15"})[0]
-    first = certify(m, m.symmetry())
-    assert (first.status, first.cached) == ("proved", False)
-    assert certify(m, m.symmetry()).cached
     f.write_text(_POLICY.format(extra=" and frame != 0"))
     m2 = mcheck_models({"policy": f"{f}:MINE", "scenario": "S15"})[0]
     assert m2.fingerprint() == m.fingerprint()
-    again = certify(m2, m2.symmetry())
-    assert (again.status, again.cached) == ("refuted", False)
-    assert again.reason == "component ('step', 0, 0) commutes"
+    code, out, err = run()
+    assert code == 0 and "from cache" not in out and "symmetry frames" not in out
+    assert out.startswith(f"{label}: HOLDS  (37 states, 55 transitions")  # the full search
+    assert f"{label}: symmetry: the proof failed: component ('step', 0, 0) commutes" in \
+        err.splitlines()
+    assert err.splitlines()[-1] == f"{label}: symmetry: running the full search"
