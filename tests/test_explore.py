@@ -154,8 +154,8 @@ def test_property_selection():
         check(LostUpdate(), properties=["nope"])
 
 
-MODES = [{}, {"store": "fingerprint"}, {"workers": 2}, {"strategy": "dfs"}]
-MODE_IDS = ["bfs", "fingerprint", "workers", "dfs"]
+MODES = ({}, {"store": "fingerprint"}, {"workers": 2}, {"strategy": "dfs"})
+MODE_IDS = ("bfs", "fingerprint", "workers", "dfs")
 
 
 @pytest.mark.parametrize("mode", MODES, ids=MODE_IDS)
