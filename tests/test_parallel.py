@@ -42,7 +42,7 @@ class Twins(Model):
         return [invariant("not_minus_2", lambda s: s[0] != -2)]
 
 
-MODELS = [
+MODELS = (
     ("twins", lambda: Twins()),
     ("philosophers-3", lambda: Philosophers(3)),
     ("lost-update", lambda: LostUpdate()),
@@ -53,13 +53,13 @@ MODELS = [
     ("cow-open-E3-race", lambda: mcheck_models({
         "policy": "E3", "budget": "fork=1,pin=1,write=2", "threads": 2,
         "gup_modes": "rw-fast"})[0]),
-]
-RUNS = [
+)
+RUNS = (
     ("first", {}),
     ("collect", {"stop_at_first": False, "deadlock": True}),
     ("states-bound", {"bounds": Bounds(max_states=300)}),
     ("depth-bound", {"bounds": Bounds(max_depth=7)}),
-]
+)
 
 
 @pytest.mark.parametrize(("name", "make"), MODELS, ids=[m[0] for m in MODELS])

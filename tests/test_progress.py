@@ -15,10 +15,10 @@ from mcheck import check
 from mcheck.progress import Progress, estimate_remaining, progress_for
 
 # The BFS level sizes of Increments(4) (907,216 states; tests/test_explore.py counts them).
-LEVELS = [1, 4, 10, 32, 95, 240, 547, 1116, 2035, 3368, 5149, 7408, 10231, 13684, 17827,
+LEVELS = (1, 4, 10, 32, 95, 240, 547, 1116, 2035, 3368, 5149, 7408, 10231, 13684, 17827,
           22732, 28466, 35032, 42171, 49296, 55882, 61416, 65422, 67404, 66759, 63888, 59088,
           52692, 45028, 36720, 28890, 21752, 15567, 10524, 6791, 4272, 2553, 1452, 797, 440,
-          250, 124, 49, 12]
+          250, 124, 49, 12)
 
 
 def _level_sizes(model, levels=None):
@@ -38,7 +38,7 @@ def _level_sizes(model, levels=None):
 
 
 def test_the_estimators_data_are_the_toys_levels():
-    assert _level_sizes(Increments(4), 13) == LEVELS[:13]  # 22,047 states: the cheap part
+    assert _level_sizes(Increments(4), 13) == list(LEVELS[:13])  # 22,047 states: the cheap part
 
 
 def test_the_search_reports_each_bfs_level_once():
@@ -61,21 +61,21 @@ def test_the_search_reports_each_bfs_level_once():
 
 
 def test_eta_unknown_while_levels_grow():
-    assert estimate_remaining(LEVELS[:5]) is None  # fewer levels than the fit's window
+    assert estimate_remaining(list(LEVELS[:5])) is None  # fewer levels than the fit's window
     assert estimate_remaining([2 ** i for i in range(10)]) is None  # no sign of a peak
     assert estimate_remaining([10] * 10) is None  # flat: no sign of an end either
 
 
 def test_eta_before_the_widest_level_is_an_underestimate():
     # Level 15 of 44: the growth slows, so the fit bends down, but too early.
-    est = estimate_remaining(LEVELS[:15])
+    est = estimate_remaining(list(LEVELS[:15]))
     assert est == pytest.approx(390_342.28, rel=1e-6)
     assert est < sum(LEVELS[15:]) / 2
 
 
 def test_eta_close_after_the_widest_level():
     for k in range(27, len(LEVELS) - 3):
-        est = estimate_remaining(LEVELS[:k])
+        est = estimate_remaining(list(LEVELS[:k]))
         actual = sum(LEVELS[k:])
         assert est is not None and math.isclose(est, actual, rel_tol=0.15), (k, est, actual)
 
