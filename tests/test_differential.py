@@ -44,6 +44,12 @@ and 3 workers, stop at first or collect all, with and without bounds):
 
 Profiles: ``differential-ci`` (derandomized, so CI sees the same models every
 run) here; ``bench/bench_differential.py`` runs thousands.
+
+The discrepancies found are pinned at the end: the two of issue 10 (the -1/-2
+twins, a depth bound at the last level), and two strict xfails that flip when
+fixed: the symmetry proof leaves ``is_final`` out (a reduced ``--deadlock``
+search can say HOLDS falsely), and ``(1,)``/``(True,)`` are one state in the
+exact store but two in the fingerprint store.
 """
 
 from __future__ import annotations
@@ -418,7 +424,7 @@ def _verdict_of(found: bool, exhausted: bool) -> Verdict:
     return Verdict.VIOLATED if found else Verdict.HOLDS if exhausted else Verdict.UNDETERMINED
 
 
-def expect_sound(model: Model, r: Any, full: Ref, *, shortest: bool, what: str) -> None:
+def expect_sound(model: Model, r: Any, full: Ref, *, shortest: bool, what: Any) -> None:
     """What holds of every mode: no false HOLDS, real and (BFS) shortest traces, exact
     facts after an exhausted search, lower bounds after a cut one."""
     assert r.exhausted is (r.stopped_by is None), what
@@ -454,7 +460,7 @@ def expect_sound(model: Model, r: Any, full: Ref, *, shortest: bool, what: str) 
             assert r.depth == max(full.depth.values(), default=0), what
 
 
-def expect_exactly(r: Any, ref: Ref, what: str) -> None:
+def expect_exactly(r: Any, ref: Ref, what: Any) -> None:
     """A BFS without a depth bound stops exactly where the reference stops."""
     got = (r.states, r.transitions, r.exhausted, r.stopped_by,
            {n: (p.verdict, p.count if p.kind is Kind.METRIC else None,
@@ -708,9 +714,6 @@ class _OneAndTrue(Model):
         return (1,) if a[1] == 0 else (True,)
 
 
-@pytest.mark.xfail(strict=True, reason="the exact store merges (1,) and (True,), the "
-                   "fingerprint store keeps both, and require_ints checks only a sample of "
-                   "the states, so it does not refuse the bool")
 @pytest.mark.parametrize("mode", [{"store": "fingerprint"}, {"workers": 2}])
 def test_every_store_counts_a_bool_state_alike_or_refuses_it(mode: dict[str, Any]) -> None:
     exact = check(_OneAndTrue(), stop_at_first=False)
