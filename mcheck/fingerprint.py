@@ -11,24 +11,61 @@ import hashlib
 import marshal
 from typing import Any
 
-__all__ = ["digest", "encode", "fingerprint64", "require_ints", "state_fingerprint"]
+__all__ = ["digest", "encode", "encode_state", "fingerprint64", "fingerprint_of",
+           "require_int_encoding", "require_ints", "state_fingerprint"]
 
 
-def state_fingerprint(state: Any, _dumps: Any = marshal.dumps, _b2: Any = hashlib.blake2b,
-                      _from: Any = int.from_bytes) -> int:
+#: Every marshal type code but those of ints (``i``, ``l``) and tuples (``(``).
+_NOT_INT_CODES = b"0NFTS.Ifgxystru[{c?<>aA)zZ:"
+#: The bytes that cannot start a value other than an int or a tuple.
+_SAFE_BYTES = bytes(b for b in range(256) if b not in _NOT_INT_CODES)
+
+
+def encode_state(state: Any, _dumps: Any = marshal.dumps) -> bytes:
+    """The canonical encoding of a state built from ints and tuples: marshal version 2.
+
+    Version 2 writes no back-references, so the bytes do not depend on which
+    objects the state shares, and ``marshal.loads`` gives the state back, so
+    the encoding is injective.  A value marshal cannot encode (an object)
+    raises the ValueError of :func:`require_ints`.
+    """
+    try:
+        return _dumps(state, 2)
+    except ValueError:
+        require_ints(state)
+        raise
+
+
+def fingerprint_of(data: bytes, _b2: Any = hashlib.blake2b,
+                   _from: Any = int.from_bytes) -> int:
+    """The 64-bit fingerprint of an encoding: BLAKE2b, 8 bytes, as a signed int (it fits an
+    ``array('q')``)."""
+    return _from(_b2(data, digest_size=8).digest(), "little", signed=True)
+
+
+def state_fingerprint(state: Any) -> int:
     """The fingerprint store's 64-bit key of a state built from ints and tuples.
 
-    A BLAKE2b digest (8 bytes, as a signed int so that it fits an ``array('q')``)
-    of the state's marshal encoding at version 2.  That encoding is canonical
-    for ints and tuples (version 2 writes no back-references, so it does not
-    depend on which objects the state shares) and injective (``marshal.loads``
-    gives the state back), so two distinct states share a fingerprint only
-    when the digest collides: no structural collisions, unlike CPython's
-    ``hash``, which gives -1 and -2 alike.  The same in every process and
-    under any PYTHONHASHSEED.  A value that marshal cannot encode raises
-    ValueError; :func:`require_ints` gives the user-facing message.
+    :func:`fingerprint_of` :func:`encode_state`: two distinct states share a
+    fingerprint only when the digest collides, so there are no structural
+    collisions (CPython's ``hash`` gives -1 and -2 alike).  The same in every
+    process and under any PYTHONHASHSEED.
     """
-    return _from(_b2(_dumps(state, 2), digest_size=8).digest(), "little", signed=True)
+    return fingerprint_of(encode_state(state))
+
+
+def require_int_encoding(data: bytes, state: Any) -> None:
+    """Raise the ValueError of :func:`require_ints` unless the encoding ``data`` of
+    ``state`` holds ints and tuples only.
+
+    Exact, and cheap in the usual case: an encoding with no byte that could
+    be the type code of anything else (a bool, None, a str, a float) needs no
+    walk; one with such a byte (it may be part of an int) is walked.  The
+    fingerprint store calls it on every new state: a bool would otherwise
+    make ``(True,)`` and ``(1,)``, one state in the exact store, two here.
+    """
+    if data.translate(None, _SAFE_BYTES):
+        require_ints(state)
 
 
 def require_ints(state: Any) -> None:

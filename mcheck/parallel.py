@@ -47,7 +47,13 @@ from multiprocessing.connection import wait as mp_wait
 from typing import Any
 
 from mcheck.deadline import TimeUp, alarm
-from mcheck.fingerprint import require_ints, state_fingerprint
+from mcheck.fingerprint import (
+    encode_state,
+    fingerprint_of,
+    require_int_encoding,
+    require_ints,
+    state_fingerprint,
+)
 from mcheck.model import Kind, Model, Property
 from mcheck.result import (
     DEADLOCK,
@@ -145,7 +151,7 @@ class _Worker:
 
     def _expand(self) -> Any:
         model, canon = self.model, self.canon
-        fph = state_fingerprint
+        enc, fpo, check_enc = encode_state, fingerprint_of, require_int_encoding
         seen = self.seen
         cand: dict[int, tuple[int, int, Any]] = {}
         self.cand = cand
@@ -155,7 +161,6 @@ class _Worker:
         mkeys: list[list[tuple[int, int]]] = [[] for _ in self.metrics]
         dead: tuple[int, int] | None = None
         slow = bool(self.tprops or self.metrics)
-        checked = 0
         for pr, s in self.frontier:
             i = -1
             for i, (a, t) in enumerate(model.successors(s)):
@@ -168,13 +173,11 @@ class _Worker:
                             mkeys[j].append((pr, i))
                 if canon is not None:
                     t = canon(t)
-                fp = fph(t)
+                data = enc(t)
+                fp = fpo(data)
                 if fp not in seen and fp not in cand:
+                    check_enc(data, t)
                     cand[fp] = (pr, i, t)
-                    checked -= 1
-                    if checked <= 0:
-                        checked = 4096
-                        require_ints(t)
             out_pr.append(pr)
             out_n.append(i + 1)
             if i < 0 and self.deadlock and dead is None and not model.is_final(s):

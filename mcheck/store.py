@@ -27,7 +27,12 @@ from array import array
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
-from mcheck.fingerprint import require_ints, state_fingerprint
+from mcheck.fingerprint import (
+    encode_state,
+    fingerprint_of,
+    require_int_encoding,
+    state_fingerprint,
+)
 from mcheck.model import Model
 from mcheck.result import Path, StoreInfo
 
@@ -175,18 +180,16 @@ class FingerprintStore:
     parent's rank of each state in discovery order: about 80 bytes a state.
 
     States must be built from ints and tuples only (the encoding is canonical
-    for those): :func:`mcheck.fingerprint.require_ints` checks the first
-    states of each level and one in every :attr:`CHECK_EVERY` after.
+    for those): every new state is checked
+    (:func:`mcheck.fingerprint.require_int_encoding`).
     """
 
     kind = "fingerprint"
-    CHECK_EVERY = 4096
 
     def __init__(self) -> None:
         self.seen: set[int] = set()
         self.levels_fp: list[array] = [array("q")]
         self.levels_par: list[array] = [array("l")]
-        self._countdown = 0
 
     def __len__(self) -> int:
         return len(self.seen)
@@ -195,13 +198,11 @@ class FingerprintStore:
         return state_fingerprint(state) in self.seen
 
     def _new(self, state: Any) -> int | None:
-        fp = state_fingerprint(state)
+        data = encode_state(state)
+        fp = fingerprint_of(data)
         if fp in self.seen:
             return None
-        self._countdown -= 1
-        if self._countdown <= 0:
-            self._countdown = self.CHECK_EVERY
-            require_ints(state)
+        require_int_encoding(data, state)
         self.seen.add(fp)
         return fp
 
@@ -216,7 +217,6 @@ class FingerprintStore:
     def next_level(self) -> None:
         self.levels_fp.append(array("q"))
         self.levels_par.append(array("l"))
-        self._countdown = 0
 
     def add(self, state: Any, parent_rank: int, parent: Any) -> bool:
         fp = self._new(state)
