@@ -132,6 +132,12 @@ def mcheck_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--gup-modes", default=None,
                         help=f"open search: which pins and gets threads may take (default "
                              f"{GUP_MODES})")
+    parser.add_argument("--pin-modes", default=None,
+                        help="open search: the GUP modes pins may take (default: --gup-modes)")
+    parser.add_argument("--get-modes", default=None,
+                        help="open search: the GUP modes gets may take (default: --gup-modes),"
+                             " e.g. ro-slow,ro-fast to leave out the R/W FOLL_GET across fork"
+                             " of open(2)")
 
 
 #: Open-search sizes: (option key, default, least value).
@@ -149,6 +155,12 @@ def _whole(options: dict[str, Any], key: str, default: int, least: int) -> int:
         raise ValueError(f"--{key.replace('_', '-')} {value} is impossible: give at least "
                          f"{least}")
     return value
+
+
+def _text(options: dict[str, Any], key: str, default: str | None) -> str | None:
+    """``options[key]`` as given (an empty one is refused downstream), or ``default``."""
+    value = options.get(key)
+    return default if value is None else str(value)
 
 
 def mcheck_models(options: dict[str, Any]) -> list[CowModel | OpenCowModel]:
@@ -175,10 +187,12 @@ def mcheck_models(options: dict[str, Any]) -> list[CowModel | OpenCowModel]:
         return [OpenCowModel(pol, parse_budget(str(budget)), **sizes,
                              bias=bias, spurious_trylock=spurious, policy_ref=policy_ref,
                              alloc_lowest=lowest,
-                             gup_modes=str(options.get("gup_modes") or GUP_MODES))]
+                             gup_modes=_text(options, "gup_modes", GUP_MODES),
+                             pin_modes=_text(options, "pin_modes", None),
+                             get_modes=_text(options, "get_modes", None))]
     given = [f"--{key}" for key, _d, _l in _SIZES if options.get(key) is not None]
-    if options.get("gup_modes") is not None:
-        given.append("--gup-modes")
+    given += [f"--{key.replace('_', '-')}" for key in ("gup_modes", "pin_modes", "get_modes")
+              if options.get(key) is not None]
     if given:
         raise ValueError(f"{', '.join(given)} only applies to open search: use `mcheck explore "
                          "models/cow --budget KIND=N,...` (a scenario sets its own sizes)")

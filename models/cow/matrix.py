@@ -89,9 +89,10 @@ def mcheck_matrix(options: dict[str, Any]) -> Matrix:
     """The matrix the options name (see :func:`mcheck_matrix_arguments`)."""
     from . import resolve_policy, resolve_scenario
 
-    bias = int(options.get("bias") or 8)
+    given = options.get("bias")
+    bias = 8 if given is None else int(given)
     if bias < 2:
-        raise ValueError("--bias must be at least 2")
+        raise ValueError(f"--bias {bias} is impossible: give at least 2")
     spurious = bool(options.get("spurious_trylock"))
     policies: dict[str, tuple[str, Policy]] = {}
 

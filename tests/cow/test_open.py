@@ -6,6 +6,8 @@ explained in its commit.
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from mcheck import Verdict, check
@@ -137,3 +139,16 @@ def test_mode_errors_name_the_flag() -> None:
         OpenCowModel(get_policy("E6"), {"get": 1}, get_modes="rw")
     with pytest.raises(ValueError, match="unknown GUP mode 'x' in --pin-modes"):
         OpenCowModel(get_policy("E6"), {"pin": 1}, pin_modes="ro-fast,x")
+
+
+def test_the_command_line_passes_pin_and_get_modes(capsys) -> None:
+    from mcheck.cli import main
+
+    args = ["explore", "models/cow", "--policy", "E6", "--budget", "fork=1,get=1,write=2",
+            "--gup-modes", "rw-slow", "-q", "--json"]
+    assert main(args) == 1  # R/W gets across fork: X24
+    capsys.readouterr()
+    assert main([*args, "--get-modes", "ro-slow"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    [model] = doc["models"]
+    assert model["params"]["get_modes"] == "ro-slow"
