@@ -33,13 +33,17 @@ from __future__ import annotations
 import argparse
 import itertools
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+
+from mcheck.trace import TraceError, load
 
 from .catalogue import SCENARIOS
 from .scenario import Op, Scenario
 from .syscalls import HELPERS, gup_variant, realise
 
-__all__ = ["Check", "Plan", "plan", "steps_of", "generate", "main", "DEFAULT_ITERATIONS"]
+__all__ = ["Check", "Plan", "plan", "steps_of", "generate", "from_trace", "main",
+           "DEFAULT_ITERATIONS"]
 
 #: Iterations of a scenario with a race when argv[1] does not say.
 DEFAULT_ITERATIONS = 1000
@@ -418,8 +422,12 @@ def _cstr(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def generate(s: Scenario, policy: str = "E6", iterations: int | None = None) -> str:
-    """The C program for scenario ``s`` (``policy`` only labels the expected verdict)."""
+def generate(s: Scenario, policy: str = "E6", iterations: int | None = None,
+             notes: Sequence[str] = ()) -> str:
+    """The C program for scenario ``s`` (``policy`` only labels the expected verdict).
+
+    ``notes`` are extra header comment lines (a trace's interleaving).
+    """
     p = plan(s)
     iters = iterations if iterations is not None else (DEFAULT_ITERATIONS if p.races else 1)
     expect = s.expect.get(policy, "-")
@@ -432,6 +440,10 @@ def generate(s: Scenario, policy: str = "E6", iterations: int | None = None) -> 
       f"{expect} under {policy}.\n *\n")
     for line in _program_lines(s):
         w(f" *   {line.replace('*/', '* /')}\n")
+    if notes:
+        w(" *\n")
+        for line in notes:
+            w(f" * {line.replace('*/', '* /')}\n".replace(" \n", "\n"))
     w(f" *\n * Build: cc -Wall -Werror -O2 -pthread -o {s.name} {s.name}.c\n"
       f" * Run:   ./{s.name} [ITERATIONS]   (KTAP; exit 0 pass, 1 fail, 4 skip)\n */\n")
     w(_PRELUDE)
@@ -951,13 +963,49 @@ int main(int argc, char **argv)
 """
 
 
+def from_trace(path: str) -> tuple[Scenario, str, list[str]]:
+    """(scenario, policy, header notes) for a trace a scenario run exported.
+
+    The program runs the trace's scenario: a trace through a race becomes
+    the scenario's stress loop, and the header lists the trace's
+    interleaving (one line per atomic step).  ValueError (one line) for a
+    trace that is not the COW model's, or comes from open search.
+    """
+    from . import resolve_scenario
+
+    try:
+        tr = load(path)
+    except TraceError as e:
+        raise ValueError(f"{e.cause}; {e.fix}" if e.fix else e.cause) from None
+    if tr.model != "cow":
+        raise ValueError(f"trace {path} is of model {tr.model!r}, not cow; give a trace "
+                         "of `mcheck check models/cow --scenario NAME --export DIR`")
+    ref = tr.params.get("scenario")
+    if not isinstance(ref, str) or not ref:
+        raise ValueError(f"trace {path} names no scenario (an open-search trace, params "
+                         f"{sorted(tr.params)}); write its interleaving as a scenario with "
+                         "race(...) and use --scenario")
+    policy = tr.params.get("policy", "E6")
+    if not isinstance(policy, str):
+        raise ValueError(f"trace {path}: params.policy is {policy!r}, not a name")
+    s = SCENARIOS[ref] if ref in SCENARIOS else resolve_scenario(ref)
+    notes = [f"From trace {path}: {tr.property} under {policy}: {tr.message}",
+             "The trace's interleaving (thread: atomic step):"]
+    for a in tr.actions:
+        if isinstance(a, (list, tuple)) and len(a) >= 2:
+            notes.append(f"  {a[0]}: {a[1]}")
+    return s, policy, notes
+
+
 def main(argv: list[str] | None = None) -> int:
     """``python -m models.cow.reproduce --scenario NAME [--policy P] -o FILE.c``."""
     ap = argparse.ArgumentParser(prog="python -m models.cow.reproduce",
                                  description="write a C reproducer for a COW scenario")
-    ap.add_argument("--scenario", required=True, help="catalogue name or path.py:NAME")
-    ap.add_argument("--policy", default="E6", help="the era whose expectation the program "
-                    "quotes (default E6)")
+    src = ap.add_mutually_exclusive_group(required=True)
+    src.add_argument("--scenario", help="catalogue name or path.py:NAME")
+    src.add_argument("--trace", help="a trace file exported from a scenario run")
+    ap.add_argument("--policy", default=None, help="the era whose expectation the program "
+                    "quotes (default E6, or the trace's)")
     ap.add_argument("--iterations", type=int, default=None,
                     help=f"default iterations of a race scenario (default {DEFAULT_ITERATIONS})")
     ap.add_argument("-o", "--output", required=True, help="the .c file to write ('-': stdout)")
@@ -965,12 +1013,17 @@ def main(argv: list[str] | None = None) -> int:
     from . import resolve_policy, resolve_scenario
 
     try:
-        s = resolve_scenario(args.scenario) if args.scenario not in SCENARIOS else \
-            SCENARIOS[args.scenario]
-        pol = resolve_policy(args.policy)
+        notes: list[str] = []
+        if args.trace is not None:
+            s, policy, notes = from_trace(args.trace)
+        else:
+            s = resolve_scenario(args.scenario) if args.scenario not in SCENARIOS else \
+                SCENARIOS[args.scenario]
+            policy = "E6"
+        pol = resolve_policy(args.policy or policy)
         if args.iterations is not None and args.iterations < 1:
             raise ValueError(f"--iterations {args.iterations} is impossible: give at least 1")
-        text = generate(s, pol.name, args.iterations)
+        text = generate(s, pol.name, args.iterations, notes)
     except ValueError as e:
         print(f"reproduce: {e}", file=sys.stderr)
         return 2
