@@ -124,11 +124,18 @@ def test_munmap_becomes_madv_dontneed_only_when_the_page_is_used_again() -> None
     assert "munmap(PAGE(0), pagesize)" in generate(SCENARIOS["CVE-2020-29374"])
 
 
+#: Catalogue rows every step of which a program realises (some still need swap, io_uring,
+#: gup_test or soft-dirty at run time).  Rows added later are in neither list.
+REALISABLE = ("S01 S02 S03 S04 S05 S06 S07 S08 S09 X10 S11 S12a X12b X16 X18 X22 S15 S18 S21 "
+              "A1 A2 A3 A4 A5 A6 A7 A8 A9 A10 A11 A12 A13 A14 A3s A5s A6s CVE-2020-29374 "
+              "CVE-2020-29374-swap RDMA-fork").split()
+
+
 def test_what_cannot_be_realised_is_a_skip_with_its_reason() -> None:
-    got = {s.name: plan(s).skip for s in CATALOGUE if plan(s).skip}
-    assert {k: v.split(":")[0] if v.startswith("gup") else v.split(";")[0].split(":")[0]
-            for k, v in got.items()} == {k: v.split(":")[0] for k, v in STATIC_SKIPS.items()}
-    assert "O_DIRECT pins instead" in got["X24"]
+    for name, why in STATIC_SKIPS.items():
+        assert plan(SCENARIOS[name]).skip.startswith(why), name
+    assert "O_DIRECT pins instead" in plan(SCENARIOS["X24"]).skip
+    assert [n for n in REALISABLE if plan(SCENARIOS[n]).skip] == []
 
 
 def test_generation_is_deterministic_across_hash_seeds() -> None:
@@ -220,7 +227,7 @@ def test_every_catalogue_program_compiles(tmp_path: Path) -> None:
     with ThreadPoolExecutor(max_workers=2) as pool:
         errors = dict(pool.map(build, SCENARIOS))
     assert {n: e for n, e in errors.items() if e} == {}
-    assert len(errors) == 46 >= 30
+    assert len(errors) == len(CATALOGUE) >= 46
     assert CC_FLAGS[:2] == ("-Wall", "-Werror")
 
 
