@@ -35,7 +35,10 @@ __all__ = [
     "EXIT_UNDETERMINED",
     "EXIT_USAGE",
     "EXIT_VIOLATED",
+    "load_for_trace",
     "main",
+    "model_label",
+    "replay_trace",
 ]
 
 EXIT_HOLDS = 0
@@ -218,7 +221,7 @@ def _build_parser() -> _Parser:
 # -- helpers ---------------------------------------------------------------------------
 
 
-def _label(model: Model) -> str:
+def model_label(model: Model) -> str:
     params = " ".join(f"{k}={v}" for k, v in model.params().items())
     return f"{model.name} {params}" if params else model.name
 
@@ -394,7 +397,7 @@ def _check_command(args: argparse.Namespace, extras: list[str]) -> int:
     stopped = 0  # the exit status of a signal that stopped a search (0: none)
     try:
         for i, m in enumerate(models):
-            label = _label(m)
+            label = model_label(m)
             names = wanted[i]
             if not args.json and i:
                 out.write("\n")
@@ -618,7 +621,7 @@ def _property_names(models: Sequence[Model],
     for name in wanted:
         if not any(name in k for k in known):
             every = sorted({n for k in known for n in k})
-            where = (f"model '{_label(models[0])}' has no" if len(models) == 1
+            where = (f"model '{model_label(models[0])}' has no" if len(models) == 1
                      else f"none of the {len(models)} models has a")
             raise UsageError(f"{where} property '{name}'",
                              f"choose from: {', '.join(every) or '(none)'}")
@@ -704,7 +707,7 @@ def _print_result(m: Model, label: str, result: Result, traces: dict[str, Any],
 # -- replay and show -------------------------------------------------------------------
 
 
-def _load_for_trace(args: argparse.Namespace) -> tuple[Any, Model]:
+def load_for_trace(args: argparse.Namespace) -> tuple[Any, Model]:
     from mcheck.trace import load
 
     trace = load(args.trace)
@@ -719,7 +722,7 @@ def _load_for_trace(args: argparse.Namespace) -> tuple[Any, Model]:
     return trace, model
 
 
-def _replay(trace: Any, model: Model) -> Any:
+def replay_trace(trace: Any, model: Model) -> Any:
     from mcheck.trace import replay
 
     try:
@@ -731,15 +734,15 @@ def _replay(trace: Any, model: Model) -> Any:
 
 
 def _replay_command(args: argparse.Namespace) -> int:
-    trace, model = _load_for_trace(args)
-    res = _replay(trace, model)
+    trace, model = load_for_trace(args)
+    res = replay_trace(trace, model)
     outcome = "VIOLATED" if trace.kind != "metric" else "event"
     if res.reproduced:
         msg = f": {res.message}" if res.message else ""
-        sys.stdout.write(f"{_label(model)}: {trace.property} {outcome} again after "
+        sys.stdout.write(f"{model_label(model)}: {trace.property} {outcome} again after "
                          f"{len(trace)} steps{msg}\n")
         return 0
-    sys.stdout.write(f"{_label(model)}: the trace replays ({len(trace)} steps) but "
+    sys.stdout.write(f"{model_label(model)}: the trace replays ({len(trace)} steps) but "
                      f"{trace.property} is not {outcome.lower()} at its end: {res.message}\n")
     return 1
 
@@ -747,8 +750,8 @@ def _replay_command(args: argparse.Namespace) -> int:
 def _show_command(args: argparse.Namespace) -> int:
     from mcheck.render import count_preemptions, render, steps
 
-    trace, model = _load_for_trace(args)
-    res = _replay(trace, model)
+    trace, model = load_for_trace(args)
+    res = replay_trace(trace, model)
     try:
         if args.json:
             doc = {
@@ -763,7 +766,7 @@ def _show_command(args: argparse.Namespace) -> int:
             msg = f": {trace.message}" if trace.message else ""
             what = "witness" if trace.kind == "metric" else "VIOLATED"
             footer = None if res.reproduced else f"note: {res.message}"
-            title = f"{_label(model)}: {trace.property} {what}{msg}"
+            title = f"{model_label(model)}: {trace.property} {what}{msg}"
             own = None if args.lanes else model.render_trace(res.path, trace.property,
                                                               res.message or trace.message)
             if own is not None:

@@ -400,22 +400,22 @@ def minimize_result(model: Model, result: Result, max_states: int | None = None)
 
 
 def _minimize(args: argparse.Namespace) -> int:
-    from mcheck.cli import _label, _load_for_trace, _replay
+    from mcheck.cli import load_for_trace, model_label, replay_trace
     from mcheck.minimize import SearchLimit, explain, minimal_path
     from mcheck.render import count_preemptions
     from mcheck.trace import Trace
 
-    trace, model = _load_for_trace(args)
-    res = _replay(trace, model)
+    trace, model = load_for_trace(args)
+    res = replay_trace(trace, model)
     if not res.reproduced:
-        sys.stdout.write(f"{_label(model)}: the trace replays ({len(trace)} steps) but "
+        sys.stdout.write(f"{model_label(model)}: the trace replays ({len(trace)} steps) but "
                          f"{trace.property} no longer fails at its end: {res.message}; "
                          "nothing to minimise\n")
         return 1
     try:
         mini = minimal_path(model, trace.property, max_states=args.max_states)
     except SearchLimit:
-        sys.stdout.write(f"{_label(model)}: --max-states {args.max_states} reached before "
+        sys.stdout.write(f"{model_label(model)}: --max-states {args.max_states} reached before "
                          f"the minimal depth of {trace.property}\n")
         return 3
     except ValueError as e:
@@ -430,7 +430,7 @@ def _minimize(args: argparse.Namespace) -> int:
                           explain(model, trace.property, mini.path) or trace.message)
     new = Trace.from_path(model, mini.path, prop, args.model or trace.model_path)
     before = count_preemptions(model, res.path)
-    summary = (f"{_label(model)}: {trace.property}: {len(trace)} steps, {before} "
+    summary = (f"{model_label(model)}: {trace.property}: {len(trace)} steps, {before} "
                f"preemption{'s' if before != 1 else ''} -> {len(new)} steps, "
                f"{mini.preemptions} preemption{'s' if mini.preemptions != 1 else ''}")
     if args.output:
