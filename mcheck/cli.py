@@ -222,6 +222,7 @@ def _build_parser() -> _Parser:
 
 
 def model_label(model: Model) -> str:
+    """A model's name and parameters, as the reports head it."""
     params = " ".join(f"{k}={v}" for k, v in model.params().items())
     return f"{model.name} {params}" if params else model.name
 
@@ -708,6 +709,7 @@ def _print_result(m: Model, label: str, result: Result, traces: dict[str, Any],
 
 
 def load_for_trace(args: argparse.Namespace) -> tuple[Any, Model]:
+    """The trace ``args.trace`` and the model it records (or ``args.model``)."""
     from mcheck.trace import load
 
     trace = load(args.trace)
@@ -723,6 +725,7 @@ def load_for_trace(args: argparse.Namespace) -> tuple[Any, Model]:
 
 
 def replay_trace(trace: Any, model: Model) -> Any:
+    """Replay ``trace`` through ``model``; a model's exception is a one-line ModelError."""
     from mcheck.trace import replay
 
     try:
