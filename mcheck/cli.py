@@ -214,6 +214,9 @@ def _build_parser() -> _Parser:
     from mcheck.commands import add_parsers
 
     cmp, _mini = add_parsers(sub, _positive)
+    from mcheck.hooks import add_parsers as add_hook_parsers
+
+    add_hook_parsers(sub)
     top.set_defaults(check_parser=c, explore_parser=e, compare_parser=cmp)
     return top
 
@@ -809,6 +812,10 @@ def _run(argv: Sequence[str] | None, received: list[int]) -> int:
         from mcheck.commands import run
 
         return run(args, extras)
+    if args.command in ("reproduce", "conform"):
+        from mcheck import hooks
+
+        return hooks.run(args.command, args.model_path, [*args.hook_args, *extras])
     if extras:
         what = "flag" if extras[0].startswith("-") else "argument"
         raise UsageError(f"unknown {what} '{extras[0]}'",

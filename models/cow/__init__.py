@@ -41,7 +41,8 @@ from .scenario import Scenario, validate
 
 __all__ = ["CowModel", "OpenCowModel", "Policy", "Scenario", "POLICIES", "SCENARIOS",
            "CATALOGUE", "get_policy", "get_scenario", "resolve_policy", "resolve_scenario",
-           "mcheck_arguments", "mcheck_matrix", "mcheck_matrix_arguments", "mcheck_models"]
+           "mcheck_arguments", "mcheck_conform", "mcheck_matrix", "mcheck_matrix_arguments",
+           "mcheck_models", "mcheck_reproduce"]
 
 _USER_NAMES: dict[str, Any] = {
     "get_policy": get_policy, "Policy": Policy, "Scenario": Scenario,
@@ -206,3 +207,17 @@ def mcheck_models(options: dict[str, Any]) -> list[CowModel | OpenCowModel]:
     return [CowModel(s, pol, bias=bias, spurious_trylock=spurious, policy_ref=policy_ref,
                      alloc_lowest=lowest,
                      scenario_ref=ref) for s, ref in scens]
+
+
+def mcheck_reproduce(argv: list[str], prog: str) -> int:
+    """``mcheck reproduce models/cow ...``: a C reproducer of a scenario or a trace."""
+    from .reproduce import main
+
+    return main(argv, prog)
+
+
+def mcheck_conform(argv: list[str], prog: str) -> int:
+    """``mcheck conform models/cow ...``: the reproducers against this kernel."""
+    from .conform import main
+
+    return main(argv, prog)

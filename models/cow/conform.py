@@ -20,7 +20,6 @@ the table and exits 1 on any disagreement (0 otherwise, 2 on bad input).
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import os
 import platform
@@ -39,7 +38,7 @@ from .catalogue import CATALOGUE, SCENARIOS
 from .matrix import classify
 from .model import CowModel
 from .policy import ALIASES, get_policy
-from .reproduce import generate, plan
+from .reproduce import CommandParser, HelpShown, generate, plan
 from .scenario import Scenario
 
 __all__ = ["Outcome", "Row", "kernel_era", "model_verdict", "parse_ktap", "compile_program",
@@ -239,18 +238,28 @@ def format_table(rows: Sequence[Row], policy: str, how: str) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
-    """``python -m models.cow.conform``: the table; exit 1 on a disagreement."""
-    ap = argparse.ArgumentParser(prog="python -m models.cow.conform",
-                                 description="run the scenarios' C reproducers on this kernel "
-                                             "and compare with the model")
+def main(argv: list[str] | None = None, prog: str = "python -m models.cow.conform") -> int:
+    """``mcheck conform models/cow``: the table; exit 1 on a disagreement, 2 on bad input."""
+    try:
+        return _main(argv, prog)
+    except HelpShown:
+        return 0
+
+
+def _main(argv: list[str] | None, prog: str) -> int:
+    ap = CommandParser(prog=prog, description="run the scenarios' C reproducers on this kernel "
+                                              "and compare with the model")
     ap.add_argument("--scenarios", default=None, help="comma-separated names (default: all)")
     ap.add_argument("--policy", default=None,
                     help="model policy (default: the era of the running kernel)")
     ap.add_argument("--iterations", type=int, default=None,
                     help="iterations of each race scenario (default: the program's own)")
     ap.add_argument("--keep", default=None, help="build in this directory and keep it")
-    args = ap.parse_args(argv)
+    try:
+        args = ap.parse_args(argv)
+    except ValueError as e:
+        print(f"{prog}: {e}; see {prog} --help", file=sys.stderr)
+        return 2
     try:
         if args.policy:
             policy, how = get_policy(args.policy).name, f"(given --policy {args.policy})"
@@ -268,7 +277,7 @@ def main(argv: list[str] | None = None) -> int:
         scens = [SCENARIOS[n] for n in names] if names else list(CATALOGUE)
         rows = conform(scens, policy, iterations=args.iterations, workdir=args.keep)
     except (ValueError, OSError) as e:
-        print(f"conform: {e}", file=sys.stderr)
+        print(f"{prog}: {e}", file=sys.stderr)
         return 2
     print(format_table(rows, policy, how))
     return 1 if any(r.agree == "no" for r in rows) else 0

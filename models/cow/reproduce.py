@@ -35,6 +35,7 @@ import itertools
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import NoReturn
 
 from mcheck.trace import TraceError, load
 
@@ -997,10 +998,37 @@ def from_trace(path: str) -> tuple[Scenario, str, list[str]]:
     return s, policy, notes
 
 
-def main(argv: list[str] | None = None) -> int:
-    """``python -m models.cow.reproduce --scenario NAME [--policy P] -o FILE.c``."""
-    ap = argparse.ArgumentParser(prog="python -m models.cow.reproduce",
-                                 description="write a C reproducer for a COW scenario")
+class HelpShown(Exception):
+    """``--help`` was given: the help is printed, the command ends with status 0."""
+
+
+class CommandParser(argparse.ArgumentParser):
+    """An argument parser that raises ValueError instead of exiting, so the caller (the
+    mcheck command line) prints one line and decides the exit status."""
+
+    def error(self, message: str) -> NoReturn:
+        raise ValueError(message)
+
+    def exit(self, status: int = 0, message: str | None = None) -> NoReturn:
+        if message:
+            sys.stderr.write(message)
+        if status:
+            raise ValueError(message or f"exit status {status}")
+        raise HelpShown()
+
+
+def main(argv: list[str] | None = None, prog: str = "python -m models.cow.reproduce") -> int:
+    """``mcheck reproduce models/cow --scenario NAME [--policy P] -o FILE.c``.
+
+    Bad input prints one line naming the cause and the fix, and returns 2."""
+    try:
+        return _main(argv, prog)
+    except HelpShown:
+        return 0
+
+
+def _main(argv: list[str] | None, prog: str) -> int:
+    ap = CommandParser(prog=prog, description="write a C reproducer for a COW scenario")
     src = ap.add_mutually_exclusive_group(required=True)
     src.add_argument("--scenario", help="catalogue name or path.py:NAME")
     src.add_argument("--trace", help="a trace file exported from a scenario run")
@@ -1009,7 +1037,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--iterations", type=int, default=None,
                     help=f"default iterations of a race scenario (default {DEFAULT_ITERATIONS})")
     ap.add_argument("-o", "--output", required=True, help="the .c file to write ('-': stdout)")
-    args = ap.parse_args(argv)
+    try:
+        args = ap.parse_args(argv)
+    except ValueError as e:
+        print(f"{prog}: {e}; see {prog} --help", file=sys.stderr)
+        return 2
     from . import resolve_policy, resolve_scenario
 
     try:
@@ -1025,7 +1057,7 @@ def main(argv: list[str] | None = None) -> int:
             raise ValueError(f"--iterations {args.iterations} is impossible: give at least 1")
         text = generate(s, pol.name, args.iterations, notes)
     except ValueError as e:
-        print(f"reproduce: {e}", file=sys.stderr)
+        print(f"{prog}: {e}", file=sys.stderr)
         return 2
     try:
         if args.output == "-":
@@ -1034,7 +1066,7 @@ def main(argv: list[str] | None = None) -> int:
             with open(args.output, "w", encoding="utf-8") as f:
                 f.write(text)
     except OSError as e:
-        print(f"reproduce: cannot write {args.output}: {e.strerror}; give a writable path",
+        print(f"{prog}: cannot write {args.output}: {e.strerror}; give a writable path",
               file=sys.stderr)
         return 2
     return 0
