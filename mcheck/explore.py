@@ -421,6 +421,9 @@ class _Search:
         max_depth = self.bounds.max_depth
         every = self.CHECK_EVERY
         stack = [(s, 0) for s in reversed(self._initial())]
+        if max_states is not None and self.n_states >= max_states and stack:
+            self.stopped_by = "states"  # as in BFS: the bound is reached before any step
+            return
         countdown = every
         hit_depth = False
         while stack:

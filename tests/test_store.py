@@ -229,3 +229,30 @@ def test_an_interrupt_stops_the_search_with_what_it_found(mode):
         timer.cancel()
     assert (r.verdict, r.stopped_by, r.states) == (Verdict.UNDETERMINED, "interrupt", 6)
     assert not r.exhausted
+
+
+class ThreeStill(Model):
+    """Three initial states, no transitions."""
+
+    name = "three-still"
+
+    def initial_states(self):
+        return [(0,), (1,), (2,)]
+
+    def actions(self, s):
+        return []
+
+    def step(self, s, a):
+        raise AssertionError("no action")
+
+    def properties(self):
+        return [invariant("any", lambda s: True)]
+
+
+@pytest.mark.parametrize("mode", [dict(), dict(store="fingerprint"),
+                                  dict(store="fingerprint", workers=2), dict(strategy="dfs")])
+def test_a_state_bound_reached_by_the_initial_states_is_the_same_in_every_mode(mode):
+    r = check(ThreeStill(), bounds=Bounds(max_states=1), **mode)
+    assert (r.verdict, r.stopped_by, r.states, r.transitions) == \
+        (Verdict.UNDETERMINED, "states", 3, 0)
+    assert check(ThreeStill(), bounds=Bounds(max_states=4), **mode).verdict is Verdict.HOLDS
