@@ -175,14 +175,17 @@ def _rows() -> list[Scenario]:
         ], procs=PC[:1], expect="H H H H H H H", source="own (mm/gup.c gup_fast_pte_range)",
             reproduces="issue 10 item 4 (GUP-fast vs exit)"),
         # Own row X24: real kernel behaviour in every era, not a model bug.  A R/W FOLL_GET
-        # (O_DIRECT read into a private buffer) is not a pin: fork shares the page
-        # (page_maybe_dma_pinned() counts only FOLL_PIN; E6's page_try_dup_anon_rmap()
-        # copies only maybe-pinned pages), so the parent's next write copies the page away
-        # from the reference.  open(2), NOTES on O_DIRECT: "O_DIRECT I/O should never be
-        # run concurrently with the fork(2) system call, if the memory buffer is a private
-        # mapping"; kernel-facts §2 (FOLL_GET refs are never "pinned").
-        scenario("X24", "O_DIRECT R/W get, then fork (child alive), P writes: open(2)'s"
-                 " O_DIRECT and fork", [
+        # is not a pin: fork shares the page (page_maybe_dma_pinned() counts only FOLL_PIN;
+        # E6's page_try_dup_anon_rmap() copies only maybe-pinned pages), so the parent's
+        # next write copies the page away from the reference.  open(2), NOTES on O_DIRECT:
+        # "O_DIRECT I/O should never be run concurrently with the fork(2) system call, if
+        # the memory buffer is a private mapping"; kernel-facts §2 (FOLL_GET refs are never
+        # "pinned").  Block O_DIRECT itself pins since 6.5 (David Howells' series moving
+        # bio_iov_iter_get_pages() to iov_iter_extract_pages(), "to prevent VM copy-on-write
+        # from malfunctioning during a concurrent fork()"), so on 6.5+ the row stands for the
+        # callers that still take references (iov_iter_get_pages2()), not for block O_DIRECT.
+        scenario("X24", "R/W get (FOLL_GET, as block O_DIRECT before 6.5), then fork (child"
+                 " alive), P writes: open(2)'s O_DIRECT and fork", [
             write("P", 0, "a"), get("P", 0, "dio", rw=True), fork("P", "C"),
             write("P", 0, "b"), dma_read("P", "dio"),
         ], procs=PC, expect="W W W W W W W", source="own (open(2) NOTES: O_DIRECT and fork)",
