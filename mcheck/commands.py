@@ -41,9 +41,11 @@ exit status:
   2  the trace cannot be read or replayed
   3  --max-states was reached before the minimal depth"""
 
-_FORMATS = ("table", "markdown", "json", "junit")
+_FORMATS = ("table", "markdown", "json", "junit", "ktap")
 _BY_EXTENSION = MappingProxyType({".json": "json", ".xml": "junit", ".md": "markdown",
-                                  ".markdown": "markdown"})
+                                  ".markdown": "markdown", ".ktap": "ktap", ".tap": "ktap"})
+#: Formats that draw the race diagram of a failing cell (the run keeps its results).
+_DRAWN = frozenset({"junit", "ktap"})
 
 
 def add_parsers(sub: Any, positive: Any) -> tuple[argparse.ArgumentParser, ...]:
@@ -54,7 +56,7 @@ def add_parsers(sub: Any, positive: Any) -> tuple[argparse.ArgumentParser, ...]:
         help="check a matrix of models (e.g. policies x scenarios), compare with a baseline",
         usage="mcheck compare MODEL_PATH [matrix flags] [options]",
         description="Check every cell of the matrix that MODEL_PATH's mcheck_matrix() hook\n"
-                    "describes and print it as a table (or Markdown, JSON, JUnit XML).\n"
+                    "describes and print it as a table (or Markdown, JSON, JUnit XML, KTAP).\n"
                     "Flags the hook adds (rows, columns) come after MODEL_PATH; `mcheck\n"
                     "compare MODEL_PATH --help` lists them.",
         epilog=COMPARE_CODES, formatter_class=raw)
@@ -63,7 +65,9 @@ def add_parsers(sub: Any, positive: Any) -> tuple[argparse.ArgumentParser, ...]:
     c.add_argument("model", nargs="?", metavar="MODEL_PATH", help="model file or package")
     c.add_argument("--format", choices=_FORMATS, default=None,
                    help="what to print (default table; with --output: what to write, by default"
-                        " chosen by the file's extension .json .xml .md)")
+                        " chosen by the file's extension .json .xml .md .ktap); junit and ktap"
+                        " draw the race diagram of each failing cell; json with --baseline"
+                        " holds the comparison in its field 'baseline'")
     c.add_argument("--output", metavar="FILE", help="also write the matrix to FILE")
     c.add_argument("--baseline", metavar="FILE",
                    help="compare with the matrix stored in FILE (read and checked before"
@@ -306,8 +310,13 @@ def _compare(args: argparse.Namespace, extras: list[str]) -> int:
                              f"name two {matrix.row_title}s")
         rows = [a, b]
     bounds = Bounds(max_states=args.max_states, timeout=args.timeout)
+    kind = args.format or "table"
+    if args.output:
+        ext = os.path.splitext(args.output)[1].lower()
+        kind = args.format or _BY_EXTENSION.get(ext, "table")
     try:
-        mr = C.run_matrix(matrix, rows=rows, bounds=bounds, keep=bool(args.diff),
+        mr = C.run_matrix(matrix, rows=rows, bounds=bounds,
+                          keep=bool(args.diff) or kind in _DRAWN,
                           progress=C.stderr_progress(args.quiet))
     except UsageError:
         raise
@@ -332,41 +341,65 @@ def _compare(args: argparse.Namespace, extras: list[str]) -> int:
         else:
             out.write(C.format_distinctions(ds, a, b))
         return 0
-    writers = {"table": C.format_table, "markdown": C.format_markdown,
-               "junit": C.format_junit,
-               "json": lambda m: C.to_json(m, args.model)}
+    # The comparison comes first: the JSON document carries it inside.
+    cmp = None
+    not_compared = ""
+    if old is not None:
+        knows_row, knows_column = _knows(args, matrix, default_matrix)
+        try:
+            cmp = C.compare(mr, old, row_map=row_map, knows_row=knows_row,
+                            knows_column=knows_column)
+        except UsageError as e:
+            if not args.update_baseline:
+                raise
+            not_compared = e.cause  # the classifier changed: the update is what was asked for
+    fails = cmp is not None and cmp.fails(args.allow_new) and not args.update_baseline
+    hint = ""
+    if fails and cmp is not None and not cmp.fails(allow_new=True):
+        hint = (f"new and missing rows, columns and cells fail the run: compare a renamed "
+                f"{matrix.row_title} with --baseline-row NEW=OLD, or accept them with "
+                "--allow-new\n")
+    comparison = None
+    if old is not None or (args.baseline and not_compared):
+        comparison = C.comparison_json(cmp, args.baseline, allow_new=args.allow_new,
+                                       not_compared=not_compared)
+
+    def text(form: str) -> str:
+        try:
+            if form == "json":
+                return C.to_json(mr, args.model, comparison)
+            return {"table": C.format_table, "markdown": C.format_markdown,
+                    "junit": C.format_junit, "ktap": C.format_ktap}[form](mr)
+        except UsageError:
+            raise
+        except Exception as e:
+            raise ModelError(f"model '{args.model}' raised {type(e).__name__}: {e} (while "
+                             f"drawing the matrix as {form})",
+                             "this is a bug in the model (MCHECK_DEBUG=1 shows the "
+                             "traceback)") from e
+
+    # JSON and KTAP on stdout are documents for machines: the comparison's lines go to
+    # stderr (JSON holds them inside; KTAP's plan must not be followed by other text).
+    printed = "table" if args.output else kind
     if args.output:
-        ext = os.path.splitext(args.output)[1].lower()
-        kind = args.format or _BY_EXTENSION.get(ext, "table")
-        _write(args.output, writers[kind](mr), "--output")
-        out.write(C.format_table(mr))
-    else:
-        out.write(writers[args.format or "table"](mr))
+        _write(args.output, text(kind), "--output")
+    out.write(text(printed))
+    notes = sys.stderr if printed in ("json", "ktap") else out
+    if args.baseline and not (notes is sys.stderr and args.quiet):
+        if cmp is not None:
+            notes.write(("" if notes is sys.stderr else "\n") + C.format_changes(cmp))
+        elif not_compared:
+            notes.write(f"{'' if notes is sys.stderr else chr(10)}baseline: not compared: "
+                        f"{not_compared}\n")
+        notes.write(hint)
     status = 0
     undetermined = any(c.rank is None for c in mr.cells.values())
     if args.baseline:
-        if old is not None:
-            knows_row, knows_column = _knows(args, matrix, default_matrix)
-            try:
-                cmp = C.compare(mr, old, row_map=row_map, knows_row=knows_row,
-                                knows_column=knows_column)
-            except UsageError as e:
-                if not args.update_baseline:
-                    raise
-                cmp = None  # the classifier changed: the update is what the user asked for
-                out.write(f"\nbaseline: not compared: {e.cause}\n")
-            if cmp is not None:
-                out.write("\n" + C.format_changes(cmp))
-            if cmp is not None and cmp.fails(args.allow_new) and not args.update_baseline:
-                status = 1
-                if not cmp.fails(allow_new=True):
-                    out.write(f"new and missing rows, columns and cells fail the run: "
-                              f"compare a renamed "
-                              f"{matrix.row_title} with --baseline-row NEW=OLD, or accept "
-                              "them with --allow-new\n")
+        if fails:
+            status = 1
         if args.update_baseline:
             _write(args.baseline, C.to_json(mr, args.model), "--baseline")
-            out.write(f"wrote the baseline {args.baseline} ({len(mr.cells)} cells)\n")
+            notes.write(f"wrote the baseline {args.baseline} ({len(mr.cells)} cells)\n")
     elif any(c.matches is False for c in mr.cells.values()):
         status = 1
     if status == 0 and undetermined:

@@ -409,10 +409,11 @@ def test_an_old_baseline_without_the_optional_fields_still_loads(tmp_path, capsy
 
 
 def test_a_letter_that_changed_at_the_same_rank_is_refused(tmp_path, capsys):
-    # the baseline is consistent on its own (F renamed G everywhere), not with the run
+    # the baseline is consistent on its own (F renamed G everywhere), not with the run;
+    # the comparison runs before anything is printed, so stdout stays empty
     f = _save(tmp_path / "b.json", _both_racy(letter="G", matches=False)(_doc()))
     status, out, err = _main(capsys, "compare", COUNTERS, "--baseline", f, "-q")
-    assert status == 2 and out.startswith(TABLE) and "Traceback" not in err
+    assert (status, out) == (2, "")
     assert err == (f"mcheck: baseline '{f}' does not match this run: it gives rank 1 to letter "
                    "'G' in the baseline's racy / n2 and to letter 'F' in this run's racy / n2 "
                    "(one rank per letter, or a changed letter could not be ranked); the "
