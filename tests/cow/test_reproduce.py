@@ -9,6 +9,7 @@ issue's stress bar and is run by hand (see the report).
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -32,14 +33,23 @@ from models.cow.conform import (
     run_program,
     swap_space,
 )
-from models.cow.conform import (
-    main as conform_main,
-)
+from models.cow.conform import main as _conform_main
 from models.cow.reproduce import from_trace, generate, plan, steps_of
-from models.cow.reproduce import main as reproduce_main
+from models.cow.reproduce import main as _reproduce_main
 from models.cow.syscalls import HELPERS, TABLE
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+def reproduce_main(argv: list[str]) -> int:
+    """The reproduce command, its messages headed "reproduce:"."""
+    return _reproduce_main(argv, "reproduce")
+
+
+def conform_main(argv: list[str]) -> int:
+    """The conform command, its messages headed "conform:"."""
+    return _conform_main(argv, "conform")
+
 HAVE_CC = shutil.which("cc") is not None
 needs_cc = pytest.mark.skipif(not HAVE_CC, reason="no C compiler (cc) on PATH")
 needs_root = pytest.mark.skipif(os.geteuid() != 0,
@@ -189,8 +199,9 @@ def test_conform_refuses_bad_input_in_one_line(argv: list[str], message: str,
 
 def test_the_kernel_version_maps_to_its_era() -> None:
     assert kernel_era("5.10.0-23-amd64") == ("E3", "5.10.0-23-amd64: alias 5.10")
-    assert kernel_era("6.18.44-fc-v1147") == (
-        "E6", "6.18.44-fc-v1147: no alias for 6.18, the newest alias below it is 6.12")
+    assert kernel_era("6.18.44-fc-v1147") == ("E6", "6.18.44-fc-v1147: alias 6.18")
+    assert kernel_era("6.15.2") == (
+        "E6", "6.15.2: no alias for 6.15, the newest alias below it is 6.12")
     with pytest.raises(ValueError, match="has no MAJOR.MINOR version"):
         kernel_era("bogus")
     with pytest.raises(ValueError, match="older than every version alias"):
@@ -352,8 +363,6 @@ def test_without_root_the_swap_scenarios_skip_saying_why(monkeypatch) -> None:
 # -- traces ---------------------------------------------------------------------------------
 
 def test_a_scenario_trace_becomes_its_stress_program_with_the_interleaving() -> None:
-    import json
-
     path = "traces/E3-S07-wrong_cow.json"
     data = json.loads((ROOT / path).read_text())
     s, policy, notes = from_trace(str(ROOT / path))
@@ -367,8 +376,6 @@ def test_a_scenario_trace_becomes_its_stress_program_with_the_interleaving() -> 
 
 
 def _trace(tmp_path: Path, **fields) -> str:
-    import json
-
     data = {"format": "mcheck-trace", "version": 1, "mcheck": "0.1.0", "model": "cow",
             "model_path": "models/cow", "fingerprint": "0" * 32,
             "params": {"policy": "E6", "budget": "fork=1,pin=1,write=2"},
@@ -380,19 +387,158 @@ def _trace(tmp_path: Path, **fields) -> str:
     return str(path)
 
 
-def test_an_open_search_or_foreign_trace_is_refused_in_one_line(
+def test_a_changed_model_or_foreign_trace_is_refused_in_one_line(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    path = _trace(tmp_path)
+    path = _trace(tmp_path)  # an open-search trace whose model fingerprint does not match
+    assert reproduce_main(["--trace", path, "-o", str(tmp_path / "x.c")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"reproduce: trace {path}: model changed since the trace was "
+                          "written (fingerprint 00000000000000000000000000000000, now ")
+    assert err.endswith("); re-run `mcheck check models/cow ... --export DIR` to regenerate "
+                        "it\n") and err.count("\n") == 1
+    path = _trace(tmp_path, params={"policy": "E6"})
     assert reproduce_main(["--trace", path, "-o", str(tmp_path / "x.c")]) == 2
     assert capsys.readouterr().err == (
-        f"reproduce: trace {path} names no scenario (an open-search trace, params ['budget', "
-        "'policy']); write its interleaving as a scenario with race(...) and use --scenario\n")
+        f"reproduce: trace {path} names no scenario and no budget (params ['policy']); "
+        "export it again with `mcheck check models/cow --scenario NAME --export DIR`\n")
     path = _trace(tmp_path, model="toys")
     assert reproduce_main(["--trace", path, "-o", str(tmp_path / "x.c")]) == 2
     assert capsys.readouterr().err == (
         f"reproduce: trace {path} is of model 'toys', not cow; give a trace of `mcheck check "
-        "models/cow --scenario NAME --export DIR`\n")
+        "models/cow --scenario NAME --export DIR` or `mcheck explore models/cow --budget ... "
+        "--export DIR`\n")
     assert not (tmp_path / "x.c").exists()
+
+
+# -- traces from open search ----------------------------------------------------------------
+
+#: (policy, budget, extra flags, property exported) of the open-search traces tested here.
+E1_CVE = ("E1", "fork=1,get=1,unmap=1,write=2", ("--gup-modes", "ro-slow,ro-fast"),
+          "missed_cow")
+E3_FAST = ("E3", "fork=1,pin=1,write=2", ("--gup-modes", "rw-fast", "--threads", "2"),
+           "wrong_cow")
+
+
+def _explore(tmp_path: Path, spec: tuple) -> str:
+    """Export the first violation of an open search and return its trace file."""
+    from mcheck.cli import main as mcheck_main
+
+    policy, budget, flags, prop = spec
+    out = tmp_path / f"traces-{policy}"
+    assert mcheck_main(["explore", "models/cow", "--policy", policy, "--budget", budget,
+                        *flags, "--export", str(out)]) == 1
+    [path] = [p for p in out.iterdir() if json.loads(p.read_text())["property"] == prop]
+    return str(path)
+
+
+def test_the_e1_cve_trace_from_open_search_becomes_a_sequential_program(
+        tmp_path: Path) -> None:
+    path = _explore(tmp_path, E1_CVE)
+    s, policy, notes = from_trace(path)
+    assert (s.name, policy, s.procs, s.expect) == ("open-E1-missed-cow", "E1", ("P", "C1"),
+                                                   {"E1": "M", "E6": "H"})
+    text = generate(s, policy, None, notes)
+    program = text[text.index(" *   1."):text.index(" * From open-search")]
+    assert program == (" *   1. P: write(0, t1)\n *   2. P: fork(C1)\n"
+                       " *   3. P: get(0, h0, rw=False, fast=False)\n *   4. P: munmap(0)\n"
+                       " *   5. C1: write(0, t2)\n *   6. P: dma_read(h0)\n *\n")
+    assert notes[0] == (f"From open-search trace {path}: missed_cow under E1: h0 (P's get) "
+                        "reads t2, expected t1")
+    assert notes[2:4] == [
+        "11 steps, 5 operations, 0 preempted inside an operation, 0 racing windows (looped)",
+        "The model on this program as a scenario: E1 M, E6 H"]
+    assert notes[5:] == [
+        "  1 P: do_anonymous_page -> f0", "  2 P: write t1: store f0",
+        "  3 P: fork: dup_mmap: mmap_write_lock", "  4 P: fork: copy_present_pte: share",
+        "  5 P: fork: share f0: wrprotect", "  6 P: fork: dup_mmap: mmap_write_unlock",
+        "  7 P: get_user_pages: mmap_read_lock",
+        "  8 P: get_user_pages: follow_page_pte f0 -> h0, mmap_read_unlock",
+        "  9 P: munmap: zap_pte_range: f0", "  10* C1: do_wp_page(write) reuse f0",
+        "  11 C1: write t2: store f0"]
+    assert " * Generated by models/cow/reproduce.py; the model, checking it as a scenario, " \
+           "gives M under E1.\n" in text
+    assert "#define RACES 0\n" in text and "#define DEFAULT_ITERATIONS 1L\n" in text
+    # the vmsplice pipe must hold P's t1: C1's t2 there is the missed COW of the CVE
+    p = plan(s)
+    assert [(c.desc, sorted(c.accept), sorted(c.hist), c.ro_get) for c in p.checks] == [
+        ("P: dma_read(h0): what the device reads", [1], [1], True),
+        ("C1: final view of page 0", [2], [1, 2], False)]
+    assert p.skip == ""
+
+
+def test_an_e3_fork_vs_gup_fast_trace_becomes_a_stress_loop(tmp_path: Path) -> None:
+    path = _explore(tmp_path, E3_FAST)
+    s, policy, notes = from_trace(path)
+    assert (s.name, policy, s.expect) == ("open-E3-wrong-cow", "E3", {"E3": "W", "E6": "H"})
+    text = generate(s, policy, None, notes)
+    program = text[text.index(" *   1."):text.index(" * From open-search")]
+    assert program == (" *   1. P: write(0, t1)\n"
+                       " *   2. race(P: fork(C1), P.1: pin(0, h0, rw=True, fast=True))\n"
+                       " *   3. P: write(0, t2)\n *   4. P.1: dma_read(h0)\n *\n")
+    assert notes[2] == ("13 steps, 4 operations, 2 preempted inside an operation, 1 racing "
+                        "window (looped)")
+    assert [n for n in notes if "*" in n.split(":")[0]] == [
+        "  5* P.1: pin_user_pages_fast: gup_fast: local_irq_save",
+        "  9* P: fork: share f0: wrprotect",
+        "  11* P.1: pin_user_pages_fast: gup_fast: done -> h0 on f0",
+        "  12* P: do_wp_page(write) copy f0 -> f1"]
+    assert "#define RACES 1\n" in text and "#define DEFAULT_ITERATIONS 1000L\n" in text
+
+
+def test_open_search_trace_programs_are_the_same_under_any_hash_seed(tmp_path: Path) -> None:
+    path = _explore(tmp_path, E3_FAST)
+    code = ("import sys; from models.cow.reproduce import from_trace, generate; "
+            f"s, p, n = from_trace({path!r}); sys.stdout.write(generate(s, p, None, n))")
+    outs = {subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                           text=True, check=True,
+                           env={**os.environ, "PYTHONHASHSEED": seed}).stdout
+            for seed in ("0", "1", "12345")}
+    assert len(outs) == 1 and "#define RACES 1" in outs.pop()
+
+
+@needs_cc
+def test_the_open_search_cve_program_passes_and_the_race_loop_holds(tmp_path: Path) -> None:
+    e1 = tmp_path / "e1.c"
+    assert reproduce_main(["--trace", _explore(tmp_path, E1_CVE), "-o", str(e1)]) == 0
+    assert compile_program(e1.read_text(), str(tmp_path / "e1")) == ""
+    out = run_program(str(tmp_path / "e1"))
+    assert (out.letter, out.status, out.detail) == ("H", 0, "0/1")
+    assert out.ktap[2:5] == ("1..2", "ok 1 P: dma_read(h0): what the device reads",
+                             "ok 2 C1: final view of page 0")
+    e3 = tmp_path / "e3.c"
+    assert reproduce_main(["--trace", _explore(tmp_path, E3_FAST), "--iterations", "200",
+                           "-o", str(e3)]) == 0
+    assert compile_program(e3.read_text(), str(tmp_path / "e3")) == ""
+    out = run_program(str(tmp_path / "e3"))
+    if out.letter == "S":
+        pytest.skip(f"io_uring not usable here: {out.detail}")
+    assert (out.letter, out.status, out.detail) == ("H", 0, "0/200")
+    assert "# race: 0/200 iterations reached a bad outcome (missed 0, wrong 0)" in out.ktap
+    assert "# check 1 read: t2 200" in out.ktap  # the pin sees P's t2: no wrong COW on 6.18
+
+
+# -- conform through the mcheck command line ------------------------------------------------
+
+@needs_cc
+def test_mcheck_conform_prints_the_table_rows(capsys: pytest.CaptureFixture[str]) -> None:
+    from mcheck.cli import main as mcheck_main
+
+    status = mcheck_main(["conform", "models/cow", "--scenarios", "S01,CVE-2020-29374,X24,S07",
+                          "--policy", "E6", "--iterations", "50"])
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "Kernel (given --policy E6) -> model policy E6"
+    if "io_uring" in out[9]:
+        pytest.skip(f"io_uring not usable here: {out[9]}")
+    assert out[4:] == [
+        "| scenario | model | kernel | agree | detail |", "|---|---|---|---|---|",
+        "| S01 | H | H | yes | 0/1 |",
+        "| CVE-2020-29374 | H | H | yes | 0/1 |",
+        "| X24 | W | S | skip | gup:get-rw: a R/W FOLL_GET held across later steps needs an "
+        "O_DIRECT read in flight; on 6.x O_DIRECT pins instead (FOLL_PIN via "
+        "iov_iter_extract_pages, v6.5) and completes before the syscall returns |",
+        "| S07 | H | H | yes | 0/50 |",
+        "", "4 scenarios: 3 ran, 3 agree, 0 disagree, 1 skipped"]
+    assert status == 0
 
 
 @needs_cc
