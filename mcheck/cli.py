@@ -156,7 +156,12 @@ def _add_check_options(c: argparse.ArgumentParser) -> None:
                    help="reduce by the model's declared symmetry once z3 has proved it "
                         "(cached): auto falls back to the full search when the proof fails, "
                         "on makes a failed proof an error (default off)")
-    c.add_argument("-q", "--quiet", action="store_true", help="no progress bar on stderr")
+    c.add_argument("--estimate", action="store_true",
+                   help="run a sample of the search (10 s, or the bounds given) and print the "
+                        "states, time and memory the whole search would take, with ranges")
+    c.add_argument("-q", "--quiet", action="store_true",
+                   help="no progress on stderr (a bar on a terminal; elsewhere a status line "
+                        "every 30 s, or MCHECK_PROGRESS_INTERVAL seconds)")
 
 
 def _build_parser() -> _Parser:
@@ -186,7 +191,12 @@ def _build_parser() -> _Parser:
         usage="mcheck explore MODEL_PATH --budget KIND=N,... [model flags] [options]",
         description="Like check, for a model whose threads choose their next operation\n"
                     "from a budget instead of running fixed programs: the search covers\n"
-                    "every choice and every interleaving. The model must take --budget.",
+                    "every choice and every interleaving. The model must take --budget.\n\n"
+                    "A race between two threads of one process is only found when the\n"
+                    "model runs two threads per process (a model's --threads flag, if it\n"
+                    "has one: `mcheck explore MODEL_PATH --help` says). With one thread\n"
+                    "per process such a race cannot happen, and a HOLDS says nothing\n"
+                    "about it.",
         epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
     _add_check_options(e)
 
@@ -217,6 +227,16 @@ def _build_parser() -> _Parser:
     from mcheck.hooks import add_parsers as add_hook_parsers
 
     add_hook_parsers(sub)
+    lp = sub.add_parser(
+        "list", allow_abbrev=False, help="list the names a model offers (its mcheck_list hook)",
+        usage="mcheck list MODEL_PATH [the model's list flags]",
+        description="Print what the model module at MODEL_PATH offers, as the model\n"
+                    "itself lists it (its mcheck_list hook): the names its flags take,\n"
+                    "e.g. its named configurations and fixed programs, with their\n"
+                    "allowed values.",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    lp.add_argument("model_path", metavar="MODEL_PATH")
+    lp.add_argument("hook_args", nargs=argparse.REMAINDER)
     top.set_defaults(check_parser=c, explore_parser=e, compare_parser=cmp)
     return top
 
@@ -392,13 +412,27 @@ def _check_command(args: argparse.Namespace, extras: list[str]) -> int:
         raise UsageError("--dfs works with the exact store and one worker only",
                          "drop --dfs, --workers and --store")
 
-    from mcheck.progress import progress_for
+    from mcheck.progress import interval_from_env, progress_for
     from mcheck.trace import Trace
+
+    try:
+        interval = interval_from_env(os.environ)
+    except ValueError as e:
+        raise UsageError(str(e), "set it to a number of seconds, e.g. 30, or unset it") from e
+    if args.estimate:
+        for flag, given in (("--workers", args.workers > 1), ("--dfs", args.dfs),
+                            ("--json", args.json), ("--all", args.all),
+                            ("--export", args.export), ("--minimal", args.minimal)):
+            if given:
+                raise UsageError(f"--estimate does not combine with {flag}",
+                                 f"drop {flag}: the estimate samples a breadth-first search "
+                                 "with one worker and prints text")
 
     status = EXIT_HOLDS
     doc_models: list[dict[str, Any]] = []
     out = sys.stdout
     stopped = 0  # the exit status of a signal that stopped a search (0: none)
+    results: list[Result] = []  # of the models checked, for the summary line
     try:
         for i, m in enumerate(models):
             label = model_label(m)
@@ -416,7 +450,17 @@ def _check_command(args: argparse.Namespace, extras: list[str]) -> int:
                 continue
             _check_initial_states(m, label)
             canonical, sym = _symmetry(m, args, label)
-            progress = progress_for(args.quiet, label=label)
+            progress = progress_for(args.quiet, label=label, interval=interval)
+            if args.estimate:
+                result = _estimate(m, label, args, bounds, names, canonical, progress)
+                results.append(result)
+                stopped = _SIGNAL_STOPS.get(str(result.stopped_by), 0)
+                code = _STATUS[result.verdict]
+                if _SEVERITY[code] > _SEVERITY[status]:
+                    status = code
+                if stopped:
+                    break
+                continue
             try:
                 result = check(m, strategy="dfs" if args.dfs else "bfs", bounds=bounds,
                                stop_at_first=not args.all, deadlock=args.deadlock,
@@ -437,6 +481,7 @@ def _check_command(args: argparse.Namespace, extras: list[str]) -> int:
                 except (Exception, SystemExit) as e:
                     raise _model_bug(m.name, e,
                                      f"while minimising the traces of {label}") from e
+            results.append(result)
             code = _STATUS[result.verdict]
             if _SEVERITY[code] > _SEVERITY[status]:
                 status = code
@@ -472,6 +517,8 @@ def _check_command(args: argparse.Namespace, extras: list[str]) -> int:
         raise
     if args.json:
         _write_check_doc(args, bounds, stopped or status, doc_models, interrupted=bool(stopped))
+    elif len(models) > 1 and not args.estimate and results:
+        out.write("\n" + _summary_line(results, args.all))
     if stopped:
         what = "SIGTERM" if stopped == EXIT_TERMINATED else "Ctrl-C (SIGINT)"
         out.flush()
@@ -708,6 +755,80 @@ def _print_result(m: Model, label: str, result: Result, traces: dict[str, Any],
         w(f"exported {name}: {f}\n")
 
 
+def _summary_line(results: Sequence[Result], all_: bool) -> str:
+    """One line after several models: how many held, were violated, undetermined; metrics."""
+    held = sum(r.verdict is Verdict.HOLDS for r in results)
+    violated = sum(r.verdict is Verdict.VIOLATED for r in results)
+    undetermined = sum(r.verdict is Verdict.UNDETERMINED for r in results)
+    events = sum(p.count for r in results for p in r.properties.values()
+                 if p.kind is Kind.METRIC and p.count)
+    with_events = sum(any(p.kind is Kind.METRIC and p.count for p in r.properties.values())
+                      for r in results)
+    line = (f"summary: {len(results)} models: {held} held, {violated} violated, "
+            f"{undetermined} undetermined; {events} metric events in {with_events} models")
+    if violated and not all_:
+        line += "; --all shows every violated property of each model"
+    return line + "\n"
+
+
+def _estimate(m: Model, label: str, args: argparse.Namespace, bounds: Bounds,
+              names: list[str] | None, canonical: Any, progress: Any) -> Result:
+    """``--estimate``: sample the search of ``m`` and print what the whole search would cost."""
+    from mcheck.estimate import (
+        DEFAULT_SAMPLE_SECONDS,
+        LevelRecorder,
+        extrapolate,
+        format_estimate,
+    )
+    from mcheck.explore import peak_rss
+
+    given = any(x is not None for x in (bounds.max_states, bounds.max_depth, bounds.timeout,
+                                        bounds.max_memory))
+    sample = bounds if given else Bounds(timeout=DEFAULT_SAMPLE_SECONDS)
+    recorder = LevelRecorder(progress)
+    before = peak_rss()
+    try:
+        result = check(m, bounds=sample, stop_at_first=False, deadlock=args.deadlock,
+                       properties=names, progress=recorder, store=args.store or "exact",
+                       canonical=canonical)
+    except UsageError:
+        raise
+    except (Exception, SystemExit) as e:
+        raise _model_bug(m.name, e, f"while sampling {label}") from e
+    est = extrapolate(recorder.levels, result.states, result.elapsed,
+                      exhausted=result.exhausted, rss_before=before, rss_after=peak_rss())
+    how = _stop_reason(result) if given or result.exhausted else \
+        f"a sample of {DEFAULT_SAMPLE_SECONDS:g}s"
+    sys.stdout.write(format_estimate(label, est, how))
+    found = sorted(p.name for p in result.properties.values()
+                   if p.verdict is Verdict.VIOLATED)
+    if found:
+        sys.stdout.write(f"  the sample already found a violation of {', '.join(found)}: "
+                         "run without --estimate for the trace\n")
+    return result
+
+
+def _list_command(model_path: str, argv: list[str]) -> int:
+    """``mcheck list MODEL_PATH``: the model's ``mcheck_list(argv, prog)`` hook (as hooks.py)."""
+    module = load_module(model_path)
+    hook = getattr(module, "mcheck_list", None)
+    if hook is None:
+        raise UsageError(f"the model module '{model_path}' has no `mcheck_list`",
+                         "`mcheck list` needs a model that lists what it offers (one that "
+                         "defines mcheck_list(argv, prog)); see `mcheck check "
+                         f"{model_path} --help` for its flags")
+    try:
+        status = hook(list(argv), f"mcheck list {model_path}")
+    except ValueError as e:
+        raise UsageError(f"{model_path}: {e}", f"see `mcheck list {model_path} --help`") from e
+    except (Exception, SystemExit) as e:
+        raise _model_bug(model_path, e, "in its mcheck_list") from e
+    if isinstance(status, bool) or not isinstance(status, int):
+        raise UsageError(f"mcheck_list of '{model_path}' returned {status!r}, not an exit "
+                         "status", "return an int from the hook")
+    return status
+
+
 # -- replay and show -------------------------------------------------------------------
 
 
@@ -816,6 +937,8 @@ def _run(argv: Sequence[str] | None, received: list[int]) -> int:
         from mcheck import hooks
 
         return hooks.run(args.command, args.model_path, [*args.hook_args, *extras])
+    if args.command == "list":
+        return _list_command(args.model_path, [*args.hook_args, *extras])
     if extras:
         what = "flag" if extras[0].startswith("-") else "argument"
         raise UsageError(f"unknown {what} '{extras[0]}'",
