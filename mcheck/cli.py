@@ -764,8 +764,11 @@ def _summary_line(results: Sequence[Result], all_: bool) -> str:
                  if p.kind is Kind.METRIC and p.count)
     with_events = sum(any(p.kind is Kind.METRIC and p.count for p in r.properties.values())
                       for r in results)
+    cut = any(p.kind is Kind.METRIC and p.count and p.verdict is not Verdict.HOLDS
+              for r in results for p in r.properties.values())
     line = (f"summary: {len(results)} models: {held} held, {violated} violated, "
-            f"{undetermined} undetermined; {events} metric events in {with_events} models")
+            f"{undetermined} undetermined; {events} metric events in {with_events} models"
+            + (" (at least: a search was cut short)" if cut else ""))
     if violated and not all_:
         line += "; --all shows every violated property of each model"
     return line + "\n"
@@ -795,10 +798,15 @@ def _estimate(m: Model, label: str, args: argparse.Namespace, bounds: Bounds,
         raise
     except (Exception, SystemExit) as e:
         raise _model_bug(m.name, e, f"while sampling {label}") from e
+    if result.stopped_by == "violation":  # every property violated: the search ends there
+        sys.stdout.write(f"{label}: the sample violated every property after {result.states} "
+                         f"states, {result.elapsed:.2f}s; the search ends there too, so there "
+                         "is nothing to extrapolate\n")
+        return result
     est = extrapolate(recorder.levels, result.states, result.elapsed,
                       exhausted=result.exhausted, rss_before=before, rss_after=peak_rss())
-    how = _stop_reason(result) if given or result.exhausted else \
-        f"a sample of {DEFAULT_SAMPLE_SECONDS:g}s"
+    how = (f"a sample of {DEFAULT_SAMPLE_SECONDS:g}s" if result.stopped_by == "time"
+           and not given else _stop_reason(result))
     sys.stdout.write(format_estimate(label, est, how))
     found = sorted(p.name for p in result.properties.values()
                    if p.verdict is Verdict.VIOLATED)
