@@ -110,7 +110,16 @@ class Policy:
         if unknown:
             raise ValueError(
                 f"unknown policy switch {unknown[0]!r}; known switches: {', '.join(SWITCHES)}")
-        p = dataclasses.replace(self, **changes)
+        labels = {k: changes[k] for k in ("name", "kernels", "summary") if k in changes}
+        switched = {k: v for k, v in changes.items() if k in SWITCHES}
+        if switched and "kernels" not in labels:
+            # a derived policy is no kernel: say what it starts from and what it changes,
+            # so that a diagram does not describe it as the era it came from
+            what = ", ".join(f"{k}={_label_value(v)}" for k, v in switched.items())
+            labels["kernels"] = f"{self.name} with {what}"
+            if "summary" not in labels:
+                labels["summary"] = f"{self.name} ({self.kernels}) with {what}"
+        p = dataclasses.replace(self, **{**changes, **labels})
         p.validate()
         return p
 
@@ -143,6 +152,13 @@ class Policy:
                     src.encode(), digest_size=6).hexdigest()
             out[name] = v
         return out
+
+
+def _label_value(value: Any) -> str:
+    """A switch value as a label shows it: a function by its name, a string bare."""
+    if callable(value):
+        return str(getattr(value, "__name__", "function"))
+    return str(value)
 
 
 SWITCHES = tuple(f.name for f in dataclasses.fields(Policy)
