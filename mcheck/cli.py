@@ -220,6 +220,10 @@ def _build_parser() -> _Parser:
     s.add_argument("--lanes", action="store_true",
                    help="print the generic lanes even when the model draws its own diagram")
     s.add_argument("--svg", metavar="OUT.svg", help="also write the trace as an SVG picture")
+    s.add_argument("--cpus", action="store_true",
+                   help="head the lanes CPU 0, CPU 1, ... with the thread names under them")
+    s.add_argument("--no-state", action="store_true",
+                   help="leave out the lines of state each step changed")
 
     from mcheck.commands import add_parsers
 
@@ -883,7 +887,7 @@ def _replay_command(args: argparse.Namespace) -> int:
 
 
 def _show_command(args: argparse.Namespace) -> int:
-    from mcheck.render import count_preemptions, render, steps
+    from mcheck.render import count_preemptions, own_diagram, render, steps
 
     trace, model = load_for_trace(args)
     res = replay_trace(trace, model)
@@ -902,16 +906,19 @@ def _show_command(args: argparse.Namespace) -> int:
             what = "witness" if trace.kind == "metric" else "VIOLATED"
             footer = None if res.reproduced else f"note: {res.message}"
             title = f"{model_label(model)}: {trace.property} {what}{msg}"
-            own = None if args.lanes else model.render_trace(res.path, trace.property,
-                                                              res.message or trace.message)
+            own = None if args.lanes else own_diagram(
+                model, res.path, trace.property, res.message or trace.message,
+                cpus=args.cpus, state=not args.no_state)
             if own is not None:
                 sys.stdout.write(own + (f"{footer}\n" if footer else ""))
             else:
-                sys.stdout.write(render(model, res.path, footer=footer, title=title))
+                sys.stdout.write(render(model, res.path, footer=footer, title=title,
+                                        cpus=args.cpus, state=not args.no_state))
             if args.svg:
                 from mcheck.svg import render_svg
 
-                text = render_svg(model, res.path, title=title, footer=footer)
+                text = render_svg(model, res.path, title=title, footer=footer,
+                                  mark=f"{trace.property} {what.lower()}")
                 try:
                     with open(args.svg, "w", encoding="ascii") as f:
                         f.write(text)

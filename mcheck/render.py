@@ -12,15 +12,18 @@ depend on the terminal.
 
 from __future__ import annotations
 
+import inspect
+import re
 import textwrap
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from mcheck.errors import UsageError
 from mcheck.explore import Path
 from mcheck.model import Model
 
-__all__ = ["Step", "count_preemptions", "render", "steps"]
+__all__ = ["Step", "count_preemptions", "own_diagram", "render", "steps"]
 
 WIDTH = 100
 _STEP_COL = 6
@@ -106,13 +109,69 @@ def _lanes(model: Model, found: Sequence[str]) -> list[str]:
 
 
 def _wrap(text: str, width: int, indent: str = "") -> list[str]:
-    return textwrap.wrap(text, width=width, initial_indent=indent,
-                         subsequent_indent=indent + "  ", break_long_words=True,
-                         break_on_hyphens=False) or [""]
+    """``text`` in lines of at most ``width`` columns, broken between phrases where possible.
+
+    A phrase ends after a ``:``, ``,`` or ``;`` or before a ``(`` at a space
+    (``T0.pc:``, ``0 -> 1,``); it moves to the next line whole.  Only a phrase
+    longer than a line is broken between words, and a word longer than a line
+    inside it.
+    """
+    cont = indent + "  "
+    lines: list[str] = []
+    cur = indent
+    for phrase in re.split(r"(?<=[:,;]) | (?=\()", text):
+        empty = cur.strip() == ""
+        joined = cur + ("" if empty else " ") + phrase
+        if len(joined) <= width:
+            cur = joined
+            continue
+        if not empty:
+            lines.append(cur)
+            cur = cont
+        if len(cur) + len(phrase) <= width:
+            cur += phrase
+            continue
+        pieces = textwrap.wrap(phrase, width=width, initial_indent=cur, subsequent_indent=cont,
+                               break_long_words=True, break_on_hyphens=False) or [cur]
+        lines.extend(pieces[:-1])
+        cur = pieces[-1]
+    lines.append(cur)
+    return lines
+
+
+def own_diagram(model: Model, path: Path, prop: str, message: str, *, cpus: bool = False,
+                state: bool = True) -> str | None:
+    """The model's own drawing of ``path`` (:meth:`Model.render_trace`), or None.
+
+    ``cpus`` and ``state=False`` (``mcheck show --cpus --no-state``) are passed
+    to ``render_trace`` as keyword arguments only when asked for; a model whose
+    ``render_trace`` does not take them is refused with a one-line error rather
+    than drawn without them (a model that draws nothing returns None, and the
+    generic lanes of :func:`render` take the options).
+    """
+    options: dict[str, bool] = {}
+    if cpus:
+        options["cpus"] = True
+    if not state:
+        options["state"] = False
+    plain = model.render_trace(path, prop, message)
+    if not options or plain is None:  # no options, or no own drawing: the lanes take them
+        return plain
+    params = inspect.signature(model.render_trace).parameters
+    if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        missing = [k for k in options if k not in params]
+        if missing:
+            flags = ", ".join("--cpus" if k == "cpus" else "--no-state" for k in missing)
+            raise UsageError(f"model '{model.name}' draws its own diagram, and its "
+                             f"render_trace() takes no {', '.join(missing)} (for {flags})",
+                             "add --lanes for the generic lanes, or give the model's "
+                             "render_trace() the keyword arguments cpus and state")
+    return model.render_trace(path, prop, message, **options)
 
 
 def render(model: Model, path: Path, *, title: str | None = None,
-           footer: str | None = None, width: int = WIDTH) -> str:
+           footer: str | None = None, width: int = WIDTH, cpus: bool = False,
+           state: bool = True) -> str:
     """Render ``path`` of ``model`` as plain text, one lane per thread.
 
     Parameters
@@ -123,8 +182,14 @@ def render(model: Model, path: Path, *, title: str | None = None,
         A last line.
     width:
         The width to fit the lanes in; cells that do not fit are wrapped.
+    cpus:
+        Head the lanes ``CPU 0``, ``CPU 1``, ... with the thread names under them.
+    state:
+        False leaves out each step's explanation lines (what it changed).
     """
     rows = steps(model, path)
+    if not state:
+        rows = [Step(r.index, r.thread, r.action, (), r.preemption) for r in rows]
     lanes = _lanes(model, [r.thread for r in rows])
     n_pre = sum(r.preemption for r in rows)
     out: list[str] = []
@@ -140,7 +205,8 @@ def render(model: Model, path: Path, *, title: str | None = None,
     if rows:
         avail = width - _STEP_COL - _GAP * (len(lanes) - 1)
         cap = max(_MIN_LANE, avail // max(1, len(lanes)))
-        need = {lane: len(lane) for lane in lanes}
+        need = {lane: max(len(lane), len(f"CPU {k}") if cpus else 0)
+                for k, lane in enumerate(lanes)}
         for r in rows:
             w = max([len(r.action)] + [len(x) + 2 for x in r.lines])
             need[r.thread] = max(need[r.thread], w)
@@ -156,6 +222,8 @@ def render(model: Model, path: Path, *, title: str | None = None,
             return "".join(parts).rstrip()
 
         out.append("")
+        if cpus:
+            out.append(line("", {i: f"CPU {i}"[:widths[i]] for i in range(len(lanes))}))
         out.append(line("step", {i: lane[:widths[i]] for i, lane in enumerate(lanes)}))
         out.append(line("----", {i: "-" * w for i, w in enumerate(widths)}))
         for r in rows:

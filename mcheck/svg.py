@@ -2,7 +2,12 @@
 
 The picture carries what the text renderer (:mod:`mcheck.render`) shows:
 each step's action in its thread's lane with the model's explanation lines
-under it, preempting steps marked, a title and a footer.  It is written by
+under it, preempting steps marked, a title and a footer.  The last step, the
+one at which the property fails (or the metric event happens), is drawn in
+red and labelled (``mark``).  A model that keeps internal fields in its
+:meth:`Model.annotate` lines (an oracle's ghost values, say) can give the
+picture the lines people should see with a ``trace_notes(state, action,
+next_state)`` method, or a caller can pass ``notes``.  It is written by
 hand (plain SVG 1.1, monospace text, no script, no external resources), so
 it needs no drawing library and the same path always gives the same bytes.
 """
@@ -10,11 +15,13 @@ it needs no drawing library and the same path always gives the same bytes.
 from __future__ import annotations
 
 import textwrap
+from collections.abc import Callable, Sequence
+from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
 from mcheck.explore import Path
 from mcheck.model import Model
-from mcheck.render import steps
+from mcheck.render import Step, steps
 
 __all__ = ["render_svg"]
 
@@ -43,10 +50,26 @@ def _px(x: float) -> str:
     return str(int(round(x)))
 
 
+Notes = Callable[[Any, Any, Any], Sequence[str] | None]
+
+
 def render_svg(model: Model, path: Path, *, title: str | None = None,
-               footer: str | None = None) -> str:
-    """The SVG document of ``path`` of ``model``."""
+               footer: str | None = None, mark: str | None = "violated here",
+               notes: Notes | None = None) -> str:
+    """The SVG document of ``path`` of ``model``.
+
+    ``mark`` labels the last step (None: no mark).  ``notes(state, action,
+    next_state)`` gives a step's explanation lines (None: the model's
+    ``trace_notes`` if it has one, else the lines of :func:`mcheck.render.steps`).
+    """
     rows = steps(model, path)
+    notes = notes if notes is not None else getattr(model, "trace_notes", None)
+    if notes is not None:
+        rows = [Step(r.index, r.thread, r.action,
+                     tuple(_ascii(str(x)) for x in notes(path.states[i], path.actions[i],
+                                                         path.states[i + 1]) or ()),
+                     r.preemption)
+                for i, r in enumerate(rows)]
     order = [str(t) for t in model.threads()]
     lanes = [t for t in order if any(r.thread == t for r in rows)]
     for r in rows:
@@ -63,7 +86,8 @@ def render_svg(model: Model, path: Path, *, title: str | None = None,
     for lane in lanes:
         x0[lane] = x
         x += lane_w[lane] + _LANE_GAP
-    width = max(x - _LANE_GAP + _MARGIN, 360)
+    room = (len(mark) + 4) * _CHAR if mark is not None and rows else 0  # for the mark
+    width = max(x - _LANE_GAP + _MARGIN + room, 360)
     text_chars = int((width - 2 * _MARGIN) / _CHAR)
     out: list[str] = []
     y = _MARGIN
@@ -91,12 +115,18 @@ def render_svg(model: Model, path: Path, *, title: str | None = None,
         lane = r.thread
         w = chars[lane]
         text = _wrap(r.action, w)
-        notes = [x for line in r.lines for x in _wrap(line, w, "  ")]
-        h = (len(text) + len(notes)) * _LINE + _PAD
-        stroke = "#c0392b" if r.preemption else "#888"
+        below = [x for line in r.lines for x in _wrap(line, w, "  ")]
+        h = (len(text) + len(below)) * _LINE + _PAD
+        last = mark is not None and r.index == len(rows)
+        stroke = "#c0392b" if r.preemption or last else "#888"
+        thick = (" stroke-width=" + quoteattr("3" if last else "2")
+                 if r.preemption or last else "")
         boxes.append(f'<rect x="{_px(x0[lane])}" y="{_px(y)}" width="{_px(lane_w[lane])}" '
-                     f'height="{_px(h)}" fill="#fff" stroke="{stroke}"'
-                     f'{" stroke-width=" + quoteattr("2") if r.preemption else ""}/>')
+                     f'height="{_px(h)}" fill="{"#fdecea" if last else "#fff"}" '
+                     f'stroke="{stroke}"{thick}/>')
+        if last:
+            boxes.append(f'<text x="{_px(x0[lane] + lane_w[lane] + 6)}" y="{_px(y + _LINE)}" '
+                         f'fill="#c0392b" font-weight="bold">&lt;- {escape(_ascii(mark))}</text>')
         label = f"{r.index}{'*' if r.preemption else ''}"
         colour = ' fill="#c0392b"' if r.preemption else ""
         boxes.append(f'<text x="{_MARGIN + _STEP_COL - 8}" y="{_px(y + _LINE)}" '
@@ -106,7 +136,7 @@ def render_svg(model: Model, path: Path, *, title: str | None = None,
             ty += _LINE
             boxes.append(f'<text x="{_px(x0[lane] + _PAD)}" y="{_px(ty)}">{escape(line)}'
                          "</text>")
-        for line in notes:
+        for line in below:
             ty += _LINE
             boxes.append(f'<text x="{_px(x0[lane] + _PAD)}" y="{_px(ty)}" fill="#555">'
                          f"{escape(line)}</text>")

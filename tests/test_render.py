@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from examples.toys import Ladder, LostUpdate, Philosophers
 from mcheck import check
 from mcheck.explore import Path
@@ -82,3 +84,76 @@ def test_empty_path():
     s0 = m.initial_states()[0]
     text = render(m, Path((s0,), ()))
     assert text.startswith("0 steps, 0 threads, 0 preemptions")
+
+
+LOST_UPDATE_FOR_MAIL = """\
+4 steps, 2 threads, 2 preemptions (marked *)
+initial: x=0, T0.pc=0, T0.tmp=0, T1.pc=0, T1.tmp=0
+
+      CPU 0  CPU 1
+step  T0     T1
+----  -----  -----
+   1  T0
+   2*        T1
+   3* T0
+   4         T1
+"""
+
+
+def test_cpus_and_no_state():
+    m = LostUpdate()
+    assert render(m, _path(m, "final_x_is_2"), cpus=True, state=False) == LOST_UPDATE_FOR_MAIL
+
+
+def test_cells_break_between_phrases():
+    class Wordy(LostUpdate):
+        def annotate(self, state, action, next_state):
+            return ["page_try_dup_anon_rmap: not pinned, share"]
+
+    m = Wordy()
+    lines = render(m, _path(m, "final_x_is_2"), width=80).splitlines()
+    first = lines.index("   1  T0")
+    assert lines[first + 1:first + 3] == ["        page_try_dup_anon_rmap:",
+                                          "          not pinned, share"]
+
+
+class _Drawn(LostUpdate):
+    def render_trace(self, path, prop, message):
+        return "drawn\n"
+
+
+class _DrawnWithOptions(LostUpdate):
+    def render_trace(self, path, prop, message, *, cpus=False, state=True):
+        return f"drawn cpus={cpus} state={state}\n"
+
+
+def test_own_diagram_passes_the_options_only_to_a_model_that_takes_them():
+    from mcheck.errors import UsageError
+    from mcheck.render import own_diagram
+
+    p = _path(LostUpdate(), "final_x_is_2")
+    assert own_diagram(_Drawn(), p, "final_x_is_2", "") == "drawn\n"
+    assert own_diagram(_DrawnWithOptions(), p, "final_x_is_2", "", cpus=True,
+                       state=False) == "drawn cpus=True state=False\n"
+    assert own_diagram(LostUpdate(), p, "final_x_is_2", "", cpus=True) is None
+    with pytest.raises(UsageError) as e:
+        own_diagram(_Drawn(), p, "final_x_is_2", "", cpus=True, state=False)
+    assert e.value.cause == (
+        "model 'lost-update' draws its own diagram, and its render_trace() takes no cpus, "
+        "state (for --cpus, --no-state)")
+    assert e.value.fix == ("add --lanes for the generic lanes, or give the model's "
+                           "render_trace() the keyword arguments cpus and state")
+
+
+def test_show_cpus_no_state_from_the_command_line(tmp_path, capsys):
+    from mcheck.cli import main
+    from mcheck.trace import Trace
+
+    m = LostUpdate()
+    r = check(m).properties["final_x_is_2"]
+    f = tmp_path / "t.json"
+    Trace.from_path(m, r.path, r, "examples/toys.py").save(f)
+    assert main(["show", str(f), "--cpus", "--no-state"]) == 0
+    out = capsys.readouterr().out
+    assert out == ("lost-update toy=lost-update: final_x_is_2 VIOLATED: x = 1 at the end\n"
+                   + LOST_UPDATE_FOR_MAIL)

@@ -19,17 +19,18 @@ steps per actor, (P1) ... (Pn), and an ``interleaving:`` line.
 
 from __future__ import annotations
 
+import re
 import textwrap
 from typing import TYPE_CHECKING
 
-from .vm import ALIVE, UNBORN
+from .vm import ALIVE, NONE, UNBORN
 
 if TYPE_CHECKING:
     from mcheck import Path
 
     from .model import CowBase
 
-__all__ = ["WIDTH", "render"]
+__all__ = ["WIDTH", "kernel_notes", "render", "wrap"]
 
 WIDTH = 75
 _MARGIN = 2
@@ -109,7 +110,69 @@ def _comments(lines: list[str]) -> list[str]:
     return out
 
 
-def _rows(m: CowBase, path: Path) -> list[tuple[str, int, list[tuple[int, str]]]]:
+def _why(m: CowBase, state: tuple, ti: int, event: str) -> str:
+    """Why a decision step went the way it did, from the state it started in; "" if no decision.
+
+    Fork: copy_present_pte() shares or copies (70e806e4e645: only when the parent has
+    pinned and page_count >= GUP_PIN_COUNTING_BIAS); page_try_dup_anon_rmap() (E6)
+    copies only an exclusive maybe-pinned page.  Write fault: do_wp_page() reuses by
+    mapcount (E1/E2), by page_count (E3t-E5) or by PageAnonExclusive (E6).  The values
+    are those the step saw on entry; the E5 test drains the LRU pagevec first, so its
+    page_count is the one before the drain.
+    """
+    pol = m.policy
+    frames, procs = state[0], state[2]
+    p = m.thread_proc[ti]
+    hp = procs[p][6]
+    bias = m.cfg.bias
+    if event.startswith(("copy_present_pte: share", "copy_present_page: maybe pinned",
+                         "page_try_dup_anon_rmap")):
+        v = (state[4][ti][1] - 1) // 2
+        pte = procs[p][1][v]
+        ref, _mapc, _lru, _sc, ae = frames[pte[1]][:5]
+        pinned_by_count = ref >= bias
+        if event.startswith("page_try_dup_anon_rmap"):
+            if not ae:
+                return "(not PageAnonExclusive)"
+        elif not pol.fork_early_copy:
+            return "(no early copy before 5.9)"
+        if pol.fork_needs_has_pinned and not hp:
+            return "(has_pinned == 0)"
+        if not pinned_by_count:
+            return f"(page_count {ref} < bias {bias})"
+        return f"(page_count {ref} >= bias {bias})"
+    if event.startswith("do_wp_page("):
+        words = event.split()
+        f = int(words[2][1:]) if len(words) > 2 and words[2][1:].isdigit() else None
+        if f is None:
+            return ""
+        ref, mapc, _lru, sc, ae = frames[f][:5]
+        rule = pol.wp_reuse
+        if callable(rule):
+            return f"({getattr(rule, '__name__', 'wp_reuse')}() decided)"
+        if rule == "anon_exclusive" and ae:
+            return "(PageAnonExclusive)"
+        lead = "not PageAnonExclusive, " if rule == "anon_exclusive" else ""
+        if rule == "mapcount":
+            swc = state[1][sc][0] if sc != NONE else 0
+            return f"(mapcount {mapc} + swapcount {swc})" if swc else f"(mapcount {mapc})"
+        if rule == "page_count":
+            return f"(page_count {ref}, mapcount {mapc})"
+        return f"({lead}page_count {ref} before the drain)"
+    return ""
+
+
+def kernel_notes(m: CowBase, state: tuple, action: tuple, next_state: tuple) -> list[str]:
+    """What a step changed in kernel state, for pictures (``mcheck.svg``'s ``notes``).
+
+    The model's ``annotate()`` lines without the oracle's ghost values (``L0``),
+    as the text diagram shows them, without its ``//``.
+    """
+    return [c[3:] for c in _comments(m.annotate(state, action, next_state))]
+
+
+def _rows(m: CowBase, path: Path, state_lines: bool = True
+          ) -> list[tuple[str, int, list[tuple[int, str]]]]:
     """Per step: (thread, step index, [(indent level, text), ...])."""
     from .model import LRU
 
@@ -120,7 +183,7 @@ def _rows(m: CowBase, path: Path) -> list[tuple[str, int, list[tuple[int, str]]]
         s, t = path.states[i], path.states[i + 1]
         name = a[0]
         lines: list[tuple[int, str]] = []
-        notes = _comments(m.annotate(s, a, t))
+        notes = _comments(m.annotate(s, a, t)) if state_lines else []
         if name == LRU:
             lines.append((0, f"{a[1]}()"))
             lines.extend((2, c) for c in notes)
@@ -132,7 +195,9 @@ def _rows(m: CowBase, path: Path) -> list[tuple[str, int, list[tuple[int, str]]]
             op = a[2][0]
         if not busy.get(name):
             lines.append((0, _header(m, s, op)))
-        lines.append((2, _event(a[1])))
+        event = _event(a[1])
+        why = _why(m, s, ti, event)
+        lines.append((2, f"{event} {why}" if why else event))
         lines.extend((4, c) for c in notes)
         before, after = s[4][ti], t[4][ti]
         if scripted:  # a finished operation moves the program counter
@@ -143,12 +208,44 @@ def _rows(m: CowBase, path: Path) -> list[tuple[str, int, list[tuple[int, str]]]
     return out
 
 
-def _wrap(text: str, width: int, indent: int) -> list[str]:
+def _phrases(text: str) -> list[str]:
+    """``text`` cut after each ``:``, ``,`` or ``;`` and before each ``(`` at a space.
+
+    These are the units of a line: ``page_try_dup_anon_rmap:``, ``not pinned,``,
+    ``share``, ``(has_pinned == 0)``.
+    """
+    return re.split(r"(?<=[:,;]) | (?=\()", text)
+
+
+def wrap(text: str, width: int, indent: int) -> list[str]:
+    """``text`` in lines of at most ``width`` columns, broken between phrases where possible.
+
+    A phrase (``not pinned``, ``ref 2->3``) moves to the next line whole; only a phrase
+    longer than a line is broken between its words (and a word longer than a line
+    inside it).
+    """
     pad = " " * indent
     cont = pad + ("   " if text.startswith("//") else "  ")
-    return textwrap.wrap(_ascii(text), width=width, initial_indent=pad,
-                         subsequent_indent=cont, break_long_words=True,
-                         break_on_hyphens=False) or [pad]
+    lines: list[str] = []
+    cur = pad
+    for phrase in _phrases(_ascii(text)):
+        empty = cur.strip() == ""
+        joined = cur + ("" if empty else " ") + phrase
+        if len(joined) <= width:
+            cur = joined
+            continue
+        if not empty:
+            lines.append(cur)
+            cur = cont
+        if len(cur) + len(phrase) <= width:
+            cur += phrase
+            continue
+        pieces = textwrap.wrap(phrase, width=width, initial_indent=cur, subsequent_indent=cont,
+                               break_long_words=True, break_on_hyphens=False) or [cur]
+        lines.extend(pieces[:-1])
+        cur = pieces[-1]
+    lines.append(cur)
+    return lines
 
 
 def _lanes(m: CowBase, rows: list) -> list[str]:
@@ -191,10 +288,15 @@ def _verdict(prop: str, message: str) -> list[str]:
                          subsequent_indent=" " * _MARGIN + "//   ", break_on_hyphens=False)
 
 
-def _columns(rows: list, lanes: list[str]) -> list[str] | None:
-    """The lane layout, or None when the lanes do not fit in WIDTH columns."""
+def _columns(rows: list, lanes: list[str], cpus: bool = False) -> list[str] | None:
+    """The lane layout, or None when the lanes do not fit in WIDTH columns.
+
+    With ``cpus`` the lanes are headed ``CPU 0``, ``CPU 1``, ... with the thread
+    names under them, as the race comments of kernel commits are.
+    """
     avail = WIDTH - _MARGIN - _GAP * (len(lanes) - 1)
-    need = {lane: len(lane) for lane in lanes}
+    need = {lane: max(len(lane), len(f"CPU {k}") if cpus else 0)
+            for k, lane in enumerate(lanes)}
     for name, _i, lines in rows:
         for level, text in lines:
             if not text.startswith("//"):
@@ -212,23 +314,25 @@ def _columns(rows: list, lanes: list[str]) -> list[str] | None:
         col[lane] = x
         x += width[lane] + _GAP
     out = []
+    cpu = ""
     line = ""
     under = ""
-    for lane in lanes:
+    for k, lane in enumerate(lanes):
+        cpu = cpu.ljust(col[lane]) + f"CPU {k}"
         line = line.ljust(col[lane]) + lane
-        under = under.ljust(col[lane]) + "-" * len(lane)
-    out += [line.rstrip(), under.rstrip()]
+        under = under.ljust(col[lane]) + "-" * max(len(lane), len(f"CPU {k}") if cpus else 0)
+    out += ([cpu.rstrip()] if cpus else []) + [line.rstrip(), under.rstrip()]
     for name, _i, lines in rows:
         c, w = col[name], width[name]
         for level, text in lines:
             # a row holds one lane only: comments may run on to the right margin
             room = WIDTH - c if text.startswith("//") else w
-            for piece in _wrap(text, room, level):
+            for piece in wrap(text, room, level):
                 out.append((" " * c + piece).rstrip())
     return out
 
 
-def _listing(rows: list, lanes: list[str]) -> list[str]:
+def _listing(rows: list, lanes: list[str], cpus: bool = False) -> list[str]:
     """The rmap.h style: numbered steps per actor, then the interleaving."""
     tags: dict[str, str] = {}
     used: set[str] = set()
@@ -245,14 +349,15 @@ def _listing(rows: list, lanes: list[str]) -> list[str]:
         label[i] = f"{tags[name]}{count[name]}"
     out = []
     for lane in lanes:
-        out.append(" " * _MARGIN + f"{lane}:")
+        head = f"CPU {lanes.index(lane)} ({lane})" if cpus else lane
+        out.append(" " * _MARGIN + f"{head}:")
         for name, i, lines in rows:
             if name != lane:
                 continue
             tag = f"({label[i]}) "
             first = True
             for level, text in lines:
-                for j, piece in enumerate(_wrap(text, WIDTH - _MARGIN - 1 - len(tag), level)):
+                for j, piece in enumerate(wrap(text, WIDTH - _MARGIN - 1 - len(tag), level)):
                     lead = tag if first and j == 0 else " " * len(tag)
                     out.append((" " * (_MARGIN + 1) + lead + piece).rstrip())
                 first = False
@@ -263,17 +368,23 @@ def _listing(rows: list, lanes: list[str]) -> list[str]:
     return out
 
 
-def render(m: CowBase, path: Path, prop: str, message: str) -> str:
-    """The race diagram of ``path``, a counterexample (or witness) of ``prop``."""
+def render(m: CowBase, path: Path, prop: str, message: str, *, cpus: bool = False,
+           state: bool = True) -> str:
+    """The race diagram of ``path``, a counterexample (or witness) of ``prop``.
+
+    ``cpus`` heads the lanes ``CPU 0``, ``CPU 1``, ... with the thread names under
+    them; ``state=False`` leaves out the ``//`` lines of what each step changed (the
+    verdict line stays).
+    """
     from mcheck.render import count_preemptions
 
-    rows = _rows(m, path)
+    rows = _rows(m, path, state)
     lanes = _lanes(m, rows)
     out = _title(m, path, count_preemptions(m, path))
     out.append(" " * _MARGIN + _initial(m, path.states[0]))
     out.append("")
-    body = _columns(rows, lanes)
-    out.extend(body if body is not None else _listing(rows, lanes))
+    body = _columns(rows, lanes, cpus)
+    out.extend(body if body is not None else _listing(rows, lanes, cpus))
     out.append("")
     out.extend(_verdict(prop, message))
     return "\n".join(line.rstrip() for line in out) + "\n"
