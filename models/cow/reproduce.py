@@ -45,12 +45,11 @@ from mcheck.trace import Trace, TraceError, load
 from .catalogue import SCENARIOS
 from .model import LRU, OP_NAMES
 from .open import OpenCowModel, format_budget
-from .scenario import Op, Race, Scenario, race, scenario
+from .scenario import Op, Scenario, validate
 from .syscalls import HELPERS, gup_variant, realise
 
-__all__ = ["Check", "Plan", "plan", "steps_of", "generate", "from_trace", "from_open_trace",
-           "main",
-           "DEFAULT_ITERATIONS"]
+__all__ = ["Check", "Plan", "plan", "steps_of", "is_race", "generate", "from_trace",
+           "from_open_trace", "main", "DEFAULT_ITERATIONS"]
 
 #: Iterations of a scenario with a race when argv[1] does not say.
 DEFAULT_ITERATIONS = 1000
@@ -96,25 +95,64 @@ def steps_of(s: Scenario) -> list[list[tuple[int, Op]]]:
 
     ``scenario()`` gives every operation of one step the same snapshot of
     completed operations (less its own thread's): a step is the set of
-    next operations whose ``after`` equals the current snapshot.
+    next operations whose ``after`` equals the current snapshot.  In a race
+    (two threads or more) a thread may run several operations in a row,
+    each with that same snapshot (a window rebuilt from an open-search
+    trace): they join the step in their thread's order.  After a race no
+    sequential operation has that snapshot, since another thread of the race
+    completed an operation.
     """
     n = len(s.programs)
     done = [0] * n
     out: list[list[tuple[int, Op]]] = []
     while any(done[t] < len(s.programs[t]) for t in range(n)):
         group = []
+        snaps = {}
         for t in range(n):
             if done[t] < len(s.programs[t]):
                 op = s.programs[t][done[t]]
-                snap = tuple((i, d) for i, d in enumerate(done) if d and i != t)
-                if op.after == snap:
+                snaps[t] = tuple((i, d) for i, d in enumerate(done) if d and i != t)
+                if op.after == snaps[t]:
                     group.append((t, op))
         if not group:
             raise ValueError(f"scenario {s.name}: its programs do not form a sequence of steps;"
                              " build it with scenario()")
+        if len(group) > 1:
+            for t in [t for t, _op in group]:
+                k = done[t] + 1
+                while k < len(s.programs[t]) and s.programs[t][k].after == snaps[t]:
+                    group.append((t, s.programs[t][k]))
+                    k += 1
         for t, _op in group:
             done[t] += 1
         out.append(group)
+    return out
+
+
+def is_race(group: Sequence[tuple[int, Op]]) -> bool:
+    """Whether a step runs operations of two threads or more concurrently."""
+    return len({t for t, _op in group}) > 1
+
+
+def _serialisations(group: list[tuple[int, Op]]) -> list[tuple[tuple[int, int, Op], ...]]:
+    """Every order of a step's operations that keeps each thread's own order.
+
+    Each operation comes as (position in the step, thread, op).
+    """
+    items = [(j, t, op) for j, (t, op) in enumerate(group)]
+    if not is_race(group):
+        return [tuple(items)]
+    out = []
+    for perm in itertools.permutations(items):
+        last: dict[int, int] = {}
+        ok = True
+        for j, t, _op in perm:
+            if last.get(t, -1) > j:
+                ok = False
+                break
+            last[t] = j
+        if ok:
+            out.append(perm)
     return out
 
 
@@ -228,7 +266,7 @@ def plan(s: Scenario) -> Plan:
         raise ValueError(f"scenario {s.name}: {len(s.tokens)} tokens; a reproducer handles "
                          "at most 62")
     steps = steps_of(s)
-    races = sum(1 for g in steps if len(g) > 1)
+    races = sum(1 for g in steps if is_race(g))
     # the handle variants, and what cannot be realised here
     variant: dict[str, str] = {}
     maker: dict[str, int] = {}
@@ -265,14 +303,14 @@ def plan(s: Scenario) -> Plan:
             if op.kind == "exit" and p not in children and not skip:
                 skip = (f"exit() of {s.procs[p]}, which the harness started: the program "
                         "could not observe anything after it")
-            if op.kind == "exit" and len(group) > 1 and not skip:
+            if op.kind == "exit" and is_race(group) and not skip:
                 skip = "exit() inside a race cannot be waited for"
             if op.kind == "exit" and any(th[1] == p and th[0] != s.procs[p]
                                          for th in s.threads) and not skip:
                 skip = (f"exit() of {s.procs[p]} ends its other threads; the model lets "
                         "them run on")
     # ghost runs: one per serialisation of each race step
-    orders = [list(itertools.permutations(g)) if len(g) > 1 else [tuple(g)] for g in steps]
+    orders = [_serialisations(g) for g in steps]
     accept: dict[tuple[int, int], set[int]] = {}
     hist: dict[tuple[int, int], set[int]] = {}
     meta: dict[tuple[int, int], tuple[int, bool]] = {}
@@ -282,10 +320,10 @@ def plan(s: Scenario) -> Plan:
     for combo in itertools.product(*orders):
         g = _Ghost(s)
         for i, group in enumerate(combo):
-            for t, op in group:
+            for j, t, op in group:
                 got = g.run(t, op)
                 if got is not None:
-                    key = (i, t)
+                    key = (i, j)
                     accept.setdefault(key, set()).add(got[0])
                     hist.setdefault(key, set()).update(g.hist[got[1]])
                     meta[key] = (got[1], got[2])
@@ -310,7 +348,7 @@ def plan(s: Scenario) -> Plan:
     forker_tid: dict[int, int] = {}
     for i, group in enumerate(steps):
         size = 0
-        for t, op in group:
+        for j, (t, op) in enumerate(group):
             p = s.threads[t][1]
             tid = tid_of[t]
             comment = _describe(s, t, op)
@@ -319,7 +357,7 @@ def plan(s: Scenario) -> Plan:
             if op.kind == "write":
                 c = realise(use("write")).snippet.format(page=page, tok=s.token(op.args[1]))
             elif op.kind == "read":
-                checks.append(_check(s, f"{comment}: the process's view", (i, t), accept,
+                checks.append(_check(s, f"{comment}: the process's view", (i, j), accept,
                                      hist, meta))
                 c = realise(use("read")).snippet.format(check=len(checks) - 1, page=page)
             elif op.kind == "fork":
@@ -333,7 +371,7 @@ def plan(s: Scenario) -> Plan:
             elif op.kind in ("unpin", "dma_read", "dma_write"):
                 key = use(op.kind + ":" + variant[op.args[0]])
                 if op.kind == "dma_read":
-                    checks.append(_check(s, f"{comment}: what the device reads", (i, t),
+                    checks.append(_check(s, f"{comment}: what the device reads", (i, j),
                                          accept, hist, meta))
                 tok = s.token(op.args[1]) if op.kind == "dma_write" else 0
                 c = realise(key).snippet.format(h=s.handle(op.args[0]), check=len(checks) - 1,
@@ -472,6 +510,9 @@ def generate(s: Scenario, policy: str = "E6", iterations: int | None = None,
       + "};\n")
     w(f"static const int step_size[NSTEPS] = {{{', '.join(map(str, p.step_size))}}};\n")
     w("static int step_size_of(int s)\n{\n\treturn step_size[s];\n}\n")
+    racers = [len({t for t, _op in g}) if is_race(g) else 0 for g in p.steps] + [0]
+    w(f"static const int race_size[NSTEPS] = {{{', '.join(map(str, racers))}}};\n")
+    w("static int race_size_of(int s)\n{\n\treturn race_size[s];\n}\n")
     checks = p.checks or [Check("the scenario ran", 0, frozenset(), frozenset())]
     w("static const char *const check_desc[NCHECKS] = {\n" + "".join(
         f"\t{_cstr(c.desc)},\n" for c in checks) + "};\n")
@@ -498,10 +539,15 @@ def generate(s: Scenario, policy: str = "E6", iterations: int | None = None,
     for tid, th in enumerate(p.threads):
         w(f"\n/* thread {th.name} of process {s.procs[th.proc]} */\n"
           f"static void *thr_{tid}(void *arg)\n{{\n\t(void)arg;\n")
+        prev = -1
         for st, comment, code in th.body:
-            w(f"\t/* step {st + 1}: {comment} */\n\twait_go({tid});\n")
-            if st < len(p.steps) and len(p.steps[st]) > 1:
-                w(f"\tarrive({st});\n")
+            # a thread's further operations in one race step follow its first at once
+            w(f"\t/* step {st + 1}: {comment} */\n")
+            if st != prev:
+                w(f"\twait_go({tid});\n")
+                if st < len(p.steps) and is_race(p.steps[st]):
+                    w(f"\tarrive({st});\n")
+            prev = st
             w(f"\t{code}\n")
             if code != "_exit(0);":
                 w(f"\tfinish({st});\n")
@@ -533,8 +579,14 @@ def generate(s: Scenario, policy: str = "E6", iterations: int | None = None,
 def _program_lines(s: Scenario) -> list[str]:
     lines = []
     for i, group in enumerate(steps_of(s)):
-        text = ", ".join(_describe(s, t, op) for t, op in group)
-        lines.append(f"{i + 1}. {'race(' + text + ')' if len(group) > 1 else text}")
+        if not is_race(group):
+            text = ", ".join(_describe(s, t, op) for t, op in group)
+        else:  # a thread's operations in a row, as "T: op1; op2"
+            order = list(dict.fromkeys(t for t, _op in group))
+            text = "race(" + ", ".join(
+                f"{s.threads[t][0]}: " + "; ".join(_op_text(op) for u, op in group if u == t)
+                for t in order) + ")"
+        lines.append(f"{i + 1}. {text}")
     return lines
 
 
@@ -657,6 +709,7 @@ static void all_done(void)
 
 static void signal_step(int s);
 static int step_size_of(int s);
+static int race_size_of(int s);
 
 /* The last operation of a step to complete starts the next step. */
 static void finish(int s)
@@ -672,7 +725,7 @@ static void arrive(int s)
 	long spins = 0;
 
 	__atomic_add_fetch(&ctl->arrive[s], 1, __ATOMIC_SEQ_CST);
-	while (__atomic_load_n(&ctl->arrive[s], __ATOMIC_SEQ_CST) < step_size_of(s))
+	while (__atomic_load_n(&ctl->arrive[s], __ATOMIC_SEQ_CST) < race_size_of(s))
 		if (++spins % 4096 == 0)
 			sched_yield();
 }
@@ -1088,29 +1141,71 @@ def _open_ops(model: OpenCowModel, path: Path) -> list[_OpenOp]:
     return ops
 
 
-def _windows(ops: list[_OpenOp]) -> tuple[list[list[_OpenOp]], list[str]]:
-    """Cut the operations into steps: overlapping operations of distinct threads race.
+def _windows(model: OpenCowModel, ops: list[_OpenOp]
+             ) -> tuple[list[list[_OpenOp]], list[str]]:
+    """Cut the operations into steps: operations whose steps interleave race.
 
     Operations are taken in the order they started.  One joins the current
-    step when it started before every operation of the step ended and its
-    thread has none there yet; else it starts a new step (an overlap so
-    lost is reported in the second list).
+    step when it started before every operation of the step ended (a thread
+    may so run several operations in a row inside one window), unless its
+    process is forked inside the step (the program cannot start a child's
+    operation together with the fork that creates it): then it starts a new
+    step, and the overlap so lost is reported in the second list.
     """
     groups: list[list[_OpenOp]] = []
     lost: list[str] = []
     end = -1
     for o in sorted(ops, key=lambda o: o.start):
         g = groups[-1] if groups else None
-        if g is not None and o.start <= end and all(x.thread != o.thread for x in g):
+        proc = model.thread_proc[model.thread_names.index(o.thread)]
+        if OP_NAMES[o.op[0]] == "swapout":
+            proc = o.op[1]
+        born = g is not None and any(OP_NAMES[x.op[0]] == "fork" and x.op[1] == proc
+                                     for x in g)
+        if g is not None and o.start <= end and not born:
             g.append(o)
             end = max(end, o.end)
             continue
         if g is not None and o.start <= end:
-            lost.append(f"{o.thread} started its next operation inside the window; the "
-                        "program runs it after the window")
+            lost.append(f"{model.proc_names[proc]}'s {_op_text(_open_op(model, o.thread, o.op))}"
+                        " started inside the window of the fork that created it; the program "
+                        "runs it after the window")
         groups.append([o])
         end = o.end
     return groups, lost
+
+
+def _open_scenario(name: str, title: str, groups: list[list[Op]], procs: tuple[str, ...],
+                   model: OpenCowModel) -> Scenario:
+    """The scenario whose steps are ``groups``, built as ``scenario()`` builds one.
+
+    Unlike ``scenario()``, a step may hold several operations of one thread
+    (in its order): each gets the snapshot of the operations completed
+    before the step, which :func:`steps_of` reads back as one window.
+    """
+    order = list(dict.fromkeys(op.thread for g in groups for op in g))
+    tindex = {t: i for i, t in enumerate(order)}
+    programs: list[list[Op]] = [[] for _ in order]
+    handles: list[str] = []
+    tokens: list[str] = []
+    done = [0] * len(order)
+    for g in groups:
+        snap = list(done)
+        for op in g:
+            t = tindex[op.thread]
+            after = tuple((i, n) for i, n in enumerate(snap) if n and i != t)
+            programs[t].append(Op(op.kind, op.thread, op.args, after))
+            if op.kind == "gup" and op.args[1] not in handles:
+                handles.append(op.args[1])
+            if op.kind in ("write", "dma_write") and op.args[-1] not in tokens:
+                tokens.append(op.args[-1])
+            done[t] += 1
+    threads = tuple((t, procs.index(t.split(".")[0])) for t in order)
+    built = Scenario(name, title, procs, threads, tuple(tuple(p) for p in programs),
+                     tuple(handles), tuple(tokens), model.cfg.pages, model.cfg.frames,
+                     model.cfg.slots, {}, _OPEN_SOURCE)
+    validate(built)
+    return built
 
 
 def from_open_trace(tr: Trace, path: str) -> tuple[Scenario, str, list[str]]:
@@ -1152,14 +1247,11 @@ def from_open_trace(tr: Trace, path: str) -> tuple[Scenario, str, list[str]]:
     if not ops:
         raise ValueError(f"trace {path} starts no operation; export a trace with at least "
                          "one step")
-    groups, lost = _windows(ops)
+    groups, lost = _windows(model, ops)
     policy = model.policy_ref
     forked = [model.proc_names[o.op[1]] for o in ops if OP_NAMES[o.op[0]] == "fork"]
     procs = ("P", *forked)
-    steps: list[Op | Race] = []
-    for g in groups:
-        built = [_open_op(model, o.thread, o.op) for o in g]
-        steps.append(race(*built) if len(built) > 1 else built[0])
+    steps = [[_open_op(model, o.thread, o.op) for o in g] for g in groups]
     # the handles still held at the end: read them where they were made
     held: dict[str, str] = {}
     exited = set()
@@ -1171,16 +1263,15 @@ def from_open_trace(tr: Trace, path: str) -> tuple[Scenario, str, list[str]]:
             held.pop(op.args[0], None)
         elif op.kind == "exit":
             exited.add(o.thread.split(".")[0])
-    steps += [Op("dma_read", t, (k,)) for k, t in held.items()
+    steps += [[Op("dma_read", t, (k,))] for k, t in held.items()
               if t.split(".")[0] not in exited]
     name = "open-" + re.sub(r"[^A-Za-z0-9]+", "-", f"{policy}-{tr.property}").strip("-")
     title = (f"open search {format_budget(model.budget)} threads={model.tpp}: {tr.property}: "
              f"{tr.message}")
-    built_s = scenario(name, title, steps, procs=procs, pages=model.cfg.pages,
-                       frames=model.cfg.frames, slots=model.cfg.slots, source=_OPEN_SOURCE)
+    built_s = _open_scenario(name, title, steps, procs, model)
     verdicts = {pol: model_verdict(built_s, pol) for pol in dict.fromkeys((policy, "E6"))}
     s = built_s.with_expect(**verdicts)
-    windows = sum(1 for g in groups if len(g) > 1)
+    windows = sum(1 for g in groups if len({o.thread for o in g}) > 1)
     n_pre = sum(o.preempted for o in ops)
     notes = [f"From open-search trace {path}: {tr.property} under {policy}: {tr.message}",
              f"params: {' '.join(f'{k}={v}' for k, v in tr.params.items())}",

@@ -36,6 +36,7 @@ from models.cow.conform import (
 from models.cow.conform import main as _conform_main
 from models.cow.reproduce import from_trace, generate, plan, steps_of
 from models.cow.reproduce import main as _reproduce_main
+from models.cow.scenario import Op, Scenario
 from models.cow.syscalls import HELPERS, TABLE
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -417,6 +418,7 @@ E1_CVE = ("E1", "fork=1,get=1,unmap=1,write=2", ("--gup-modes", "ro-slow,ro-fast
           "missed_cow")
 E3_FAST = ("E3", "fork=1,pin=1,write=2", ("--gup-modes", "rw-fast", "--threads", "2"),
            "wrong_cow")
+E4_WINDOW = ("E4", "fork=1,pin=1,write=2", ("--threads", "2"), "wrong_cow")
 
 
 def _explore(tmp_path: Path, spec: tuple) -> str:
@@ -483,6 +485,64 @@ def test_an_e3_fork_vs_gup_fast_trace_becomes_a_stress_loop(tmp_path: Path) -> N
         "  11* P.1: pin_user_pages_fast: gup_fast: done -> h0 on f0",
         "  12* P: do_wp_page(write) copy f0 -> f1"]
     assert "#define RACES 1\n" in text and "#define DEFAULT_ITERATIONS 1000L\n" in text
+
+
+def test_a_thread_may_run_several_operations_inside_one_window(tmp_path: Path) -> None:
+    # P's write faults the page in, then P.1 forks and pins before P's store: P.1's
+    # two operations sit inside the one window of P's write
+    path = _explore(tmp_path, E4_WINDOW)
+    s, policy, notes = from_trace(path)
+    assert (s.name, s.expect) == ("open-E4-wrong-cow", {"E4": "W", "E6": "H"})
+    assert [[(s.threads[t][0], op.kind) for t, op in g] for g in steps_of(s)] == [
+        [("P", "write"), ("P.1", "fork"), ("P.1", "gup")], [("P.1", "dma_read")]]
+    text = generate(s, policy, None, notes)
+    program = text[text.index(" *   1."):text.index(" * From open-search")]
+    assert program == (" *   1. race(P: write(0, t1), P.1: fork(C1); pin(0, h0, rw=False, "
+                       "fast=False))\n *   2. P.1: dma_read(h0)\n *\n")
+    assert notes[2] == ("9 steps, 3 operations, 1 preempted inside an operation, 1 racing "
+                        "window (looped)")
+    # two threads meet at the barrier; the window finishes when its three operations have
+    assert "static const int race_size[NSTEPS] = {2, 0, 0};\n" in text
+    assert "static const int step_size[NSTEPS] = {3, 1, 1};\n" in text
+    # the pin may come before or after P's store: the device reads t1 either way, since
+    # P.1 forks before it pins; a zero page is a wrong COW
+    [dma, final] = plan(s).checks
+    assert (sorted(dma.accept), sorted(dma.hist), sorted(final.accept)) == ([1], [1], [1])
+
+
+def _window_scenario() -> Scenario:
+    """race(P: write(0, b), P.1: pin(0, h, rw=True); dma_read(h)) after P: write(0, a)."""
+    w = Op("write", "P", (0, "a"))
+    return Scenario("window", "a thread with two operations in a race", ("P",),
+                    (("P", 0), ("P.1", 0)),
+                    ((w, Op("write", "P", (0, "b"))),
+                     (Op("gup", "P.1", (0, "h", True, True, False), ((0, 1),)),
+                      Op("dma_read", "P.1", ("h",), ((0, 1),)))),
+                    ("h",), ("a", "b"))
+
+
+def test_a_window_is_read_back_from_the_after_constraints() -> None:
+    s = _window_scenario()
+    assert [[(t, op.kind) for t, op in g] for g in steps_of(s)] == [
+        [(0, "write")], [(0, "write"), (1, "gup"), (1, "dma_read")]]
+    # every serialisation keeping P.1's pin before its read: the device reads a or b
+    [dma, final] = plan(s).checks
+    assert (dma.desc, sorted(dma.accept), sorted(dma.hist)) == (
+        "P.1: dma_read(h): what the device reads", [1, 2], [1, 2])
+    assert (final.desc, sorted(final.accept)) == ("P: final view of page 0", [2])
+
+
+@needs_cc
+def test_a_window_with_two_operations_of_one_thread_runs(tmp_path: Path) -> None:
+    text = generate(_window_scenario(), "E6", 200)
+    assert " *   2. race(P: write(0, b), P.1: pin(0, h, rw=True, fast=False); " \
+           "dma_read(h))\n" in text
+    assert compile_program(text, str(tmp_path / "window")) == ""
+    out = run_program(str(tmp_path / "window"))
+    if out.letter == "S":
+        pytest.skip(f"io_uring not usable here: {out.detail}")
+    assert (out.letter, out.status, out.detail) == ("H", 0, "0/200")
+    assert "# race: 0/200 iterations reached a bad outcome (missed 0, wrong 0)" in out.ktap
 
 
 def test_open_search_trace_programs_are_the_same_under_any_hash_seed(tmp_path: Path) -> None:
