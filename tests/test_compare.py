@@ -616,3 +616,80 @@ def test_mutated_baselines_load_or_fail_with_one_line(tmp_path):
             assert "\n" not in str(e) and str(e).startswith(f"mcheck: baseline '{f}' "), str(e)
             outcomes["refused"] += 1
     assert outcomes == {"loaded": 22, "refused": 478}
+
+
+# -- issue 13: race diagrams in JUnit, one JSON document with --baseline ---------------------
+
+
+def test_a_junit_failure_carries_the_race_diagram():
+    from mcheck.compare import cell_diagram
+
+    mr = run_matrix(mcheck_matrix({"threads": "2", "lossy": True}), keep=True)
+    drawing = cell_diagram(mr, "atomic", "n2")
+    assert drawing is not None and drawing.startswith(
+        "atomic / n2: all_counted VIOLATED: x = 1 at the end\n")
+    [fail] = ET.fromstring(format_junit(mr)).iter("failure")
+    assert fail.attrib == {"message": "lost update (expected H)", "type": "F"}
+    assert fail.text == ("lost update; states 4, transitions 3, stores 3; x = 1 at the end\n\n"
+                         + drawing)
+    # without the kept results (the library's default) the body is the verdict alone
+    [fail] = ET.fromstring(format_junit(run_matrix(mcheck_matrix(
+        {"threads": "2", "lossy": True})))).iter("failure")
+    assert fail.text == "lost update; states 4, transitions 3, stores 3; x = 1 at the end"
+
+
+def test_the_junit_command_draws_the_diagram(tmp_path):
+    out = tmp_path / "m.xml"
+    p = run("compare", COUNTERS, "--threads", "2", "--lossy", "--output", out, "-q")
+    assert p.returncode == 1
+    [fail] = ET.parse(out).getroot().iter("failure")
+    assert fail.text.split("\n")[2] == "atomic / n2: all_counted VIOLATED: x = 1 at the end"
+
+
+def test_json_with_a_baseline_is_one_document_with_the_regressions_inside(tmp_path):
+    base = tmp_path / "b.json"
+    assert run("compare", COUNTERS, "--baseline", base, "--update-baseline", "-q").returncode == 0
+    p = run("compare", COUNTERS, "--lossy", "--format", "json", "--baseline", base, "-q")
+    assert (p.returncode, p.stderr) == (1, "")
+    doc = json.loads(p.stdout)
+    assert {k: v for k, v in doc.items() if k != "cells"} == {
+        **{k: v for k, v in json.loads(base.read_text()).items() if k != "cells"},
+        "baseline": {
+            "file": str(base), "compared": 6, "not_run": 0, "allow_new": False, "fails": True,
+            "regressions": 2,
+            "changes": [
+                {"kind": "regression", "row": "atomic", "column": "n2", "baseline_row": "atomic",
+                 "what": ["held -> lost update"]},
+                {"kind": "regression", "row": "atomic", "column": "n3", "baseline_row": "atomic",
+                 "what": ["held -> lost update"]},
+                *({"kind": "model", "row": r, "column": c, "baseline_row": r,
+                   "what": ["the model changed (fingerprint), the outcome did not"]}
+                  for r, c in (("atomic", "n1"), ("racy", "n1"), ("racy", "n2"),
+                               ("racy", "n3"))),
+            ],
+            "summary": "baseline: 6 cells compared: 2 regressions, 4 with a changed model "
+                       "(fingerprint) and the same outcome"}}
+    assert doc["cells"] == json.loads(to_json(_run(lossy=True), COUNTERS))["cells"]
+    # without -q the lines a person reads go to stderr, never after the document
+    p = run("compare", COUNTERS, "--lossy", "--format", "json", "--baseline", base)
+    assert p.returncode == 1 and json.loads(p.stdout)["baseline"]["regressions"] == 2
+    assert p.stderr.splitlines()[1:3] == ["REGRESSION    atomic / n2: held -> lost update",
+                                          "REGRESSION    atomic / n3: held -> lost update"]
+    # no change: still one document, and exit 0
+    p = run("compare", COUNTERS, "--format", "json", "--baseline", base, "-q")
+    assert p.returncode == 0
+    assert json.loads(p.stdout)["baseline"] == {
+        "file": str(base), "compared": 6, "not_run": 0, "allow_new": False, "fails": False,
+        "regressions": 0, "changes": [], "summary": "baseline: 6 cells compared: no change"}
+
+
+def test_json_with_update_baseline_writes_a_plain_baseline(tmp_path):
+    base = tmp_path / "b.json"
+    assert run("compare", COUNTERS, "--baseline", base, "--update-baseline", "-q").returncode == 0
+    p = run("compare", COUNTERS, "--lossy", "--format", "json", "--baseline", base,
+            "--update-baseline", "-q")
+    assert p.returncode == 0
+    assert json.loads(p.stdout)["baseline"]["regressions"] == 2
+    assert p.stderr == f"wrote the baseline {base} (6 cells)\n"
+    assert "baseline" not in json.loads(base.read_text())
+    assert load_baseline(base).cells[("atomic", "n2")].letter == "F"

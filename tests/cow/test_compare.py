@@ -164,3 +164,20 @@ def test_baseline_rows_and_columns_the_model_no_longer_knows_are_missing(tmp_pat
         "--baseline-row NEW=OLD, or accept them with --allow-new\n")
     status, out, err = _main(capsys, *run_, f, "--allow-new")
     assert (status, err) == (0, "")
+
+
+def test_json_against_the_committed_baseline_parses_with_the_regression_inside(tmp_path):
+    pol = tmp_path / "pol.py"
+    pol.write_text('E4 = get_policy("E4").replace(fork_seqcount=False)\n')
+    p = run("compare", "models/cow", "--policies", f"{pol}:E4", "--format", "json",
+            "--baseline", BASELINE, "-q", cwd=ROOT)
+    assert (p.returncode, p.stderr) == (1, "")
+    doc = json.loads(p.stdout)
+    assert doc["rows"] == ["E4"] and len(doc["cells"]) == len(CATALOGUE)
+    b = doc["baseline"]
+    assert (b["compared"], b["not_run"], b["fails"], b["regressions"]) == (
+        len(CATALOGUE), 874 - len(CATALOGUE), True, 1)
+    [reg] = [c for c in b["changes"] if c["kind"] == "regression"]
+    assert reg == {"kind": "regression", "row": "E4", "column": "S07", "baseline_row": "E4",
+                   "what": ["held -> wrong COW", "states 613 -> 529 (shrank)"]}
+    assert b["summary"].startswith("baseline: 46 cells compared: 1 regression")
