@@ -10,7 +10,9 @@ nothing.  Prints states per second of both, the ratio (what checking the
 oracle and the accounting invariants costs), the peak resident set growth of
 each in a fresh subprocess, and the previous numbers from bench/results.json.
 It also times reading and validating baselines/cow.json (what ``mcheck
-compare --baseline`` does before any cell runs) against the mcheck run.
+compare --baseline`` does before any cell runs) against the mcheck run, and
+what the formats that draw each failing cell's race diagram (KTAP, JUnit)
+cost over the table on the default matrix (the run keeps its results).
 
 Not a test: nothing asserts a time.
 """
@@ -31,8 +33,10 @@ sys.path.insert(0, str(ROOT))
 
 from bench.bench_toy import bare_bfs  # noqa: E402
 from mcheck import check  # noqa: E402
-from mcheck.compare import load_baseline  # noqa: E402
-from models.cow import mcheck_models  # noqa: E402
+from mcheck.baseline import load_baseline  # noqa: E402
+from mcheck.matrix import run_matrix  # noqa: E402
+from mcheck.matrix_format import format_junit, format_ktap, format_table  # noqa: E402
+from models.cow import mcheck_matrix, mcheck_models  # noqa: E402
 from models.cow.catalogue import CATALOGUE  # noqa: E402
 from models.cow.policy import CONTROLS, ERAS, PROPOSALS, VARIANTS  # noqa: E402
 
@@ -118,6 +122,7 @@ def main() -> None:
         loads.append(time.perf_counter() - t)
     print(f"  baseline check: {min(loads) * 1000:.1f} ms for the {n} cells of "
           f"{baseline.relative_to(ROOT)} ({min(loads) / best['mcheck']:.1%} of the mcheck run)")
+    formats(max(args.rounds, 3))
     results = ROOT / "bench" / "results.json"
     data = json.loads(results.read_text()) if results.exists() else {}
     prev = data.get("matrix")
@@ -131,6 +136,23 @@ def main() -> None:
                           "states": states}
         results.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
         print(f"saved to {results.relative_to(ROOT)}")
+
+
+def formats(rounds: int) -> None:
+    """Time the default matrix as a table (no results kept) and as KTAP and JUnit (kept,
+    every failing cell drawn); best of ``rounds``."""
+    best = {"table": float("inf"), "ktap": float("inf"), "junit": float("inf")}
+    sizes = {}
+    for _ in range(rounds):
+        for name, keep, fmt in (("table", False, format_table), ("ktap", True, format_ktap),
+                                ("junit", True, format_junit)):
+            t = time.perf_counter()
+            text = fmt(run_matrix(mcheck_matrix({}), keep=keep))
+            best[name] = min(best[name], time.perf_counter() - t)
+            sizes[name] = len(text.splitlines())
+    print("  default matrix, run + format: " + ", ".join(
+        f"{k} {v:.2f}s ({sizes[k]} lines)" for k, v in best.items())
+        + f"; KTAP costs {best['ktap'] / best['table']:.2f}x the table")
 
 
 if __name__ == "__main__":

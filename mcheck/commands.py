@@ -283,6 +283,9 @@ def _compare(args: argparse.Namespace, extras: list[str]) -> int:
     if args.diff and (args.baseline or args.output):
         raise UsageError("--diff prints distinguishing traces, not a matrix",
                          "run --baseline/--output without --diff")
+    if args.diff and args.format not in (None, "table", "json"):
+        raise UsageError(f"--diff prints distinguishing traces as text or JSON, not as "
+                         f"{args.format}", "drop --format, or give --format json")
     # The baseline is read and validated before anything runs: a bad one fails fast.
     # --update-baseline overwrites a corrupt or stale file, but not a directory, nor the
     # valid baseline of another model (a wrong path would destroy it).

@@ -307,3 +307,10 @@ def test_cow_whole_default_matrix_is_valid_ktap():
     assert tail == ["Totals: pass:407 fail:38 xfail:107 xpass:0 skip:0 error:0"]
     failed = [s for t in tests for s in t.subtests if not s.ok]
     assert len(failed) == 38 and all(len(s.diagnostics) > 5 for s in failed)  # diagrams
+
+
+def test_ktap_of_distinguishing_traces_is_refused_in_one_line():
+    p = run("compare", COUNTERS, "--diff", "atomic", "racy", "--format", "ktap")
+    assert (p.returncode, p.stdout) == (2, "")
+    assert p.stderr == ("mcheck: --diff prints distinguishing traces as text or JSON, not as "
+                        "ktap; drop --format, or give --format json\n")
