@@ -119,7 +119,8 @@ def test_load_refuses_corrupt_json(tmp_path):
 
 
 @pytest.mark.parametrize("field", ["model", "model_path", "fingerprint", "params", "property",
-                                   "kind", "message", "actions", "states", "mcheck"])
+                                   "kind", "message", "actions", "states", "mcheck",
+                                   "sources", "model_files"])
 def test_load_refuses_a_missing_field(tmp_path, field):
     d = _trace(LostUpdate(), "final_x_is_2").to_dict()
     del d[field]
@@ -128,7 +129,13 @@ def test_load_refuses_a_missing_field(tmp_path, field):
 
 
 @pytest.mark.parametrize("field, value, match", [
-    ("version", 2, "format version 2"),
+    ("version", 3, "format version 3; this mcheck reads versions 1, 2"),
+    ("version", True, "format version True"),
+    ("sources", [{"param": "toy"}], "source 1 must be an object with the strings param, "
+                                    "file, digest and text"),
+    ("sources", [{"param": "nope", "file": "f.py", "digest": "0", "text": None}],
+     "source 1 is for parameter 'nope', which the trace does not have"),
+    ("model_files", [["a.py"]], r"model file 1 must be a list of two strings \(file, digest\)"),
     ("format", "other", "is not an mcheck trace"),
     ("kind", "sometimes", "field 'kind'"),
     ("actions", "[0]", "field 'actions' must be a list"),
@@ -152,3 +159,52 @@ def test_trace_json_is_deterministic():
     a = _trace(LostUpdate(), "final_x_is_2").to_json()
     b = _trace(LostUpdate(), "final_x_is_2").to_json()
     assert a == b and a.isascii()
+
+
+def test_a_version_2_trace_records_the_model_files_and_no_source_for_plain_params():
+    import hashlib
+    from pathlib import Path
+
+    toys = Path(__file__).resolve().parents[1] / "examples" / "toys.py"
+    m = LostUpdate()
+    p = check(m).properties["final_x_is_2"]
+    t = Trace.from_path(m, p.path, p, str(toys))
+    want = hashlib.blake2b(toys.read_bytes(), digest_size=16).hexdigest()
+    assert (t.version, t.sources, t.model_files) == (2, (), (("toys.py", want),))
+    assert t.with_files() == t and t.recorded_params is None
+
+
+def test_a_version_1_trace_loads_without_sources(tmp_path):
+    d = _trace(LostUpdate(), "final_x_is_2").to_dict()
+    d["version"] = 1
+    del d["sources"], d["model_files"]
+    t = load(_write(tmp_path, d))
+    assert (t.version, t.sources, t.model_files) == (1, (), ())
+    assert replay(LostUpdate(), t).reproduced
+    assert json.loads(t.to_json()) == d
+
+
+def test_a_file_parameter_is_recorded_and_its_changes_named(tmp_path):
+    """A model whose parameter names a file: the engine records it, whatever the model."""
+    from mcheck.trace import changes
+
+    src = tmp_path / "rules.py"
+    src.write_text("A = 1\nB = [1, 2]\n")
+
+    class Filed(LostUpdate):
+        def params(self):
+            return {"toy": "lost-update", "rules": f"{src}:A"}
+
+    m = Filed()
+    p = check(m).properties["final_x_is_2"]
+    t = Trace.from_path(m, p.path, p, str(tmp_path / "nowhere"))
+    [s] = t.sources
+    assert (s.param, s.file, s.text) == ("rules", str(src), "A = 1\nB = [1, 2]\n")
+    assert t.model_files == ()  # no model module at that path
+    src.write_text("A = 1\nB = [1, 3]\nC = 0\n")
+    assert changes(t) == ["rules file rules.py differs from the recorded one at "
+                          "line 2: 2 -> 3"]
+    src.unlink()
+    assert changes(t) == [f"rules file {src} is not there"]
+    back = t.with_files()
+    assert changes(back) == [] and back.params["rules"].endswith("/rules.py:A")

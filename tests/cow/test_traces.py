@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
 from mcheck import Verdict, check
-from mcheck.trace import Trace, load, replay
+from mcheck.trace import Trace, TraceError, changes, load, read, replay
 from models.cow import mcheck_models
 from models.cow.catalogue import CATALOGUE
 from models.cow.scenario import ERA_ORDER
@@ -77,3 +78,146 @@ def test_trace_json_is_small_and_versioned() -> None:
     assert doc["format"] == "mcheck-trace" and doc["params"] == {"policy": "E1",
                                                                  "scenario": "S03"}
     assert doc["actions"][-1] == ["P", "write b: store f0", []]
+
+
+#: traces/E5-S09-wrong_cow.json as written before traces recorded their files (format 1)
+OLD_V1 = """\
+{
+  "format": "mcheck-trace",
+  "version": 1,
+  "mcheck": "0.1.0",
+  "model": "cow",
+  "model_path": "models/cow",
+  "fingerprint": "35104a5766591cbc65f3d8578774bc7a",
+  "params": {"policy": "E5", "scenario": "S09"},
+  "property": "wrong_cow",
+  "kind": "invariant",
+  "message": "buf (P's pin) reads a, expected b",
+  "actions": [
+    ["P", "do_anonymous_page -> f0", [0]],
+    ["P", "write a: store f0", []],
+    ["P", "fork: dup_mmap: mmap_write_lock, raw_write_seqcount_begin", []],
+    ["P", "fork: copy_present_pte: share", []],
+    ["P", "fork: share f0: wrprotect", []],
+    ["P", "fork: dup_mmap: raw_write_seqcount_end, mmap_write_unlock", []],
+    ["P", "pin_user_pages: mmap_read_lock", []],
+    ["P", "pin_user_pages: follow_page_pte f0 -> buf, mmap_read_unlock", []],
+    ["P", "do_wp_page(write) copy f0 -> f1", [1]],
+    ["P", "write b: store f1", []]
+  ],
+  "states": [
+    "7f2e35d49532028cc8938c0fa4cab07b",
+    "c1789c1f4355955c39c7e3f456a45218",
+    "c819ce02d776e61f471c6bfc707bb80b",
+    "a1db0ea2549b8913f5426a8fced8c488",
+    "e51a2fa74c2b04281ba9428a2e4c5775",
+    "b6cd21c3b18ffb66e2e64a8580aea7d6",
+    "be36ef35e958a69873d84549a1c20857",
+    "e04d5e530201921a1119b709abcd3b5f",
+    "6f6e00b36b7411c330f4cc70d5a1949c",
+    "e3f14243408f7497278a6c47a69cccbb",
+    "65d10641732efadbf7551e27ee20a5f1"
+  ]
+}
+"""
+
+
+def test_a_version_1_trace_still_loads_and_replays(tmp_path) -> None:
+    f = tmp_path / "old.json"
+    f.write_text(OLD_V1)
+    t = load(f)
+    assert (t.version, t.sources, t.model_files) == (1, (), ())
+    [m] = mcheck_models(dict(t.params))
+    res = replay(m, t)
+    assert res.reproduced and len(res.path) == 10
+    assert res.message == "buf (P's pin) reads a, expected b"
+    assert t.to_json() == OLD_V1  # written back as it was: still version 1
+
+
+MINE = 'MINE = get_policy("E6").replace(name="mine", fork_seqcount=False)\n'
+
+
+def _user_trace(tmp_path):
+    """The trace of S07 under a user's E6 without the seqcount, its policy in pol/mine.py."""
+    d = tmp_path / "pol"
+    d.mkdir()
+    pol = d / "mine.py"
+    pol.write_text(MINE)
+    [m] = mcheck_models({"policy": f"{pol}:MINE", "scenario": "S07"})
+    v = check(m).properties["model_error"]
+    f = tmp_path / "t.json"
+    Trace.from_path(m, v.path, v, "models/cow").save(f)
+    return pol, f
+
+
+def test_a_trace_records_the_user_policy_file(tmp_path) -> None:
+    pol, f = _user_trace(tmp_path)
+    doc = json.loads(f.read_text())
+    assert doc["version"] == 2
+    assert doc["sources"] == [{"param": "policy", "file": str(pol),
+                               "digest": doc["sources"][0]["digest"], "text": MINE}]
+    assert [name for name, _d in doc["model_files"]][:3] == ["__init__.py", "catalogue.py",
+                                                              "conform.py"]
+    assert "policy.py" in {name for name, _d in doc["model_files"]}
+
+
+def test_a_trace_replays_after_its_policy_file_moved(tmp_path) -> None:
+    pol, f = _user_trace(tmp_path)
+    pol.rename(tmp_path / "elsewhere.py")
+    t = load(f)
+    assert t.recorded_params == {"policy": f"{pol}:MINE", "scenario": "S07"}
+    [(param, used, why)] = t.used
+    assert (param, why) == ("policy", "recorded text")
+    assert t.params["policy"] == f"{used}:MINE" and open(used).read() == MINE
+    [m] = mcheck_models(dict(t.params))
+    res = replay(m, t)
+    assert res.reproduced and len(res.path) == 10
+    assert m.policy.kernels == "E6 with fork_seqcount=False"
+    assert json.loads(t.to_json())["params"]["policy"] == f"{pol}:MINE"  # as recorded
+
+
+def test_the_recorded_policy_wins_over_an_edited_file_unless_one_is_given(tmp_path) -> None:
+    pol, f = _user_trace(tmp_path)
+    pol.write_text(MINE.replace("False", "True"))
+    t = load(f)
+    assert [why for _p, _f, why in t.used] == ["recorded text"]
+    [m] = mcheck_models(dict(t.params))
+    assert replay(m, t).reproduced
+    given = load(f, source=str(pol))  # replay --policy pol/mine.py
+    assert given.used == (("policy", str(pol), "given"),)
+    [m2] = mcheck_models(dict(given.params))
+    with pytest.raises(TraceError) as e:
+        replay(m2, given)
+    assert e.value.cause.endswith(
+        "): policy file mine.py differs from the recorded one at line 1: "
+        "fork_seqcount=False -> fork_seqcount=True")
+    assert changes(given) == ["policy file mine.py differs from the recorded one at line 1: "
+                              "fork_seqcount=False -> fork_seqcount=True"]
+
+
+def test_a_changed_model_file_is_named(tmp_path) -> None:
+    import shutil
+
+    root = Path(__file__).resolve().parents[2] / "models" / "cow"
+    copy = tmp_path / "cow"
+    shutil.copytree(root, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    [m] = mcheck_models({"policy": "E3", "scenario": "S07"})
+    v = check(m).properties["wrong_cow"]
+    t = Trace.from_path(m, v.path, v, str(copy))
+    assert changes(t) == []
+    (copy / "kernel.py").write_text((copy / "kernel.py").read_text() + "\n# edited\n")
+    (copy / "new.py").write_text("")
+    (copy / "conform.py").unlink()
+    assert changes(t) == ["model file changed: kernel.py", "model file new: new.py",
+                          "model file gone: conform.py"]
+
+
+def test_a_replacement_file_must_exist_and_match_a_recorded_one(tmp_path) -> None:
+    _pol, f = _user_trace(tmp_path)
+    with pytest.raises(TraceError, match="no file at 'nope.py'"):
+        load(f, source="nope.py")
+    other = tmp_path / "other.py"
+    other.write_text(MINE)
+    assert load(f, source=str(other)).used == (("policy", str(other), "given"),)
+    [s] = read(f).sources
+    assert s.param == "policy"

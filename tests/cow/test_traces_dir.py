@@ -48,8 +48,9 @@ def test_trace_reproduces_and_is_minimal(file):
 
 
 def test_renderings_and_index_are_current():
-    stale = [name for name, text in _regenerate().expected_files().items()
-             if (TRACES / name).read_text() != text]
+    regen = _regenerate()
+    stale = [name for name, text in regen.expected_files().items()
+             if not regen.current(name, text)]
     assert stale == [], "stale files in traces/: run `python traces/regenerate.py`"
 
 
