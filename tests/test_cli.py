@@ -488,3 +488,43 @@ def test_replay_of_a_model_that_exits_is_not_reproduced():
     assert p.stderr == ("mcheck: model 'tests/bad_inputs/models/exit_at_import.py' called "
                         "sys.exit(0) while being imported; a model module must not exit: raise "
                         "an exception instead\n")
+
+
+# -- summary line, open-search help, progress interval -----------------------------------
+
+
+def test_several_models_end_with_one_summary_line():
+    p = run("check", TOYS, "-q")
+    assert p.returncode == 1
+    assert p.stdout.splitlines()[-2:] == [
+        "", "summary: 4 models: 2 held, 2 violated, 0 undetermined; 12 metric events in 2 "
+        "models (at least: a search was cut short); --all shows every violated property of "
+        "each model"]
+    a = run("check", TOYS, "--all", "-q")
+    assert a.stdout.splitlines()[-1] == ("summary: 4 models: 2 held, 2 violated, 0 "
+                                         "undetermined; 14 metric events in 2 models")
+    one = run("check", TOYS, "--toy", "ladder", "-q")
+    assert "summary:" not in one.stdout  # one model: its verdict line says it all
+    cut = run("check", TOYS, "--max-states", "5", "-q")
+    assert cut.stdout.splitlines()[-1] == ("summary: 4 models: 0 held, 0 violated, 4 "
+                                           "undetermined; 2 metric events in 2 models (at "
+                                           "least: a search was cut short)")
+
+
+def test_explore_help_says_a_race_within_one_process_needs_two_threads():
+    p = run("explore", "--help")
+    assert p.returncode == 0
+    assert ("A race between two threads of one process is only found when the\nmodel runs two "
+            "threads per process") in p.stdout
+    cow = run("explore", str(ROOT / "models" / "cow"), "--help")
+    flat = " ".join(cow.stdout.split())
+    assert ("A race between two threads of one process, such as fork against GUP-fast "
+            "(fork_seqcount), needs --threads 2: with 1, `--budget fork=1,pin=1,write=2` HOLDS "
+            "for E6 with fork_seqcount=False") in flat
+
+
+@pytest.mark.parametrize("value", ["0", "-3", "soon", "inf"])
+def test_a_bad_progress_interval_is_refused(value):
+    p = run("check", TOYS, "--toy", "ladder", env={"MCHECK_PROGRESS_INTERVAL": value})
+    assert_usage_error(p, f"MCHECK_PROGRESS_INTERVAL={value!r} is not a number of seconds "
+                          "above zero; set it to a number of seconds, e.g. 30, or unset it")
