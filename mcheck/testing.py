@@ -4,14 +4,14 @@
 
     from mcheck.testing import assert_holds, assert_violates
 
-    def test_mine():
-        assert_holds("models/cow", policy="mine.py:MINE", scenario="S07")
-        trace = assert_violates("models/cow", policy="mine.py:MINE", scenario="A4",
-                                prop="missed_cow")
+    def test_counter():
+        assert_holds("examples/counters.py", variant="atomic", threads=3)
+        trace = assert_violates("examples/counters.py", variant="racy", threads=2,
+                                prop="all_counted")
 
 The keyword arguments are the model's own flags (those ``mcheck check
-MODEL_PATH --help`` lists), named as Python names: ``policy``, ``scenario``,
-``budget="fork=1,pin=1,write=2"`` for open search, ``threads=2``...  A flag
+MODEL_PATH --help`` lists), named as Python names (``--spurious-trylock`` is
+``spurious_trylock``); README.md shows them for the models it ships.  A flag
 not given takes its command-line default.  An unknown flag, or a value the
 model refuses, raises :class:`mcheck.errors.UsageError` (one line naming
 the cause and the fix), never an AssertionError: a test of a typo must not
@@ -22,12 +22,13 @@ verdict and the race diagram of the counterexample.  A search stopped by a
 bound (``max_states``, ``timeout``) never passes ``assert_holds``: it fails
 as UNDETERMINED, naming the bound.
 
-:func:`matrix_cases` parametrises a test over a model's matrix (for the COW
-model: policies x scenarios); each :class:`Case` checks that its cell has the
-letter the model expects (with no expectation: that it is no failure)::
+:func:`matrix_cases` parametrises a test over a model's matrix (rows x
+columns, as ``mcheck compare`` runs it); each :class:`Case` checks that its
+cell has the letter the model expects (with no expectation: that it is no
+failure)::
 
-    @pytest.mark.parametrize("case", matrix_cases("models/cow", policies="E6"))
-    def test_e6(case):
+    @pytest.mark.parametrize("case", matrix_cases("examples/counters.py", threads="1,2"))
+    def test_cell(case):
         case.check()
 """
 
@@ -129,8 +130,7 @@ def assert_holds(model_path: str, *, deadlock: bool = False, max_states: int | N
                  timeout: float | None = None, **options: Any) -> list[Result]:
     """Check every model that ``options`` select and fail unless each one HOLDS.
 
-    ``options`` are the model's flags (``policy="mine.py:MINE"``,
-    ``scenario="S07"``, ``budget="fork=1,pin=1,write=2"``, ``threads=2``);
+    ``options`` are the model's flags (``variant="racy"``, ``threads=2``);
     ``deadlock`` checks for deadlocks too; ``max_states`` and ``timeout``
     bound each search (a bound reached fails the assertion: UNDETERMINED).
     Returns the results.  Raises AssertionError with the first violation's
@@ -233,8 +233,8 @@ def matrix_cases(model_path: str, *, max_states: int | None = None,
                  timeout: float | None = None, **options: Any) -> list[Any]:
     """The cells of the matrix of ``model_path`` as ``pytest.param(Case, id="ROW-COLUMN")``.
 
-    ``options`` are the matrix flags (for the COW model ``policies="E6,mine.py:MINE"``,
-    ``scenarios="S07,A4"``); use with ``@pytest.mark.parametrize("case", ...)``
+    ``options`` are the matrix flags (those ``mcheck compare MODEL_PATH --help`` lists,
+    e.g. ``threads="1,2"``); use with ``@pytest.mark.parametrize("case", ...)``
     and call ``case.check()`` in the test.  Cells that do not apply are left out.
     """
     import pytest

@@ -181,3 +181,19 @@ def test_the_readme_example_runs_as_printed(tmp_path):
     assert p.stdout.splitlines()[-1].startswith("2 failed, 90 passed")
     assert "mine / A4: M missed COW (expected no failure)" in p.stdout
 
+
+
+def test_the_docstring_example_on_the_toy_family():
+    counters = str(ROOT / "examples" / "counters.py")
+    [res] = assert_holds(counters, variant="atomic", threads=3)
+    assert res.states == 8
+    trace = assert_violates(counters, variant="racy", threads=2, prop="all_counted")
+    assert (trace.property, len(trace)) == ("all_counted", 4)
+    with pytest.raises(AssertionError) as e:
+        assert_holds(counters, variant="racy", threads=2)
+    head, _, drawing = str(e.value).partition("\n\n")
+    assert head == "counter variant=racy threads=2: all_counted VIOLATED: x = 1 at the end"
+    assert drawing.startswith(head + "\n")  # the generic lanes, under the same title
+    cases = matrix_cases(counters, threads="1,2")
+    assert [p.id for p in cases] == ["atomic-n1", "atomic-n2", "racy-n1", "racy-n2"]
+    assert [p.values[0].check().letter for p in cases] == ["H", "H", "H", "F"]
