@@ -24,8 +24,11 @@ only, as in the oracle.
 Output: ``TAP version 13``, ``1..N``, ``ok``/``not ok`` per check, SKIP with
 the reason when an operation cannot be realised here, ``# outcome: X`` (H,
 M, W, S skip, E error) and ``# Totals``; exit status 0 pass, 1 fail, 4 skip
-(kselftest).  ``python -m models.cow.reproduce --scenario NAME [--policy P]
--o FILE.c`` writes one.
+(kselftest).  ``mcheck reproduce models/cow --scenario NAME [--policy P]
+-o FILE.c`` writes one; ``--trace FILE`` takes a trace of a scenario run or of
+open search instead (:func:`from_trace`, :func:`from_open_trace`: a
+thread's operations inside one racing window run in a row, each thread
+starting its first at the barrier).
 """
 
 from __future__ import annotations

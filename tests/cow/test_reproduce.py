@@ -402,6 +402,12 @@ def test_a_changed_model_or_foreign_trace_is_refused_in_one_line(
     assert capsys.readouterr().err == (
         f"reproduce: trace {path} names no scenario and no budget (params ['policy']); "
         "export it again with `mcheck check models/cow --scenario NAME --export DIR`\n")
+    path = _trace(tmp_path, params={"policy": "E6", "budget": "forks=1"})
+    assert reproduce_main(["--trace", path, "-o", str(tmp_path / "x.c")]) == 2
+    assert capsys.readouterr().err == (
+        f"reproduce: trace {path}: its parameters do not build the open model: unknown budget "
+        "kind 'forks'; use fork, pin, get, write, read, dma, unpin, unmap, mprotect, "
+        "clear_refs, swapout, exit\n")
     path = _trace(tmp_path, model="toys")
     assert reproduce_main(["--trace", path, "-o", str(tmp_path / "x.c")]) == 2
     assert capsys.readouterr().err == (
