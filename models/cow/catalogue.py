@@ -1,11 +1,11 @@
-"""The scenario catalogue: kernel-facts.md §4.4 rows, cow.c's anon tests, the reproducers.
+"""The scenario catalogue: the historical matrix, cow.c's anon tests, the reproducers.
 
 Expected verdicts are in era order E1 E2 E3t E3 E4 E5 E6 ("-": the row does
-not apply).  ``source`` says where they come from: "kf" = the kernel-facts
-§4.4 matrix (its own C/I tags apply), "cow.c" = the selftest column of
-kernel-facts §3, "own" = this project's inference from the era logic of
-kernel-facts §2 (rows the matrix does not show; the reasoning is in the
-title or the comment above the row).
+not apply).  ``source`` says where they come from: "kf" = the historical
+matrix of ../../docs/scenarios.md, "cow.c" = the selftest's own expectations,
+"own" = this project's inference from the era rules of ../../docs/eras.md
+(rows the matrix does not show; the reasoning is in the title or the
+comment above the row).
 
 Conventions: P is the process under test, C its child; "P.gup" is a second
 thread of P (GUP-fast racing fork); "reclaim" is the page-reclaim thread
@@ -42,7 +42,7 @@ RECLAIM = {"reclaim": "P"}
 
 def _rows() -> list[Scenario]:
     rows = [
-        # -- kernel-facts §4.4 ------------------------------------------------------------
+        # -- the historical matrix (../../docs/scenarios.md) -------------------------------
         scenario("S01", "basic fork COW: P writes after fork, C must not see it", [
             write("P", 0, "a"), fork("P", "C"), write("P", 0, "b"), read("C", 0),
         ], procs=PC, expect="H H H H H H H", source="kf", reproduces="cow.c A1"),
@@ -146,7 +146,7 @@ def _rows() -> list[Scenario]:
         # mm/gup.c gup_fast_pte_range() (gup_pte_range() before 6.9) rechecks the PTE only
         # right after try_grab_folio(); nothing later undoes the grab, so the call returns
         # the page as if it had completed before the zap, and a GUP reference survives the
-        # unmap (zap_pte_range() never touches it; kernel-facts §2(g);
+        # unmap (zap_pte_range() never touches it; ../../docs/eras.md, "Unmap and exit";
         # Documentation/core-api/pin_user_pages.rst).  The device reads the data the page
         # held; P's later write faults in a new page (X22).  No COW is involved, so every
         # era holds.
@@ -179,7 +179,7 @@ def _rows() -> list[Scenario]:
         # E6's page_try_dup_anon_rmap() copies only maybe-pinned pages), so the parent's
         # next write copies the page away from the reference.  open(2), NOTES on O_DIRECT:
         # "O_DIRECT I/O should never be run concurrently with the fork(2) system call, if
-        # the memory buffer is a private mapping"; kernel-facts §2 (FOLL_GET refs are never
+        # the memory buffer is a private mapping"; ../../docs/eras.md (FOLL_GET refs are never
         # "pinned").  Block O_DIRECT itself pins since 6.5 (David Howells' series moving
         # bio_iov_iter_get_pages() to iov_iter_extract_pages(), "to prevent VM copy-on-write
         # from malfunctioning during a concurrent fork()"), so on 6.5+ the row stands for the
@@ -211,7 +211,7 @@ def _rows() -> list[Scenario]:
             write("P", 0, "a"), fork("P", "C"), mprotect("P", 0, False), mprotect("P", 0, True),
             write("P", 0, "b"), read("C", 0),
         ], procs=PC, expect={"E6": "H", "E6-mprotect-no-ae": "M"}, source="kf"),
-        # -- cow.c anon tests (kernel-facts §3), base page --------------------------------
+        # -- cow.c anon tests (../../docs/scenarios.md), base page -------------------------
         scenario("A1", "Basic COW after fork()", [
             write("P", 0, "a"), fork("P", "C"), write("P", 0, "b"), read("C", 0),
         ], procs=PC, expect="H H H H H H H", source="cow.c"),

@@ -1,4 +1,4 @@
-"""COW traces as race diagrams in the kernel's style (kernel-conventions.md §3.2).
+"""COW traces as race diagrams in the kernel's style (../../docs/race-diagrams.md).
 
 The shape of the diagrams in 57efa1fe5957 and 414e2fb8ce5a: plain ASCII,
 spaces only, at most 75 columns, one lane per CPU (here: per thread), time

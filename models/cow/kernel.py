@@ -8,7 +8,7 @@ function of the state.  A step that cannot run now raises ``Blocked``; an
 allocation asks the search to choose the frame or slot (``World.choose``).
 
 Every docstring says what the step abstracts, what it ignores, and the era
-or commit it follows (kernel-facts.md §2).  Common simplifications: small
+or commit it follows (../../docs/eras.md).  Common simplifications: small
 anonymous pages only (no THP, hugetlb, KSM, file pages, zero page); a fault
 that allocates never fails (no OOM); one LRU pagevec (lru_add_drain drains
 every fresh page); the page-table lock and the mmap lock are modelled only
@@ -154,7 +154,7 @@ def do_wp_page(w: World, pol: Policy, p: int, v: int, unshare: bool = False) -> 
     the page exclusive); copy allocates a new exclusive page, copies the
     data, maps it (writable for a write fault, R/O for unshare) and drops
     the old page's mapping and reference.  The reuse test is the policy's
-    (kernel-facts §2(a)).  Abstracts: the whole fault, copy included, as one
+    (../../docs/eras.md, "Write fault").  Abstracts: the whole fault, copy included, as one
     step under the PTL (wp_page_copy's unlocked copy window is not split).
     Ignores: KSM, PageWriteback, THP.
     """
@@ -185,7 +185,7 @@ def copy_was_unnecessary(state: tuple, p: int, v: int) -> bool:
     reference of anyone is on it (the faulting process's own reference
     would make the copy a wrong COW, not an unnecessary one).  Kernel
     transients (swap cache with no swap PTE, LRU pagevec, an in-flight
-    GUP-fast grab) do not count as observers (abstract-vm.md §4).
+    GUP-fast grab) do not count as observers (../../docs/oracle.md).
     """
     frames, slots, procs, handles = state[:4]
     kind, f, _w, _sd = procs[p][1][v]
@@ -206,7 +206,7 @@ def do_swap_page(w: World, pol: Policy, p: int, v: int, write: bool) -> str:
     frame that enters the swap cache (ref: swap cache, ours, LRU pagevec).
     lock_page sleeps while reclaim holds the page.  Whether a write fault
     maps it writable (and, in E6, exclusive) is the policy's
-    (kernel-facts §2(e)): reuse_swap_page (E1-E4), fresh-or-page_count (E5,
+    (../../docs/eras.md, "Swap-in"): reuse_swap_page (E1-E4), fresh-or-page_count (E5,
     c145e0b47c77), SWP_EXCLUSIVE-or-page_count (E6, 1493a1913e34).  A write
     fault not resolved here retries and goes through do_wp_page.  Ignores:
     SWP_SYNCHRONOUS_IO (so "fresh" is never true), swap readahead, KSM,
@@ -551,7 +551,7 @@ def take_reference(w: World, p: int, v: int, k: int, f: int, pin: bool, rw: bool
     gup_pte_range() before 6.9) rechecks the PTE only right after the grab
     (``pte_val(pte) != pte_val(ptep_get(ptep))``), so the call completes as if
     it had finished before the zap, and the reference survives the unmap
-    (kernel-facts §2(g); Documentation/core-api/pin_user_pages.rst: a pinned
+    (../../docs/eras.md, "Unmap and exit"; Documentation/core-api/pin_user_pages.rst: a pinned
     page stays allocated until unpinned).  So when the owner no longer maps
     ``f`` (no PTE, or a PTE to another frame) the handle starts detached,
     and the device must read what the page holds: no COW is involved.  A swap
@@ -611,7 +611,7 @@ def zap_pte(w: World, pol: Policy, p: int, v: int) -> str:
     Present: mapcount-1 and the mapping's reference dropped (the TLB-flush
     deferral is not modelled).  Swap: free_swap_and_cache.  GUP references
     are untouched: a pin survives, detached, with its frame and expected
-    data (kernel-facts §2(g)).
+    data (../../docs/eras.md, "Unmap and exit").
     """
     pr = w.procs[p]
     if pr.mmap != 0 or pr.ptl:

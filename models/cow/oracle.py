@@ -13,7 +13,7 @@ its references, what it inherited at fork).  After every step:
 A mismatch whose observed token is outside the observer's history is a
 **missed COW** (data leaked from another process); inside it, a **wrong
 COW** (the observer's own data went stale).  R/O gets (vmsplice pipes) are
-checked for leaks only; pins and R/W gets for both (abstract-vm.md §6).
+checked for leaks only; pins and R/W gets for both (../../docs/oracle.md).
 
 Kernel accounting (refcount discipline, mapcount and swapcount, no use
 after free, E6's "writable implies exclusive" and "pinned implies

@@ -1,13 +1,13 @@
 """COW and GUP policies as data: one switch per decision, a named policy per kernel era.
 
-The switches follow the switch table at the end of kernel-facts.md §4.4 and
-the decision logic of §2.  A policy is a frozen dataclass; a user's policy
+The switches follow the switch table and the decision logic of
+../../docs/eras.md.  A policy is a frozen dataclass; a user's policy
 starts from a named one and overrides switches (``replace``) or supplies a
 decision function where a switch takes one (``wp_reuse``, ``swapin_reuse``,
 ``gup_unshare``, ``mprotect_upgrade``).  Decision functions have the
 signatures documented in ``kernel.py``.
 
-Eras (kernel-facts.md §1):
+Eras (../../docs/eras.md, with their commits):
 
 ====== ============== ===============================================================
 E1     4.9 - 5.7      mapcount(+swapcount) reuse; fork shares everything
@@ -47,7 +47,7 @@ MPROTECT = ("never", "exclusive_dirty", "exclusive", "mapcount", "always")
 class Policy:
     """The decisions one kernel makes about anonymous COW and GUP.
 
-    Each field is one switch of kernel-facts.md §4.4's table.
+    Each field is one switch of the table in ../../docs/eras.md ("Switches").
     """
 
     name: str

@@ -5,7 +5,7 @@ The state the checker stores is an immutable tuple of ints and tuples
 lets the kernel operations of ``kernel.py`` edit that copy, and freezes the
 result, so every step is a pure function from state to state.
 
-Layout (see ../shared/design/abstract-vm.md §1 and kernel-facts.md §4.1):
+Layout (see ../../docs/abstract-vm.md, "State"):
 
 * frame (struct page): ``ref`` (page_count), ``map`` (page_mapcount), ``lru``
   (a fresh page's LRU-pagevec reference until drained), ``swapcache`` (slot

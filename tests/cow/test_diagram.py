@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from mcheck.minimize import explain, minimal_path
@@ -203,3 +205,43 @@ def test_the_svg_marks_the_violating_step_and_hides_ghost_values():
     label = next(t for t in root.iter(f"{ns}text") if t.text == "<- missed_cow violated")
     assert int(label.get("y")) == last_box_y + 16
     assert "fdecea" not in render_svg(m, mini.path, title="t", mark=None)
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_the_docs_switch_table_is_the_named_eras():
+    from models.cow.policy import ERAS, SWITCHES
+
+    text = (ROOT / "docs" / "eras.md").read_text()
+    table = text.split("## Switches", 1)[1].split("\n\n", 2)[1]
+    rows = [[c.strip() for c in line.strip("|").split("|")] for line in table.splitlines()]
+    assert rows[0] == ["switch", "E1", "E2", "E3t", "E3", "E4", "E5", "E6"]
+    shown = {}
+    for row in rows[2:]:
+        shown[row[0].strip("`")] = [c.split(" (")[0] for c in row[1:]]
+    want = {s: [("yes" if getattr(p, s) else "no") if isinstance(getattr(p, s), bool)
+                else getattr(p, s) for p in ERAS]
+            for s in SWITCHES if s not in ("fork_needs_has_pinned", "reuse_sets_ae")}
+    assert shown == want
+    # the two switches left out of the table are on in every era, as the text says
+    assert all(p.fork_needs_has_pinned and p.reuse_sets_ae for p in ERAS)
+
+
+def test_every_docs_citation_names_a_page_that_exists():
+    import re
+
+    cited = []
+    files = [*ROOT.glob("mcheck/**/*.py"), *ROOT.glob("models/**/*.py"),
+             *ROOT.glob("tests/**/*.py"), ROOT / "README.md", *ROOT.glob("docs/*.md")]
+    for f in files:
+        for m in re.finditer(r"((?:\.\./)*docs/[a-z-]+\.md|\(([a-z-]+\.md)\))", f.read_text()):
+            rel = m.group(2) or m.group(1)
+            if f.parent.name == "docs" and rel.startswith(".."):
+                continue  # docs/README.md shows how code cites: not a link of its own
+            base = f.parent if rel.startswith("..") or f.parent.name == "docs" else ROOT
+            cited.append((f.relative_to(ROOT).as_posix(), rel, (base / rel).is_file()))
+    assert {(f, rel) for f, rel, ok in cited if not ok} == set()
+    pages = {rel.rsplit("/", 1)[-1] for _f, rel, _ok in cited}
+    assert {"abstract-vm.md", "oracle.md", "eras.md", "scenarios.md",
+            "race-diagrams.md"} <= pages

@@ -1,6 +1,7 @@
 """The scenario x policy matrix: every expected verdict and every pinned state count.
 
-The expected verdicts come from the catalogue (kernel-facts.md §4.4, cow.c, own
+The expected verdicts come from the catalogue (docs/scenarios.md: the historical
+matrix, cow.c, own
 rows marked "own"); the state and transition counts are pinned here so that any
 semantic drift of the model shows up as a reviewed diff.  A count that changes
 must be explained in the commit that changes it.
