@@ -1,6 +1,6 @@
 """The proof cache: what a proof depends on, and entries that cannot be forged or go stale.
 
-A proof (:func:`mcheck.smt.certify`) runs the model's own Python on symbolic
+A proof (:func:`mcheck.proof.prover.certify`) runs the model's own Python on symbolic
 values, so its verdict depends on every piece of code it runs and every
 module-level value that code reads, not only on the model's parameters.  An
 entry is therefore looked up under a key that digests all of that
@@ -22,22 +22,24 @@ and again on every later lookup:
   way (except the memos it lists in ``__proof_volatile__``, a tuple of
   names: a memo changes as code runs, so its contents would change the key
   from one run to the next; a class may list its instances' memo fields
-  the same way), so a helper in another module, a sibling module of a model package,
-  a constant a helper reads, or a module imported under another name is
-  part of the key as soon as something the proof can reach refers to it;
-  installed packages by their version and the file of the module reached;
-* every other user module loaded in the process, by its source file (code
-  may import it inside a function without any object referring to it).
+  the same way), so a helper in another module, a sibling module of a
+  model package, a constant a helper reads, or a module imported under
+  another name is part of the key as soon as something the proof can
+  reach refers to it;
+  installed packages by their version and the file of the module reached.
+
+Code may also import a module inside a function, where no object refers to
+it.  So the entry records, each by its digest, the source files of what the
+walk reached and of every user module loaded in the process when the proof
+ended (including what the proof imported while it ran), and a hit checks
+that none of them changed.
 
 What a walk cannot see into it names (:attr:`ProofInputs.unverifiable`), and
 a proof with such an input is neither stored nor answered from the cache:
 a cache that cannot show it applies is not used.  The key is taken before
-the proof runs; the proof is a function of what the key digests, so a
-memo that the proof itself fills does not make its verdict stale.  Code
-the proof imports while it runs was not there to digest, so after the
-proof the walk runs again and the entry also records every source file it
-reaches then, each by its digest: an entry whose files changed is not
-used.
+the proof runs; the proof is a function of what the key digests (and of
+the recorded files), so a memo that the proof itself fills does not make
+its verdict stale.
 
 Entries are signed: each file holds the key, the certificate and an
 HMAC-SHA256 over both under a secret made once per installation
@@ -48,12 +50,12 @@ replaces it).  Re-verifying a cached proof instead would cost the proof
 itself (up to minutes); the HMAC costs microseconds and keeps the cache
 directory a plain directory that tools and people may copy or clean.
 
-A change the walk cannot see is still possible in principle: code that a
-proof reaches only through a name computed at run time (``getattr`` with a
-built string, ``importlib.import_module``) in a module that nothing reachable
-names, or a data file read while the proof runs.  Models do neither; a model
-that must can put what it reads in its ``params()`` or its declaration's
-``version``.
+What is still not seen: a data file or an environment variable that the
+proof's code reads while it runs, and the module-level values of a module
+that is loaded but that nothing reachable refers to (its source file is
+checked, not what its import computed from elsewhere).  Models do none of
+this; a model that must can put what it reads in its ``params()`` or its
+declaration's ``version``.
 """
 
 from __future__ import annotations
@@ -148,7 +150,9 @@ class ProofInputs:
 
     ``files``: the source files digested (engine and user modules);
     ``unverifiable``: the objects the walk could not see into (when not
-    empty, the proof is not cached); ``nodes``: objects visited.
+    empty, the proof is not cached); ``nodes``: objects visited;
+    ``digests``: those files and every other loaded user module's source
+    file, each by its digest (what an entry records).
     """
 
     digest: str
@@ -483,15 +487,17 @@ def proof_inputs(*roots: Any) -> ProofInputs:
         w.value(r)
         w.drain()
     # Loaded user modules that nothing above refers to: code can still import them (an import
-    # inside a function); their source files, by content.
+    # inside a function).  Not in the key (which modules a process has loaded depends on the
+    # program, not on the model): an entry records their files and checks them when used.
+    digests = dict(w.files)
     for name in sorted(sys.modules):
         path = getattr(sys.modules.get(name), "__file__", None)
-        if isinstance(path, str) and w.where(path) == "user" and \
-                os.path.realpath(path) not in w.modules:
-            w.emit("loaded", name)
-            w.file(path)
+        if isinstance(path, str) and w.where(path) == "user":
+            real = os.path.realpath(path)
+            if real not in digests:
+                digests[real] = _file_digest(real)
     return ProofInputs(w.h.hexdigest(), tuple(sorted(w.files)), tuple(w.unverifiable),
-                       len(w.refs), dict(sorted(w.files.items())))
+                       len(w.refs), dict(sorted(digests.items())))
 
 
 def _file_digest(path: str) -> str:
