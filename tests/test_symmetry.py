@@ -706,3 +706,20 @@ def test_a_module_the_proof_imports_while_it_runs_is_checked_on_every_hit(tmp_pa
     code, out, err = _run_toy(tmp_path, "--symmetry", "auto")
     assert code == 1 and "from cache" not in out and _VIOLATED_FULL in out
     assert err.splitlines()[1:] == _REFUSED
+
+
+def test_a_declared_memo_is_keyed_by_name_and_any_other_field_by_value():
+    class Memo(Increments):
+        __proof_volatile__ = ("seen",)
+
+        def __init__(self):
+            super().__init__(3)
+            self.seen = []
+
+    m = Memo()
+    d = m.symmetry()
+    before = proof_inputs(m, d).digest
+    m.seen.append((1, 2))  # a memo: the key stays
+    assert proof_inputs(m, d).digest == before
+    m.procs_note = "x"  # any other field: another key
+    assert proof_inputs(m, d).digest != before
