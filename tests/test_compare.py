@@ -693,3 +693,17 @@ def test_json_with_update_baseline_writes_a_plain_baseline(tmp_path):
     assert p.stderr == f"wrote the baseline {base} (6 cells)\n"
     assert "baseline" not in json.loads(base.read_text())
     assert load_baseline(base).cells[("atomic", "n2")].letter == "F"
+
+
+def test_json_says_why_an_updated_baseline_was_not_compared(tmp_path, capsys):
+    f = _save(tmp_path / "b.json", _both_racy(letter="G", matches=False)(_doc()))
+    status, out, err = _main(capsys, "compare", COUNTERS, "--format", "json", "--baseline", f,
+                             "--update-baseline", "-q")
+    assert (status, err) == (0, f"wrote the baseline {f} (6 cells)\n")
+    cause = (f"baseline '{f}' does not match this run: it gives rank 1 to letter 'G' in the "
+             "baseline's racy / n2 and to letter 'F' in this run's racy / n2 (one rank per "
+             "letter, or a changed letter could not be ranked)")
+    assert json.loads(out)["baseline"] == {
+        "file": str(f), "compared": None, "not_compared": cause, "fails": False,
+        "regressions": 0, "changes": [], "summary": f"not compared: {cause}"}
+    assert load_baseline(f).cells[("racy", "n2")].letter == "F"
