@@ -30,6 +30,14 @@ failure)::
     @pytest.mark.parametrize("case", matrix_cases("examples/counters.py", threads="1,2"))
     def test_cell(case):
         case.check()
+
+The same as a pytest plugin: with ``pytest_plugins = ["mcheck.testing"]`` in
+``conftest.py``, a test that takes the fixture ``mcheck_case`` runs once per
+cell of the matrix its marker names::
+
+    @pytest.mark.mcheck_matrix("examples/counters.py", threads="1,2")
+    def test_cell(mcheck_case):
+        mcheck_case.check()
 """
 
 from __future__ import annotations
@@ -44,7 +52,8 @@ from mcheck.errors import ModelError, UsageError
 from mcheck.explore import Bounds, PropertyResult, Result, Verdict, check
 from mcheck.model import Model
 
-__all__ = ["Case", "assert_holds", "assert_violates", "matrix_cases"]
+__all__ = ["Case", "assert_holds", "assert_violates", "matrix_cases", "pytest_configure",
+           "pytest_generate_tests"]
 
 
 class _Parser(argparse.ArgumentParser):
@@ -260,3 +269,24 @@ def matrix_cases(model_path: str, *, max_states: int | None = None,
             case = Case(r, c, matrix.expect(r, c), matrix, bounds)
             out.append(pytest.param(case, id=case.id))
     return out
+
+
+def pytest_configure(config: Any) -> None:
+    """pytest plugin hook: declare the ``mcheck_matrix`` marker."""
+    config.addinivalue_line(
+        "markers", "mcheck_matrix(model_path, **matrix_flags): run a test that takes "
+                   "mcheck_case once per cell of the model's matrix (mcheck.testing)")
+
+
+def pytest_generate_tests(metafunc: Any) -> None:
+    """pytest plugin hook: parametrise ``mcheck_case`` over the marker's matrix."""
+    if "mcheck_case" not in metafunc.fixturenames:
+        return
+    marker = metafunc.definition.get_closest_marker("mcheck_matrix")
+    if marker is None or not marker.args:
+        raise UsageError(f"{metafunc.definition.nodeid} takes mcheck_case but names no "
+                         "matrix", 'mark it @pytest.mark.mcheck_matrix("MODEL_PATH", '
+                         "**matrix_flags)")
+    params = matrix_cases(*marker.args, **marker.kwargs)
+    metafunc.parametrize("mcheck_case", [p.values[0] for p in params],
+                         ids=[p.id for p in params])

@@ -197,3 +197,29 @@ def test_the_docstring_example_on_the_toy_family():
     cases = matrix_cases(counters, threads="1,2")
     assert [p.id for p in cases] == ["atomic-n1", "atomic-n2", "racy-n1", "racy-n2"]
     assert [p.values[0].check().letter for p in cases] == ["H", "H", "H", "F"]
+
+
+def test_the_pytest_plugin_parametrises_mcheck_case(tmp_path):
+    (tmp_path / "conftest.py").write_text('pytest_plugins = ["mcheck.testing"]\n')
+    (tmp_path / "test_plugin.py").write_text(
+        "import pytest\n\n\n"
+        f'@pytest.mark.mcheck_matrix({str(ROOT / "examples" / "counters.py")!r}, '
+        'threads="1,2", lossy=True)\n'
+        "def test_cell(mcheck_case):\n"
+        "    mcheck_case.check()\n")
+    (tmp_path / "test_unmarked.py").write_text("def test_unmarked(mcheck_case):\n    pass\n")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    p = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                        "test_plugin.py"], cwd=tmp_path, env=env,
+                       capture_output=True, text=True, timeout=120)
+    assert p.returncode == 1, p.stdout + p.stderr
+    assert sorted(re.findall(r"^FAILED test_plugin.py::test_cell\[(\S+)\]", p.stdout,
+                             re.M)) == ["atomic-n2"]
+    assert "atomic / n2: F lost update (expected H): x = 1 at the end" in p.stdout
+    assert p.stdout.splitlines()[-1].startswith("1 failed, 3 passed")
+    p = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                        "test_unmarked.py"], cwd=tmp_path, env=env,
+                       capture_output=True, text=True, timeout=120)
+    assert p.returncode != 0
+    assert ("mcheck: test_unmarked.py::test_unmarked takes mcheck_case but names no matrix; "
+            'mark it @pytest.mark.mcheck_matrix("MODEL_PATH", **matrix_flags)') in p.stdout
