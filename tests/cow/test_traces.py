@@ -221,3 +221,22 @@ def test_a_replacement_file_must_exist_and_match_a_recorded_one(tmp_path) -> Non
     assert load(f, source=str(other)).used == (("policy", str(other), "given"),)
     [s] = read(f).sources
     assert s.param == "policy"
+
+
+def test_replay_and_show_from_the_command_line_after_the_policy_moved(tmp_path, capsys) -> None:
+    from mcheck.cli import main
+
+    pol, f = _user_trace(tmp_path)
+    pol.unlink()
+    [(_p, used, _why)] = load(f).used
+    assert main(["replay", str(f), "--model", str(Path(__file__).resolve().parents[2] /
+                                                  "models" / "cow")]) == 0
+    assert capsys.readouterr().out == (
+        f"cow policy={used}:MINE scenario=S07: model_error VIOLATED again after 10 steps: "
+        "buf: pinned f0 is mapped but not PageAnonExclusive\n")
+    assert main(["show", str(f), "--lanes", "--no-state", "--cpus"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith(f"cow policy={used}:MINE scenario=S07:")
+    assert out[6:9] == ["      CPU 0" + " " * 43 + "CPU 1", "step  P" + " " * 47 + "P.gup",
+                        "----  " + "-" * 46 + "  " + "-" * 46]
+    assert out[9:11] == ["   1  do_anonymous_page -> f0", "   2  write a: store f0"]
