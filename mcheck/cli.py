@@ -23,10 +23,11 @@ from types import MappingProxyType
 from typing import Any
 
 from mcheck.errors import ModelError, Terminated, UsageError
-from mcheck.explore import Bounds, PropertyResult, Result, Verdict, check
+from mcheck.explore import Bounds, Result, Verdict, check
 from mcheck.fingerprint import digest
 from mcheck.loader import add_arguments, build_models, load_module, model_from_params
 from mcheck.model import Kind, Model
+from mcheck.report import model_doc, print_result, stop_reason, summary_line
 
 __all__ = [
     "EXIT_HOLDS",
@@ -312,47 +313,6 @@ def trace_file_name(model: Model, prop: str) -> str:
     return name + ".json"
 
 
-def _stop_reason(result: Result) -> str:
-    """Why the search ended, naming the bound: ``exhausted``, ``--max-states 100 reached``..."""
-    b = result.bounds
-    by = result.stopped_by
-    if result.exhausted:
-        return "exhausted"
-    if by == "states":
-        return f"--max-states {b.max_states} reached"
-    if by == "depth":
-        return f"--max-depth {b.max_depth} reached"
-    if by == "time":
-        return f"--timeout {b.timeout:g}s reached"
-    if by == "memory":
-        return f"--max-memory {(b.max_memory or 0) / 2 ** 20:g} MB reached"
-    if by == "violation":
-        return "stopped at the first violation"
-    return f"stopped by {by}"
-
-
-def _how_far(result: Result) -> str:
-    return f"after {result.states} states, depth {result.depth}, {result.elapsed:.2f}s"
-
-
-def _prop_line(result: Result, p: PropertyResult, width: int, traces: dict[str, Any]) -> str:
-    name = p.name.ljust(width)
-    if p.kind is Kind.METRIC:
-        how = "exact" if p.verdict is Verdict.HOLDS else "at least: the search was cut short"
-        witness = f", shortest witness {len(p.path)} steps" if p.path is not None else ""
-        return f"  {name}  METRIC        {p.count} transitions ({how}){witness}"
-    verdict = str(p.verdict).ljust(12)
-    if p.verdict is Verdict.VIOLATED:
-        kind = traces[p.name].kind if p.name in traces else p.kind.value
-        msg = f": {p.message}" if p.message else ""
-        steps = len(p.path) if p.path is not None else 0
-        return f"  {name}  {verdict}  {kind}{msg} ({steps} steps)"
-    if p.verdict is Verdict.UNDETERMINED:
-        hint = "; --all checks every property" if result.stopped_by == "violation" else ""
-        return f"  {name}  {verdict}  {_stop_reason(result)} {_how_far(result)}{hint}"
-    return f"  {name}  {str(p.verdict)}"
-
-
 # -- check -----------------------------------------------------------------------------
 
 
@@ -497,7 +457,8 @@ def _check_command(args: argparse.Namespace, extras: list[str]) -> int:
                         traces[p.name] = Trace.from_path(m, p.path, p, args.model)
                 exported = _export(args.export, m, traces) if args.export else {}
                 if args.json:
-                    doc_models.append(_model_doc(m, result, traces, exported))
+                    doc_models.append(model_doc(m, result, traces, exported,
+                                                _STATUS[result.verdict]))
                     if warnings:
                         doc_models[-1]["warnings"] = warnings
                     if sym["mode"] != "off":
@@ -506,7 +467,7 @@ def _check_command(args: argparse.Namespace, extras: list[str]) -> int:
                     if canonical is not None:
                         out.write(f"{label}: symmetry {sym['sets']}: {sym['proof']}; states "
                                   "are orbit representatives, traces show the real states\n")
-                    _print_result(m, label, result, traces, exported, warnings)
+                    print_result(m, label, result, traces, exported, warnings)
             except (UsageError, OSError):
                 raise
             except (Exception, SystemExit) as e:
@@ -522,7 +483,7 @@ def _check_command(args: argparse.Namespace, extras: list[str]) -> int:
     if args.json:
         _write_check_doc(args, bounds, stopped or status, doc_models, interrupted=bool(stopped))
     elif len(models) > 1 and not args.estimate and results:
-        out.write("\n" + _summary_line(results, args.all))
+        out.write("\n" + summary_line(results, args.all))
     if stopped:
         what = "SIGTERM" if stopped == EXIT_TERMINATED else "Ctrl-C (SIGINT)"
         out.flush()
@@ -698,86 +659,6 @@ def _export(directory: str, m: Model, traces: dict[str, Any]) -> dict[str, str]:
     return out
 
 
-def _model_doc(m: Model, result: Result, traces: dict[str, Any],
-               exported: dict[str, str]) -> dict[str, Any]:
-    from mcheck.render import count_preemptions
-
-    props = []
-    for p in result.properties.values():
-        entry: dict[str, Any] = {
-            "name": p.name, "kind": traces[p.name].kind if p.name in traces else p.kind.value,
-            "verdict": p.verdict.value, "description": p.description, "message": p.message,
-        }
-        if p.kind is Kind.METRIC:
-            entry["count"] = p.count
-        if p.path is not None:
-            entry["steps"] = len(p.path)
-            entry["preemptions"] = count_preemptions(m, p.path)
-            entry["trace"] = traces[p.name].to_dict()
-        else:
-            entry["trace"] = None
-        if p.name in exported:
-            entry["export"] = exported[p.name]
-        props.append(entry)
-    return {
-        "model": m.name, "params": dict(m.params()), "fingerprint": m.fingerprint(),
-        "verdict": result.verdict.value, "status": _STATUS[result.verdict],
-        "states": result.states, "transitions": result.transitions, "depth": result.depth,
-        "exhausted": result.exhausted, "stopped_by": result.stopped_by,
-        "elapsed": round(result.elapsed, 6), "properties": props,
-        "store": None if result.store is None else {
-            "kind": result.store.kind, "bytes_per_state": round(result.store.bytes_per_state, 1),
-            "collision_probability": result.store.collision_probability},
-    }
-
-
-def _print_result(m: Model, label: str, result: Result, traces: dict[str, Any],
-                  exported: dict[str, str], warnings: Sequence[str] = ()) -> None:
-    from mcheck.render import render
-
-    w = sys.stdout.write
-    how = _stop_reason(result)
-    w(f"{label}: {result.verdict}  ({result.states} states, {result.transitions} transitions, "
-      f"depth {result.depth}, {how}, {result.elapsed:.2f}s)\n")
-    props = list(result.properties.values())
-    width = max((len(p.name) for p in props), default=0)
-    if not props:
-        w("  (the model has no properties; --deadlock checks for deadlocks)\n")
-    for p in props:
-        w(_prop_line(result, p, width, traces) + "\n")
-    for line in warnings:
-        w(f"  warning: {line}\n")
-    if result.store is not None:
-        w(f"  {result.store.summary()}\n")
-    for p in props:
-        if p.verdict is Verdict.VIOLATED and p.kind is not Kind.METRIC and p.path is not None:
-            msg = f": {p.message}" if p.message else ""
-            own = m.render_trace(p.path, p.name, p.message)
-            w("\n" + (own if own is not None else
-                      render(m, p.path, title=f"{label}: {p.name} VIOLATED{msg}")))
-    for name, f in exported.items():
-        w(f"exported {name}: {f}\n")
-
-
-def _summary_line(results: Sequence[Result], all_: bool) -> str:
-    """One line after several models: how many held, were violated, undetermined; metrics."""
-    held = sum(r.verdict is Verdict.HOLDS for r in results)
-    violated = sum(r.verdict is Verdict.VIOLATED for r in results)
-    undetermined = sum(r.verdict is Verdict.UNDETERMINED for r in results)
-    events = sum(p.count for r in results for p in r.properties.values()
-                 if p.kind is Kind.METRIC and p.count)
-    with_events = sum(any(p.kind is Kind.METRIC and p.count for p in r.properties.values())
-                      for r in results)
-    cut = any(p.kind is Kind.METRIC and p.count and p.verdict is not Verdict.HOLDS
-              for r in results for p in r.properties.values())
-    line = (f"summary: {len(results)} models: {held} held, {violated} violated, "
-            f"{undetermined} undetermined; {events} metric events in {with_events} models"
-            + (" (at least: a search was cut short)" if cut else ""))
-    if violated and not all_:
-        line += "; --all shows every violated property of each model"
-    return line + "\n"
-
-
 def _estimate(m: Model, label: str, args: argparse.Namespace, bounds: Bounds,
               names: list[str] | None, canonical: Any, progress: Any) -> Result:
     """``--estimate``: sample the search of ``m`` and print what the whole search would cost."""
@@ -810,7 +691,7 @@ def _estimate(m: Model, label: str, args: argparse.Namespace, bounds: Bounds,
     est = extrapolate(recorder.levels, result.states, result.elapsed,
                       exhausted=result.exhausted, rss_before=before, rss_after=peak_rss())
     how = (f"a sample of {DEFAULT_SAMPLE_SECONDS:g}s" if result.stopped_by == "time"
-           and not given else _stop_reason(result))
+           and not given else stop_reason(result))
     sys.stdout.write(format_estimate(label, est, how))
     found = sorted(p.name for p in result.properties.values()
                    if p.verdict is Verdict.VIOLATED)
