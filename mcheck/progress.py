@@ -2,7 +2,8 @@
 
 :func:`progress_for` returns a sink unless the user asked for quiet:
 
-* on a terminal, a one-line bar (:class:`Progress`) that fits 80 columns,
+* on a terminal, a one-line bar (:class:`Progress`) that fits 80 columns (or
+  the terminal's width less one, when narrower),
   counts first and the ETA always visible (a long model label is cut, the
   figures never are);
 * elsewhere (CI, ``script``, a pipe, a file), one status line every 30 s
@@ -25,6 +26,7 @@ widest level on.
 from __future__ import annotations
 
 import math
+import os
 import sys
 import time
 from typing import Any, TextIO
@@ -275,5 +277,9 @@ def progress_for(quiet: bool = False, stream: TextIO | None = None, label: str =
     except (AttributeError, ValueError):
         tty = False
     if tty:
-        return Progress(stream, label)
+        try:
+            columns = os.get_terminal_size(stream.fileno()).columns
+        except (AttributeError, ValueError, OSError):
+            columns = _WIDTH
+        return Progress(stream, label, width=max(20, min(_WIDTH, columns - 1)))
     return LogProgress(stream, label, interval)
