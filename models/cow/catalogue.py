@@ -107,7 +107,7 @@ def _rows() -> list[Scenario]:
             race(swapout("reclaim", "P", 0), pin("P.gup", 0, "buf")),
             read("P", 0), write("P", 0, "b"), dma_read("P", "buf"),
         ], procs=PC[:1], threads=RECLAIM, expect="H H W W W W H", source="own",
-            reproduces="kernel-facts §2(d): racy check-then-pin"),
+            reproduces="docs/eras.md, Reclaim: racy check-then-pin"),
         # Own rows X13, X13w: O_DIRECT read (R/W FOLL_GET) racing swap-out (aarcange's
         # page_count_do_wp_page-swap.c, failing on v5.11).  The GUP reference keeps the
         # page in the swap cache.  X13: a read faults it back R/O, then the write goes

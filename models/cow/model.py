@@ -248,11 +248,20 @@ class CowBase(Model):
                 out[self.handle_names[k]] = "-" if st == 0 else "released"
         return out
 
-    def render_trace(self, path: Any, prop: str, message: str) -> str:
-        """The race diagram in the kernel's style (diagram.py)."""
+    def render_trace(self, path: Any, prop: str, message: str, *, cpus: bool = False,
+                     state: bool = True) -> str:
+        """The race diagram in the kernel's style (diagram.py): lanes headed CPU 0, CPU 1
+        with ``cpus``, without the ``//`` state lines when ``state`` is False."""
         from .diagram import render
 
-        return render(self, path, prop, message)
+        return render(self, path, prop, message, cpus=cpus, state=state)
+
+    def trace_notes(self, state: tuple, action: tuple, next_state: tuple) -> list[str]:
+        """What a step changed in kernel state, without the oracle's ghost values (for
+        pictures: ``mcheck show --svg``)."""
+        from .diagram import kernel_notes
+
+        return kernel_notes(self, state, action, next_state)
 
     def schedule_choice(self, action: Any) -> Any:
         """The frames or slots an allocation took, or the operation an idle thread started."""
