@@ -209,6 +209,8 @@ def _build_parser() -> _Parser:
         epilog=REPLAY_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
     r.add_argument("trace", metavar="TRACE.json")
     r.add_argument("--model", metavar="PATH", help="the model (default: the path in the trace)")
+    r.add_argument("--policy", metavar="FILE", dest="source",
+                   help="use FILE instead of the policy or scenario file the trace recorded")
 
     s = sub.add_parser(
         "show", allow_abbrev=False, help="render a trace, one lane per thread",
@@ -217,6 +219,8 @@ def _build_parser() -> _Parser:
         epilog=REPLAY_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
     s.add_argument("trace", metavar="TRACE.json")
     s.add_argument("--model", metavar="PATH", help="the model (default: the path in the trace)")
+    s.add_argument("--policy", metavar="FILE", dest="source",
+                   help="use FILE instead of the policy or scenario file the trace recorded")
     s.add_argument("--json", action="store_true", help="print the steps as one JSON document")
     s.add_argument("--lanes", action="store_true",
                    help="print the generic lanes even when the model draws its own diagram")
@@ -309,7 +313,10 @@ def trace_file_name(model: Model, prop: str) -> str:
     name = "--".join(parts)
     lossy = any(p != str(x) for p, x in zip(parts, raw, strict=True))
     if lossy or len(name) > 120:
-        name = f"{name[:100]}--{digest((model.name, sorted(map(str, params.items())), prop))[:10]}"
+        # The property name stays readable at the end; the digest keeps names apart.
+        tail = f"--{parts[-1][:60]}--" \
+               f"{digest((model.name, sorted(map(str, params.items())), prop))[:10]}"
+        name = "--".join(parts[:-1])[:120 - len(tail)] + tail
     return name + ".json"
 
 
@@ -729,7 +736,7 @@ def load_for_trace(args: argparse.Namespace) -> tuple[Any, Model]:
     """The trace ``args.trace`` and the model it records (or ``args.model``)."""
     from mcheck.trace import load
 
-    trace = load(args.trace)
+    trace = load(args.trace, source=getattr(args, "source", None))
     given = args.model or trace.model_path
     try:
         model = model_from_params(given, trace.params)

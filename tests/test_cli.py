@@ -528,3 +528,28 @@ def test_a_bad_progress_interval_is_refused(value):
     p = run("check", TOYS, "--toy", "ladder", env={"MCHECK_PROGRESS_INTERVAL": value})
     assert_usage_error(p, f"MCHECK_PROGRESS_INTERVAL={value!r} is not a number of seconds "
                           "above zero; set it to a number of seconds, e.g. 30, or unset it")
+
+
+def test_export_names_keep_the_property_name_when_shortened():
+    from mcheck import Model
+    from mcheck.cli import trace_file_name
+
+    class Long(Model):
+        name = "long"
+
+        def params(self):
+            return {"policy": "/some/very/long/path/" * 6 + "mine.py:MINE", "x": 1}
+
+        def initial_states(self):
+            return [0]
+
+        def actions(self, s):
+            return []
+
+        def step(self, s, a):
+            return s
+
+    name = trace_file_name(Long(), "wrong_cow")
+    assert len(name) <= 125 and name.startswith("long--policy-_some_very_long")
+    assert name.rsplit("--", 2)[1] == "wrong_cow" and name.endswith(".json")
+    assert name != trace_file_name(Long(), "missed_cow")

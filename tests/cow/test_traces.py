@@ -240,3 +240,22 @@ def test_replay_and_show_from_the_command_line_after_the_policy_moved(tmp_path, 
     assert out[6:9] == ["      CPU 0" + " " * 43 + "CPU 1", "step  P" + " " * 47 + "P.gup",
                         "----  " + "-" * 46 + "  " + "-" * 46]
     assert out[9:11] == ["   1  do_anonymous_page -> f0", "   2  write a: store f0"]
+
+
+def test_replay_policy_replaces_the_recorded_policy_file(tmp_path, capsys) -> None:
+    from mcheck.cli import main
+
+    pol, f = _user_trace(tmp_path)
+    cow = str(Path(__file__).resolve().parents[2] / "models" / "cow")
+    fixed = tmp_path / "mine.py"
+    fixed.write_text(MINE.replace("fork_seqcount=False", "fork_seqcount=True"))
+    assert main(["replay", str(f), "--model", cow, "--policy", str(fixed)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "fork_seqcount=False -> fork_seqcount=True" in err, err
+    same = tmp_path / "again" / "mine.py"
+    same.parent.mkdir()
+    same.write_text(MINE)
+    assert main(["replay", str(f), "--model", cow, "--policy", str(same)]) == 0
+    assert "model_error VIOLATED again after 10 steps" in capsys.readouterr().out
+    assert main(["replay", str(f), "--policy", str(tmp_path / "nosuch.py")]) == 2
+    assert "no file at" in capsys.readouterr().err
