@@ -22,7 +22,7 @@ from pathlib import Path as FsPath
 from types import MappingProxyType
 from typing import Any
 
-from mcheck.errors import ModelError, Terminated, UsageError
+from mcheck.errors import Terminated, UsageError, model_bug
 from mcheck.explore import Bounds, Result, Verdict, check
 from mcheck.fingerprint import digest
 from mcheck.loader import add_arguments, build_models, load_module, model_from_params
@@ -236,16 +236,6 @@ def _build_parser() -> _Parser:
     from mcheck.hooks import add_parsers as add_hook_parsers
 
     add_hook_parsers(sub)
-    lp = sub.add_parser(
-        "list", allow_abbrev=False, help="list the names a model offers (its mcheck_list hook)",
-        usage="mcheck list MODEL_PATH [the model's list flags]",
-        description="Print what the model module at MODEL_PATH offers, as the model\n"
-                    "itself lists it (its mcheck_list hook): the names its flags take,\n"
-                    "e.g. its named configurations and fixed programs, with their\n"
-                    "allowed values.",
-        formatter_class=argparse.RawDescriptionHelpFormatter)
-    lp.add_argument("model_path", metavar="MODEL_PATH")
-    lp.add_argument("hook_args", nargs=argparse.REMAINDER)
     top.set_defaults(check_parser=c, explore_parser=e, compare_parser=cmp)
     return top
 
@@ -259,24 +249,12 @@ def model_label(model: Model) -> str:
     return f"{model.name} {params}" if params else model.name
 
 
-def _model_bug(model_name: str, e: BaseException, when: str) -> ModelError:
-    if isinstance(e, SystemExit):
-        call = "sys.exit()" if e.code is None else f"sys.exit({e.code!r})"
-        err = ModelError(f"model '{model_name}' called {call} ({when})",
-                         "a model must not exit: raise an exception instead")
-    else:
-        err = ModelError(f"model '{model_name}' raised {type(e).__name__}: {e} ({when})",
-                         "this is a bug in the model (MCHECK_DEBUG=1 shows the traceback)")
-    err.__cause__ = e
-    return err
-
-
 def _check_initial_states(m: Model, label: str) -> None:
     """Refuse a model whose initial states hold something else than plain values."""
     try:
         inits = list(m.initial_states())
     except (Exception, SystemExit) as e:
-        raise _model_bug(m.name, e, f"in initial_states() of {label}") from e
+        raise model_bug(m.name, e, f"in initial_states() of {label}") from e
     if not inits:
         raise UsageError(f"model '{label}' has no initial state",
                          "make initial_states() return at least one state")
@@ -440,7 +418,7 @@ def _check_command(args: argparse.Namespace, extras: list[str]) -> int:
             except UsageError:
                 raise
             except (Exception, SystemExit) as e:
-                raise _model_bug(m.name, e, f"while checking {label}") from e
+                raise model_bug(m.name, e, f"while checking {label}") from e
             stopped = _SIGNAL_STOPS.get(str(result.stopped_by), 0)
             if stopped and signal.SIGTERM in args.signals_received:
                 stopped = EXIT_TERMINATED
@@ -450,7 +428,7 @@ def _check_command(args: argparse.Namespace, extras: list[str]) -> int:
                 try:
                     minimize_result(m, result)
                 except (Exception, SystemExit) as e:
-                    raise _model_bug(m.name, e,
+                    raise model_bug(m.name, e,
                                      f"while minimising the traces of {label}") from e
             results.append(result)
             code = _STATUS[result.verdict]
@@ -478,7 +456,7 @@ def _check_command(args: argparse.Namespace, extras: list[str]) -> int:
             except (UsageError, OSError):
                 raise
             except (Exception, SystemExit) as e:
-                raise _model_bug(m.name, e, f"while reporting on {label}") from e
+                raise model_bug(m.name, e, f"while reporting on {label}") from e
             if stopped:
                 break
     except KeyboardInterrupt:
@@ -544,7 +522,7 @@ def _vacuity(m: Model, result: Result, names: list[str] | None, label: str) -> l
                  and (names is None or p.name in names)]
         missing = _unexercised(m, props, result.states) if props else []
     except (Exception, SystemExit) as e:
-        raise _model_bug(m.name, e, f"while checking that the properties of {label} were "
+        raise model_bug(m.name, e, f"while checking that the properties of {label} were "
                                     "exercised") from e
     for p in props:
         if p.name in missing:
@@ -598,7 +576,7 @@ def _symmetry(m: Model, args: argparse.Namespace, label: str) -> tuple[Any, dict
     except UsageError:
         raise
     except Exception as e:
-        raise _model_bug(m.name, e, f"while preparing the symmetry of {label}") from e
+        raise model_bug(m.name, e, f"while preparing the symmetry of {label}") from e
 
 
 def _graph_command(models: Sequence[Model], args: argparse.Namespace) -> None:
@@ -613,7 +591,7 @@ def _graph_command(models: Sequence[Model], args: argparse.Namespace) -> None:
     except ValueError as e:
         raise UsageError(str(e), "see `mcheck check --help` for --graph") from e
     except (Exception, SystemExit) as e:
-        raise _model_bug(m.name, e, "while building the state graph") from e
+        raise model_bug(m.name, e, "while building the state graph") from e
     try:
         write_graph(g, args.graph)
     except ValueError as e:
@@ -689,7 +667,7 @@ def _estimate(m: Model, label: str, args: argparse.Namespace, bounds: Bounds,
     except UsageError:
         raise
     except (Exception, SystemExit) as e:
-        raise _model_bug(m.name, e, f"while sampling {label}") from e
+        raise model_bug(m.name, e, f"while sampling {label}") from e
     if result.stopped_by == "violation":  # every property violated: the search ends there
         sys.stdout.write(f"{label}: the sample violated every property after {result.states} "
                          f"states, {result.elapsed:.2f}s; the search ends there too, so there "
@@ -706,27 +684,6 @@ def _estimate(m: Model, label: str, args: argparse.Namespace, bounds: Bounds,
         sys.stdout.write(f"  the sample already found a violation of {', '.join(found)}: "
                          "run without --estimate for the trace\n")
     return result
-
-
-def _list_command(model_path: str, argv: list[str]) -> int:
-    """``mcheck list MODEL_PATH``: the model's ``mcheck_list(argv, prog)`` hook (as hooks.py)."""
-    module = load_module(model_path)
-    hook = getattr(module, "mcheck_list", None)
-    if hook is None:
-        raise UsageError(f"the model module '{model_path}' has no `mcheck_list`",
-                         "`mcheck list` needs a model that lists what it offers (one that "
-                         "defines mcheck_list(argv, prog)); see `mcheck check "
-                         f"{model_path} --help` for its flags")
-    try:
-        status = hook(list(argv), f"mcheck list {model_path}")
-    except ValueError as e:
-        raise UsageError(f"{model_path}: {e}", f"see `mcheck list {model_path} --help`") from e
-    except (Exception, SystemExit) as e:
-        raise _model_bug(model_path, e, "in its mcheck_list") from e
-    if isinstance(status, bool) or not isinstance(status, int):
-        raise UsageError(f"mcheck_list of '{model_path}' returned {status!r}, not an exit "
-                         "status", "return an int from the hook")
-    return status
 
 
 # -- replay and show -------------------------------------------------------------------
@@ -757,7 +714,7 @@ def replay_trace(trace: Any, model: Model) -> Any:
     except UsageError:
         raise
     except (Exception, SystemExit) as e:
-        raise _model_bug(model.name, e, "while replaying the trace") from e
+        raise model_bug(model.name, e, "while replaying the trace") from e
 
 
 def _replay_command(args: argparse.Namespace) -> int:
@@ -816,7 +773,7 @@ def _show_command(args: argparse.Namespace) -> int:
     except UsageError:
         raise
     except (Exception, SystemExit) as e:
-        raise _model_bug(model.name, e, "while rendering the trace") from e
+        raise model_bug(model.name, e, "while rendering the trace") from e
     return 0 if res.reproduced else 1
 
 
@@ -836,12 +793,10 @@ def _run(argv: Sequence[str] | None, received: list[int]) -> int:
         from mcheck.commands import run
 
         return run(args, extras)
-    if args.command in ("reproduce", "conform"):
+    if args.command in ("reproduce", "conform", "list"):
         from mcheck import hooks
 
         return hooks.run(args.command, args.model_path, [*args.hook_args, *extras])
-    if args.command == "list":
-        return _list_command(args.model_path, [*args.hook_args, *extras])
     if extras:
         what = "flag" if extras[0].startswith("-") else "argument"
         raise UsageError(f"unknown {what} '{extras[0]}'",

@@ -7,7 +7,7 @@ line on stderr, never a traceback, and exits with :attr:`UsageError.status`.
 
 from __future__ import annotations
 
-__all__ = ["ModelError", "Terminated", "UsageError"]
+__all__ = ["ModelError", "Terminated", "UsageError", "model_bug"]
 
 
 def _one_line(text: str) -> str:
@@ -48,3 +48,16 @@ class Terminated(KeyboardInterrupt):
     A :class:`KeyboardInterrupt`, so code that stops cleanly on Ctrl-C (and
     returns what it found so far) stops the same way on SIGTERM.
     """
+
+
+def model_bug(model_name: str, e: BaseException, when: str) -> ModelError:
+    """The one-line error for an exception (or a ``sys.exit()``) of a model's own code."""
+    if isinstance(e, SystemExit):
+        call = "sys.exit()" if e.code is None else f"sys.exit({e.code!r})"
+        err = ModelError(f"model '{model_name}' called {call} ({when})",
+                         "a model must not exit: raise an exception instead")
+    else:
+        err = ModelError(f"model '{model_name}' raised {type(e).__name__}: {e} ({when})",
+                         "this is a bug in the model (MCHECK_DEBUG=1 shows the traceback)")
+    err.__cause__ = e
+    return err

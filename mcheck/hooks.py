@@ -1,8 +1,10 @@
-"""Commands that a model module brings itself: ``mcheck reproduce`` and ``mcheck conform``.
+"""Commands that a model module brings itself: ``mcheck list``, ``reproduce`` and ``conform``.
 
 The engine cannot know how a model's operations map onto the real system it
 abstracts; the model module can.  A model module may define
 
+* ``mcheck_list(argv, prog) -> int``: print the names its flags take (its
+  named configurations, fixed programs and their allowed values);
 * ``mcheck_reproduce(argv, prog) -> int``: write a program that drives the
   real system through one of the model's scenarios or traces;
 * ``mcheck_conform(argv, prog) -> int``: build and run such programs on this
@@ -11,7 +13,8 @@ abstracts; the model module can.  A model module may define
 ``mcheck reproduce MODEL_PATH ARGS...`` loads the module and hands it
 ``ARGS`` and a program name for its messages; the hook returns the exit
 status.  A hook reports bad input by raising ValueError, which becomes the
-usual one-line error with exit status 2.
+usual one-line error with exit status 2; any other exception (or a
+``sys.exit()``) is a bug in the model, named as such.
 """
 
 from __future__ import annotations
@@ -19,13 +22,15 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from mcheck.errors import UsageError
+from mcheck.errors import UsageError, model_bug
 from mcheck.loader import load_module
 
 __all__ = ["HOOKS", "add_parsers", "run"]
 
 #: Command -> (the module attribute that provides it, what it does).
 HOOKS = {
+    "list": ("mcheck_list", "list the names a model offers: its configurations, programs and "
+                            "their allowed values"),
     "reproduce": ("mcheck_reproduce",
                   "write a program that drives the real system through a scenario or trace"),
     "conform": ("mcheck_conform",
@@ -53,13 +58,17 @@ def run(command: str, model_path: str, argv: list[str]) -> int:
     hook = getattr(module, attr, None)
     if hook is None:
         raise UsageError(f"the model module '{model_path}' has no `{attr}`",
-                         f"`mcheck {command}` needs a model that can drive the real system "
-                         f"(one that defines {attr}(argv, prog))")
+                         f"`mcheck {command}` needs a model module that defines "
+                         f"{attr}(argv, prog)")
     try:
         status = hook(list(argv), f"mcheck {command} {model_path}")
     except ValueError as e:
         raise UsageError(f"{model_path}: {e}", f"see `mcheck {command} {model_path} --help`") \
             from e
+    except OSError:
+        raise  # writing the output failed (a closed pipe, a full disk): not the model's bug
+    except (Exception, SystemExit) as e:
+        raise model_bug(model_path, e, f"in its {attr}") from e
     if isinstance(status, bool) or not isinstance(status, int):
         raise UsageError(f"{attr} of '{model_path}' returned {status!r}, not an exit status",
                          "return an int from the hook")

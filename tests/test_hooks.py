@@ -44,8 +44,8 @@ def test_a_model_without_the_hook_is_refused(capsys):
     assert main(["reproduce", TOYS, "--anything"]) == 2
     err = capsys.readouterr().err
     assert err == (f"mcheck: the model module '{TOYS}' has no `mcheck_reproduce`; "
-                   "`mcheck reproduce` needs a model that can drive the real system "
-                   "(one that defines mcheck_reproduce(argv, prog))\n")
+                   "`mcheck reproduce` needs a model module that defines "
+                   "mcheck_reproduce(argv, prog)\n")
 
 
 def test_help_of_a_hook_exits_0(capsys):
