@@ -57,6 +57,9 @@ people):
 4. Every invariant commutes: ``P(g S) == P(S)`` (per atom for
    :func:`~mcheck.symmetry.forall` invariants: ``atom(g S, g k) ==
    atom(S, k)``).
+   (4b) Final states commute: ``is_final(g S) == is_final(S)``, for a model
+   that defines ``is_final`` (deadlock detection reads it: without this, a
+   reduced search could take a deadlock for a final state).
 5. Every component commutes: for each component key ``c`` and every state
    of its domain (``domain(vars, c)``: e.g. the stepping thread in each
    shape of its operation), the outcomes of ``successors_of(g S, g c)`` are
@@ -106,7 +109,7 @@ people):
    A failure names the signature values (the state of the witness), the
    generator for (iii) and which of (i)-(iv) failed.
 
-Soundness of a reduced search rests on 1, 2, 4, 5 and 6 (i) (the
+Soundness of a reduced search rests on 1, 2, 4, 4b, 5 and 6 (i) (the
 representative of ``s`` is ``permute(s, p)`` for a permutation ``p``, so
 a member of its orbit), and on ``D`` containing the reachable states,
 which a model can check concretely with a membership function over its
@@ -1762,9 +1765,28 @@ class _Prover(_Runner):
         self.signatures()
         self.complete_sets()
         self.invariant_props()
+        self.final_states()
         self.steps()
         self.canonicaliser()
         self._run_tasks(workers)
+
+    # 4b. final states
+    def final_states(self) -> None:
+        from mcheck.model import Model
+
+        model = self.model
+        if getattr(type(model), "is_final", None) is Model.is_final:
+            return  # the engine's default: no state is final, whatever its permutation
+        S = self.state
+        decl = self.decl
+        for gname, g in self.gens:
+            def fn(g: Any = g, gname: str = gname) -> Any:
+                v1 = _as_bool(model.is_final(S))
+                v2 = _as_bool(model.is_final(decl.permute_state(S, g)))
+                return [_iff(v1, v2)], lambda env: (
+                    gname, _concrete(S, env), None,
+                    "is_final differs between s and its permutation")
+            self._prove(f"is_final under {gname}", fn)
 
     # 6. the canonicaliser
     def canonicaliser(self) -> None:
