@@ -7,6 +7,7 @@ status 2, never a traceback (set ``MCHECK_DEBUG=1`` to see one).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import errno
 import json
 import math
@@ -410,8 +411,13 @@ def _check_command(args: argparse.Namespace, extras: list[str]) -> int:
                 if stopped:
                     break
                 continue
+            search_bounds = bounds
+            if bounds.timeout is not None and sym.get("seconds"):
+                # --timeout bounds the proof and the search together.
+                search_bounds = dataclasses.replace(
+                    bounds, timeout=max(bounds.timeout - float(sym["seconds"]), 0.001))
             try:
-                result = check(m, strategy="dfs" if args.dfs else "bfs", bounds=bounds,
+                result = check(m, strategy="dfs" if args.dfs else "bfs", bounds=search_bounds,
                                stop_at_first=not args.all, deadlock=args.deadlock,
                                properties=names, progress=progress, store=store,
                                workers=args.workers, canonical=canonical)
@@ -419,6 +425,7 @@ def _check_command(args: argparse.Namespace, extras: list[str]) -> int:
                 raise
             except (Exception, SystemExit) as e:
                 raise model_bug(m.name, e, f"while checking {label}") from e
+            result.bounds = bounds  # the report names the bound the user gave
             stopped = _SIGNAL_STOPS.get(str(result.stopped_by), 0)
             if stopped and signal.SIGTERM in args.signals_received:
                 stopped = EXIT_TERMINATED
@@ -572,7 +579,7 @@ def _symmetry(m: Model, args: argparse.Namespace, label: str) -> tuple[Any, dict
         sys.stderr.write(f"{label}: {line}\n")
 
     try:
-        return prepare(m, args.symmetry, say=say, workers=args.workers)
+        return prepare(m, args.symmetry, say=say, workers=args.workers, budget=args.timeout)
     except UsageError:
         raise
     except Exception as e:

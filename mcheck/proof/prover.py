@@ -1608,7 +1608,7 @@ def certify(model: Any, decl: Any, *, use_cache: bool = True, budget: float | No
         cert.cache_note = ("not cached: the proof depends on what cannot be digested: "
                            + "; ".join(inputs.unverifiable[:3]))
     elif cert.status not in ("proved", "refuted"):
-        cert.cache_note = "not cached: only a proof or a refutation is"
+        cert.cache_note = "not cached: only a proof or a refutation is kept, not an unknown"
     elif not (after := cache.proof_inputs(model, decl)).cacheable:
         cert.cache_note = ("not cached: the proof reached what cannot be digested: "
                            + "; ".join(after.unverifiable[:3]))

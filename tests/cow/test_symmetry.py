@@ -325,3 +325,24 @@ def test_a_user_policys_helper_is_part_of_the_proof_key(tmp_path):
     assert f"{label}: symmetry: the proof failed: component ('step', 0, 0) commutes" in \
         err.splitlines()
     assert err.splitlines()[-1] == f"{label}: symmetry: running the full search"
+
+
+def test_timeout_bounds_the_proof_and_the_search_together(tmp_path, monkeypatch, capsys):
+    from mcheck.cli import main
+
+    monkeypatch.setenv("MCHECK_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("MCHECK_PROOF_SECRET", str(tmp_path / "secret"))
+    args = ["check", "models/cow", "--policy", "E3", "--scenario", "S07", "--timeout", "0.5",
+            "-q"]
+    # auto: the proof runs out of time, the full search gets what is left: undetermined
+    assert main([*args, "--symmetry", "auto"]) == 3
+    out, err = capsys.readouterr()
+    assert "symmetry: no proof (unknown): the proof ran out of time" in err
+    assert "--timeout 0.5s reached" in out.splitlines()[0]
+    assert not list((tmp_path / "cache").glob("*.json"))  # an unknown is never cached
+    # on: no proof, no reduction: one line, exit 2
+    assert main([*args, "--symmetry", "on"]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err[-1] == ("mcheck: the declared symmetry of 'cow' is not proved (unknown: the "
+                       "proof ran out of time); fix the declaration, or use --symmetry auto "
+                       "(full search) or off")
