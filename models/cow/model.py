@@ -68,6 +68,17 @@ class CowBase(Model):
     thread_proc: list[int]
     proc_names: list[str]
     handle_names: list[str]
+    # The last state's accounting counts (oracle._counts): a memo, so a proof's cache key
+    # names it without reading its contents.
+    __proof_volatile__ = ("_counts_memo",)
+
+    @property
+    def counts_memo(self) -> list:
+        """The oracle's memo of the last state's counts: ``[state, counts]``, this model's."""
+        memo = self.__dict__.get("_counts_memo")
+        if memo is None:
+            memo = self.__dict__["_counts_memo"] = [None, None]
+        return memo
 
     # -- what subclasses supply ---------------------------------------------------------
 

@@ -207,13 +207,16 @@ def accounting_keys(m: CowModel) -> list[tuple]:
     return keys
 
 
-_COUNTS: list = [None, None]
-
-
 def _counts(m: CowModel, state: tuple) -> tuple:
-    """Per frame: mappings, holders, pins, caching slots; per slot: swap PTEs (one pass)."""
-    if _COUNTS[0] is state:
-        return _COUNTS[1]
+    """Per frame: mappings, holders, pins, caching slots; per slot: swap PTEs (one pass).
+
+    The model keeps the last state's counts (``counts_memo``): every accounting
+    atom of a state asks for them, and the memo is the model's own, not the
+    module's.
+    """
+    memo = m.counts_memo
+    if memo[0] is state:
+        return memo[1]
     frames, slots, procs, handles, threads = state[:5]
     bias = m.cfg.bias
     nf = len(frames)
@@ -235,7 +238,7 @@ def _counts(m: CowModel, state: tuple) -> tuple:
     for sl in slots:
         cached.add(sl[1])
     out = (maps.counts, holders.counts, pins.counts, cached.counts, swapped.counts)
-    _COUNTS[0], _COUNTS[1] = state, out
+    memo[0], memo[1] = state, out
     return out
 
 
