@@ -231,10 +231,10 @@ def _build_parser() -> _Parser:
     s.add_argument("--no-state", action="store_true",
                    help="leave out the lines of state each step changed")
 
-    from mcheck.commands import add_parsers
+    from mcheck.cli.matrix import add_parsers
 
     cmp, _mini = add_parsers(sub, _positive)
-    from mcheck.hooks import add_parsers as add_hook_parsers
+    from mcheck.cli.hooks import add_parsers as add_hook_parsers
 
     add_hook_parsers(sub)
     top.set_defaults(check_parser=c, explore_parser=e, compare_parser=cmp)
@@ -430,7 +430,7 @@ def _check_command(args: argparse.Namespace, extras: list[str]) -> int:
             if stopped and signal.SIGTERM in args.signals_received:
                 stopped = EXIT_TERMINATED
             if args.minimal and not stopped:
-                from mcheck.commands import minimize_result
+                from mcheck.cli.matrix import minimize_result
 
                 try:
                     minimize_result(m, result)
@@ -797,11 +797,11 @@ def _run(argv: Sequence[str] | None, received: list[int]) -> int:
     if args.command in ("check", "explore"):
         return _check_command(args, extras)
     if args.command in ("compare", "minimize"):
-        from mcheck.commands import run
+        from mcheck.cli.matrix import run
 
         return run(args, extras)
     if args.command in ("reproduce", "conform", "list"):
-        from mcheck import hooks
+        from mcheck.cli import hooks
 
         return hooks.run(args.command, args.model_path, [*args.hook_args, *extras])
     if extras:

@@ -1,7 +1,7 @@
-"""The ``compare`` and ``minimize`` commands of ``mcheck`` (the parser lives in cli.py).
+"""The ``compare`` and ``minimize`` commands of ``mcheck``: a matrix of models, and a trace
+rewritten as the shortest one with the fewest preemptions.
 
-Kept apart from :mod:`mcheck.cli` so that the command line grows by a few
-lines there; errors follow the same rule: one line on stderr, exit 2.
+Errors follow the rule of the whole command line: one line on stderr, exit 2.
 """
 
 from __future__ import annotations
