@@ -23,7 +23,7 @@ from mcheck.errors import UsageError
 from mcheck.explore import Path
 from mcheck.model import Model
 
-__all__ = ["Step", "count_preemptions", "own_diagram", "render", "steps"]
+__all__ = ["Step", "count_preemptions", "own_diagram", "render", "steps", "wrap_phrases"]
 
 WIDTH = 100
 _STEP_COL = 6
@@ -108,15 +108,17 @@ def _lanes(model: Model, found: Sequence[str]) -> list[str]:
     return lanes
 
 
-def _wrap(text: str, width: int, indent: str = "") -> list[str]:
+def wrap_phrases(text: str, width: int, indent: str = "", cont: str | None = None
+                 ) -> list[str]:
     """``text`` in lines of at most ``width`` columns, broken between phrases where possible.
 
     A phrase ends after a ``:``, ``,`` or ``;`` or before a ``(`` at a space
     (``T0.pc:``, ``0 -> 1,``); it moves to the next line whole.  Only a phrase
     longer than a line is broken between words, and a word longer than a line
-    inside it.
+    inside it.  The first line starts with ``indent``, the others with ``cont``
+    (default: ``indent`` and two spaces).
     """
-    cont = indent + "  "
+    cont = indent + "  " if cont is None else cont
     lines: list[str] = []
     cur = indent
     for phrase in re.split(r"(?<=[:,;]) | (?=\()", text):
@@ -194,13 +196,13 @@ def render(model: Model, path: Path, *, title: str | None = None,
     n_pre = sum(r.preemption for r in rows)
     out: list[str] = []
     if title:
-        out.extend(_wrap(_ascii(title), width))
+        out.extend(wrap_phrases(_ascii(title), width))
     out.append(f"{len(rows)} step{'s' if len(rows) != 1 else ''}, {len(lanes)} "
                f"thread{'s' if len(lanes) != 1 else ''}, {n_pre} "
                f"preemption{'s' if n_pre != 1 else ''}"
                + (" (marked *)" if n_pre else ""))
     init = model.describe(path.states[0])
-    out.extend(_wrap("initial: " + ", ".join(f"{_ascii(str(k))}={_fmt(v)}"
+    out.extend(wrap_phrases("initial: " + ", ".join(f"{_ascii(str(k))}={_fmt(v)}"
                                              for k, v in init.items()), width))
     if rows:
         avail = width - _STEP_COL - _GAP * (len(lanes) - 1)
@@ -229,13 +231,13 @@ def render(model: Model, path: Path, *, title: str | None = None,
         for r in rows:
             c = col[r.thread]
             w = widths[c]
-            cell = _wrap(r.action, w)
+            cell = wrap_phrases(r.action, w)
             for x in r.lines:
-                cell.extend(_wrap(x, w, "  "))
+                cell.extend(wrap_phrases(x, w, "  "))
             label = f"{r.index:>4}{'*' if r.preemption else ''}"
             for j, text in enumerate(cell):
                 out.append(line(label if j == 0 else "", {c: text}))
     if footer:
         out.append("")
-        out.extend(_wrap(_ascii(footer), width))
+        out.extend(wrap_phrases(_ascii(footer), width))
     return "\n".join(out) + "\n"

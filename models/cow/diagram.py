@@ -19,9 +19,10 @@ steps per actor, (P1) ... (Pn), and an ``interleaving:`` line.
 
 from __future__ import annotations
 
-import re
 import textwrap
 from typing import TYPE_CHECKING
+
+from mcheck.render import wrap_phrases
 
 from .vm import ALIVE, NONE, UNBORN
 
@@ -208,15 +209,6 @@ def _rows(m: CowBase, path: Path, state_lines: bool = True
     return out
 
 
-def _phrases(text: str) -> list[str]:
-    """``text`` cut after each ``:``, ``,`` or ``;`` and before each ``(`` at a space.
-
-    These are the units of a line: ``page_try_dup_anon_rmap:``, ``not pinned,``,
-    ``share``, ``(has_pinned == 0)``.
-    """
-    return re.split(r"(?<=[:,;]) | (?=\()", text)
-
-
 def wrap(text: str, width: int, indent: int) -> list[str]:
     """``text`` in lines of at most ``width`` columns, broken between phrases where possible.
 
@@ -226,26 +218,7 @@ def wrap(text: str, width: int, indent: int) -> list[str]:
     """
     pad = " " * indent
     cont = pad + ("   " if text.startswith("//") else "  ")
-    lines: list[str] = []
-    cur = pad
-    for phrase in _phrases(_ascii(text)):
-        empty = cur.strip() == ""
-        joined = cur + ("" if empty else " ") + phrase
-        if len(joined) <= width:
-            cur = joined
-            continue
-        if not empty:
-            lines.append(cur)
-            cur = cont
-        if len(cur) + len(phrase) <= width:
-            cur += phrase
-            continue
-        pieces = textwrap.wrap(phrase, width=width, initial_indent=cur, subsequent_indent=cont,
-                               break_long_words=True, break_on_hyphens=False) or [cur]
-        lines.extend(pieces[:-1])
-        cur = pieces[-1]
-    lines.append(cur)
-    return lines
+    return wrap_phrases(_ascii(text), width, pad, cont)
 
 
 def _lanes(m: CowBase, rows: list) -> list[str]:
