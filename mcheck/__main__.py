@@ -2,6 +2,6 @@
 
 import sys
 
-from mcheck.cli import main
+from mcheck.cli.main import main
 
 sys.exit(main())

@@ -12,6 +12,7 @@ import sys
 from types import MappingProxyType
 from typing import Any
 
+from mcheck.cli.common import positive
 from mcheck.errors import ModelError, UsageError
 from mcheck.explore import Bounds, PropertyResult, Result, Verdict
 from mcheck.model import Kind, Model
@@ -48,7 +49,7 @@ _BY_EXTENSION = MappingProxyType({".json": "json", ".xml": "junit", ".md": "mark
 _DRAWN = frozenset({"junit", "ktap"})
 
 
-def add_parsers(sub: Any, positive: Any) -> tuple[argparse.ArgumentParser, ...]:
+def add_parsers(sub: Any) -> tuple[argparse.ArgumentParser, ...]:
     """Add ``compare`` and ``minimize`` to the subcommands ``sub`` of the top parser."""
     raw = argparse.RawDescriptionHelpFormatter
     c = sub.add_parser(
@@ -436,7 +437,8 @@ def minimize_result(model: Model, result: Result, max_states: int | None = None)
 
 
 def _minimize(args: argparse.Namespace) -> int:
-    from mcheck.cli import load_for_trace, model_label, replay_trace
+    from mcheck.cli.common import model_label
+    from mcheck.cli.traces import load_for_trace, replay_trace
     from mcheck.minimize import SearchLimit, explain, minimal_path
     from mcheck.render import count_preemptions
     from mcheck.trace import Trace
