@@ -20,6 +20,7 @@ usual one-line error with exit status 2; any other exception (or a
 from __future__ import annotations
 
 import argparse
+from types import MappingProxyType
 from typing import Any
 
 from mcheck.errors import UsageError, model_bug
@@ -28,14 +29,14 @@ from mcheck.loader import load_module
 __all__ = ["HOOKS", "add_parsers", "run"]
 
 #: Command -> (the module attribute that provides it, what it does).
-HOOKS = {
+HOOKS = MappingProxyType({
     "list": ("mcheck_list", "list the names a model offers: its configurations, programs and "
                             "their allowed values"),
     "reproduce": ("mcheck_reproduce",
                   "write a program that drives the real system through a scenario or trace"),
     "conform": ("mcheck_conform",
                 "run the model's programs on this machine and compare with its verdicts"),
-}
+})
 
 
 def add_parsers(sub: Any) -> None:
