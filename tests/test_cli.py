@@ -455,7 +455,7 @@ def test_an_unexpected_exception_is_one_line_and_exit_2(monkeypatch, capsys):
     def broken(args, extras):
         raise TypeError("an mcheck bug")
 
-    monkeypatch.setattr(cli, "_check_command", broken)
+    monkeypatch.setattr(cli.check, "check_command", broken)
     monkeypatch.delenv("MCHECK_DEBUG", raising=False)
     assert cli.main(["check", TOYS]) == 2
     out, err = capsys.readouterr()
@@ -474,7 +474,7 @@ def test_sys_exit_in_user_code_reached_from_anywhere_is_exit_2(monkeypatch, caps
     def exits(args, extras):
         raise SystemExit(0)
 
-    monkeypatch.setattr(cli, "_check_command", exits)
+    monkeypatch.setattr(cli.check, "check_command", exits)
     monkeypatch.delenv("MCHECK_DEBUG", raising=False)
     assert cli.main(["check", TOYS]) == 2
     assert capsys.readouterr().err == (
