@@ -10,9 +10,10 @@ from __future__ import annotations
 import textwrap
 from xml.sax.saxutils import escape, quoteattr
 
-from mcheck.explore import Result, Verdict
+from mcheck.explore import Verdict
 from mcheck.matrix import Cell, MatrixResult
 from mcheck.model import Kind
+from mcheck.report import stop_reason
 
 __all__ = ["cell_diagram", "format_junit", "format_ktap", "format_markdown", "format_table",
            "outcome", "stop_reason"]
@@ -151,22 +152,6 @@ def format_junit(mr: MatrixResult) -> str:
 
 
 # -- race diagrams and KTAP -----------------------------------------------------------------
-
-
-def stop_reason(result: Result) -> str:
-    """The bound that stopped a search, as its flag: ``--max-states 50 reached``."""
-    b, by = result.bounds, result.stopped_by
-    if result.exhausted:
-        return "exhausted"
-    if by == "states":
-        return f"--max-states {b.max_states} reached"
-    if by == "depth":
-        return f"--max-depth {b.max_depth} reached"
-    if by == "time":
-        return f"--timeout {b.timeout:g}s reached"
-    if by == "memory":
-        return f"--max-memory {(b.max_memory or 0) / 2 ** 20:g} MB reached"
-    return f"stopped by {by}"
 
 
 def cell_diagram(mr: MatrixResult, row: str, column: str) -> str | None:

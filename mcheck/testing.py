@@ -129,7 +129,7 @@ def _run(model: Model, bounds: Bounds, deadlock: bool, props: list[str] | None,
 
 
 def _undetermined(model: Model, result: Result) -> str:
-    from mcheck.matrix_format import stop_reason
+    from mcheck.report import stop_reason
 
     return (f"{_label(model)}: UNDETERMINED ({stop_reason(result)} after {result.states} "
             "states): the search did not finish, so nothing is proved; raise the bound")
@@ -226,7 +226,7 @@ class Case:
         where = f"{self.row} / {self.column}"
         if kind == "skip":
             res = mr.results[(self.row, self.column)]
-            from mcheck.matrix_format import stop_reason
+            from mcheck.report import stop_reason
 
             raise AssertionError(f"{where}: UNDETERMINED ({stop_reason(res)} after "
                                  f"{res.states} states): nothing is proved; raise the bound")
