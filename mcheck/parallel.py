@@ -47,6 +47,7 @@ from multiprocessing.connection import wait as mp_wait
 from typing import Any
 
 from mcheck.deadline import TimeUp, alarm
+from mcheck.errors import UsageError
 from mcheck.fingerprint import (
     encode_state,
     fingerprint_of,
@@ -67,11 +68,24 @@ from mcheck.result import (
 )
 from mcheck.store import FingerprintStore, path_from_fingerprints
 
-__all__ = ["Raised", "parallel_check"]
+__all__ = ["Raised", "WorkerDied", "parallel_check"]
 
 INF = 1 << 62
 # Phases of the work on one transition, in the sequential order.
 TPROP, METRIC, STORE = 0, 1, 2
+
+
+class WorkerDied(UsageError):
+    """A worker process ended without a reply (killed, out of memory): the run stops on
+    every worker, with one line naming the worker and how it ended."""
+
+    def __init__(self, worker: int, how: str) -> None:
+        fix = ("a worker killed by signal 9 is usually the kernel's out-of-memory killer: "
+               "give --max-memory, or fewer --workers" if "signal 9" in how else
+               "run again; with --workers 1 the same error shows its cause")
+        super().__init__(f"worker process {worker} {how}; the search stopped on every worker",
+                         fix)
+        self.worker = worker
 
 
 class Raised:
@@ -291,6 +305,19 @@ class _Coordinator:
             if p.is_alive():
                 p.terminate()
 
+    def _died(self, w: int) -> WorkerDied:
+        """The error for worker ``w``, whose pipe closed without a reply."""
+        p = self.procs[w]
+        p.join(timeout=2)
+        code = p.exitcode
+        if code is None:
+            how = "closed its pipe"
+        elif code < 0:
+            how = f"was killed by signal {-code} ({signal.Signals(-code).name})"
+        else:
+            how = f"exited with status {code}"
+        return WorkerDied(w, how)
+
     def kill(self) -> None:
         """End the workers at once (after an interrupt or a time-out: they may be deep in a
         level, or in a step function that never returns)."""
@@ -326,7 +353,7 @@ class _Coordinator:
                 try:
                     out[pending.pop(c)] = _take(c.recv())  # type: ignore[index]
                 except EOFError:
-                    raise RuntimeError("a worker process died (see its error above)") from None
+                    raise self._died(pending[c]) from None
         return out
 
     def _rss(self) -> int:

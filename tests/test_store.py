@@ -256,3 +256,38 @@ def test_a_state_bound_reached_by_the_initial_states_is_the_same_in_every_mode(m
     assert (r.verdict, r.stopped_by, r.states, r.transitions) == \
         (Verdict.UNDETERMINED, "states", 3, 0)
     assert check(ThreeStill(), bounds=Bounds(max_states=4), **mode).verdict is Verdict.HOLDS
+
+
+class KillsItsWorker(Model):
+    """Steps 0 -> 1 -> ...; a worker process that steps state 3 is killed (SIGKILL), as the
+    kernel's out-of-memory killer would."""
+
+    name = "kills-its-worker"
+
+    def __init__(self) -> None:
+        self.home = os.getpid()
+
+    def initial_states(self):
+        return [0]
+
+    def actions(self, s):
+        return [("inc", 0)] if s < 6 else []
+
+    def step(self, s, a):
+        if s == 3 and os.getpid() != self.home:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return s + 1
+
+    def properties(self):
+        return [invariant("any", lambda s: True)]
+
+
+def test_a_worker_that_dies_stops_the_run_with_one_line_naming_it():
+    from mcheck.parallel import WorkerDied
+
+    with pytest.raises(WorkerDied) as e:
+        check(KillsItsWorker(), store="fingerprint", workers=2)
+    assert str(e.value).startswith(f"mcheck: worker process {e.value.worker} was killed by "
+                                   "signal 9 (SIGKILL); the search stopped on every worker; ")
+    assert "out-of-memory killer" in str(e.value)
+    assert check(KillsItsWorker()).verdict is Verdict.HOLDS  # no worker: nothing is killed
