@@ -80,7 +80,7 @@ class WorkerDied(UsageError):
     every worker, with one line naming the worker and how it ended."""
 
     def __init__(self, worker: int, how: str) -> None:
-        fix = ("a worker killed by signal 9 is usually the kernel's out-of-memory killer: "
+        fix = ("a worker killed by signal 9 is usually the system's out-of-memory killer: "
                "give --max-memory, or fewer --workers" if "signal 9" in how else
                "run again; with --workers 1 the same error shows its cause")
         super().__init__(f"worker process {worker} {how}; the search stopped on every worker",
