@@ -1,8 +1,9 @@
 """Symmetry reduction of the COW model: pinned reduced counts, the same verdicts, proofs.
 
-The reduced counts are pinned like the full ones in test_matrix.py: a change
-is a change of the model or of its declared symmetry and must be explained
-in its commit.  Every cell gives the same verdicts reduced and unreduced.
+The reduced counts are pinned in tests/cow/reduced.json (written by
+tests/cow/update_reduced.py), as the full ones are in baselines/cow.json: a
+change is a change of the model or of its declared symmetry and must be
+explained in its commit.  Every cell gives the same verdicts reduced and unreduced.
 """
 
 from __future__ import annotations
@@ -19,59 +20,13 @@ from models.cow.catalogue import CATALOGUE, SCENARIOS
 from models.cow.scenario import ERA_ORDER
 from models.cow.symmetry import in_domain
 
+from . import update_reduced
 from .test_matrix import cell_verdict
 from .test_open import REDISCOVERY
 
-#: reduced states per scenario and policy (frames and slots interchangeable)
-REDUCED = {
-    "S01": {"E1": 22, "E2": 22, "E3t": 22, "E3": 22, "E4": 22, "E5": 19, "E6": 19},
-    "S02": {"E1": 26, "E2": 26, "E3t": 26, "E3": 26, "E4": 26, "E5": 23, "E6": 23},
-    "S03": {"E1": 31, "E2": 37, "E3t": 34, "E3": 34, "E4": 34, "E5": 31, "E6": 31},
-    "S04": {"E1": 31, "E2": 31, "E3t": 34, "E3": 34, "E4": 34, "E5": 31, "E6": 31},
-    "S05": {"E1": 31, "E2": 37, "E3t": 34, "E3": 34, "E4": 34, "E5": 31, "E6": 31},
-    "S06": {"E1": 26, "E2": 26, "E3t": 26, "E3": 25, "E4": 25, "E5": 25, "E6": 25},
-    "S07": {"E1": 99, "E2": 99, "E3t": 99, "E3": 129, "E4": 151, "E5": 144, "E6": 144},
-    "S08": {"E1": 21, "E2": 21, "E3t": 24, "E3": 24, "E4": 24, "E5": 24, "E6": 19},
-    "S09": {"E1": 26, "E2": 27, "E3t": 26, "E3": 26, "E4": 26, "E5": 26, "E6": 25},
-    "X10": {"E1": 32, "E2": 31, "E3t": 32, "E3": 32, "E4": 32, "E5": 32, "E6": 33},
-    "S11": {"E1": 21, "E2": 21, "E3t": 24, "E3": 24, "E4": 24, "E5": 24, "E6": 21},
-    "S12a": {"E1": 19, "E2": 19, "E3t": 22, "E3": 22, "E4": 13, "E5": 13, "E6": 13},
-    "X12b": {"E1": 36, "E2": 36, "E3t": 42, "E3": 42, "E4": 42, "E5": 37, "E6": 31},
-    "X13": {"E1": 20, "E2": 20, "E3t": 24, "E3": 24, "E4": 24, "E5": 24, "E6": 20},
-    "X13w": {"E1": 18, "E2": 18, "E3t": 18, "E3": 18, "E4": 18, "E5": 23, "E6": 18},
-    "X16": {"E1": 18, "E2": 18, "E3t": 20, "E3": 20, "E4": 20, "E5": 16, "E6": 18},
-    "X18": {"E1": 21, "E2": 21, "E3t": 21, "E3": 21, "E4": 21, "E5": 19, "E6": 19},
-    "S14": {"E1": 19, "E2": 19, "E3t": 23, "E3": 23, "E4": 23, "E5": 19, "E6": 19},
-    "S15": {"E1": 13, "E2": 13, "E3t": 13, "E3": 13, "E4": 13, "E5": 11, "E6": 11},
-    "S18": {"E1": 75, "E2": 75, "E3t": 81, "E3": 81, "E4": 83, "E5": 76, "E6": 71},
-    "S21": {"E1": 26, "E2": 26, "E3t": 26, "E3": 26, "E4": 26, "E5": 23, "E6": 23,
-        "E6-mprotect-no-ae": 21},
-    "A1": {"E1": 22, "E2": 22, "E3t": 22, "E3": 22, "E4": 22, "E5": 19, "E6": 19},
-    "A2": {"E1": 26, "E2": 26, "E3t": 26, "E3": 26, "E4": 26, "E5": 23, "E6": 23},
-    "A3": {"E1": 31, "E2": 37, "E3t": 34, "E3": 34, "E4": 34, "E5": 31, "E6": 31},
-    "A4": {"E1": 35, "E2": 43, "E3t": 38, "E3": 38, "E4": 38, "E5": 35, "E6": 35},
-    "A5": {"E1": 31, "E2": 31, "E3t": 34, "E3": 34, "E4": 34, "E5": 31, "E6": 31},
-    "A6": {"E1": 31, "E2": 37, "E3t": 34, "E3": 34, "E4": 34, "E5": 31, "E6": 31},
-    "A7": {"E1": 21, "E2": 21, "E3t": 24, "E3": 24, "E4": 24, "E5": 24, "E6": 19},
-    "A8": {"E1": 26, "E2": 26, "E3t": 26, "E3": 25, "E4": 25, "E5": 25, "E6": 25},
-    "A9": {"E1": 26, "E2": 27, "E3t": 26, "E3": 26, "E4": 26, "E5": 26, "E6": 25},
-    "A10": {"E1": 32, "E2": 31, "E3t": 32, "E3": 32, "E4": 32, "E5": 32, "E6": 33},
-    "A11": {"E1": 27, "E2": 27, "E3t": 30, "E3": 30, "E4": 30, "E5": 30, "E6": 24},
-    "A12": {"E1": 33, "E2": 31, "E3t": 36, "E3": 36, "E4": 36, "E5": 36, "E6": 32},
-    "A13": {"E1": 21, "E2": 21, "E3t": 24, "E3": 24, "E4": 24, "E5": 24, "E6": 21},
-    "A14": {"E1": 27, "E2": 25, "E3t": 30, "E3": 30, "E4": 30, "E5": 30, "E6": 27},
-    "A3s": {"E1": 29, "E2": 37, "E3t": 29, "E3": 29, "E4": 29, "E5": 30, "E6": 30},
-    "A5s": {"E1": 33, "E2": 33, "E3t": 36, "E3": 36, "E4": 36, "E5": 36, "E6": 36},
-    "A6s": {"E1": 29, "E2": 37, "E3t": 29, "E3": 29, "E4": 29, "E5": 30, "E6": 30},
-    "CVE-2020-29374": {"E1": 31, "E2": 37, "E3t": 34, "E3": 34, "E4": 34, "E5": 31, "E6": 31},
-    "CVE-2020-29374-swap": {"E1": 29, "E2": 37, "E3t": 29, "E3": 29, "E4": 29, "E5": 30, "E6": 30},
-    "RDMA-fork": {"E1": 29, "E2": 29, "E3t": 29, "E3": 28, "E4": 28, "E5": 28, "E6": 28},
-    "X22": {"E1": 61, "E2": 61, "E3t": 61, "E3": 61, "E4": 61, "E5": 61, "E6": 61},
-    "X22g": {"E1": 61, "E2": 61, "E3t": 61, "E3": 61, "E4": 61, "E5": 61, "E6": 61},
-    "X23": {"E1": 82, "E2": 82, "E3t": 82, "E3": 82, "E4": 82, "E5": 82, "E6": 82},
-    "X23g": {"E1": 82, "E2": 82, "E3t": 82, "E3": 82, "E4": 82, "E5": 82, "E6": 82},
-    "X24": {"E1": 32, "E2": 32, "E3t": 32, "E3": 32, "E4": 32, "E5": 32, "E6": 32},
-}
+#: reduced states per scenario and policy (frames and slots interchangeable), from their one
+#: home, tests/cow/reduced.json, which tests/cow/update_reduced.py writes
+REDUCED = update_reduced.load()
 
 CELLS = [(s.name, pol) for s in CATALOGUE
          for pol in list(ERA_ORDER) + [k for k in s.expect if k not in ERA_ORDER]]
