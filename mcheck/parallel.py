@@ -348,12 +348,24 @@ class _Coordinator:
         finisher's reply is unpickled while the others still work)."""
         out: list[Any] = [None] * len(self.conns)
         pending = {c: w for w, c in enumerate(self.conns)}
+        # Every worker's sentinel is watched too: a worker that dies after its reply (its
+        # states for the others possibly lost with it) would otherwise leave the others,
+        # and so this wait, blocked for ever.
+        sentinels = {p.sentinel: w for w, p in enumerate(self.procs)}
         while pending:
-            for c in mp_wait(list(pending)):
+            ready = mp_wait([*pending, *sentinels])
+            for c in ready:
+                if c in sentinels:
+                    continue
                 try:
                     out[pending.pop(c)] = _take(c.recv())  # type: ignore[index]
                 except EOFError:
                     raise self._died(pending[c]) from None
+            for c in ready:
+                if c in sentinels:
+                    conn = self.conns[sentinels[c]]
+                    if not (conn in pending and conn.poll(0)):  # its last words come first
+                        raise self._died(sentinels[c])
         return out
 
     def _rss(self) -> int:
