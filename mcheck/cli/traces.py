@@ -77,6 +77,16 @@ def replay_trace(trace: Any, model: Model) -> Any:
         raise model_bug(model.name, e, "while replaying the trace") from e
 
 
+def _label(trace: Any, model: Model, args: argparse.Namespace) -> str:
+    """The model's label as the trace recorded it: a user file read from the trace's own copy
+    (it moved, or this is another machine) is named by its recorded path, not the copy's."""
+    recorded = getattr(trace, "recorded_params", None)
+    if recorded is None or getattr(args, "source", None) is not None:
+        return model_label(model)
+    params = " ".join(f"{k}={v}" for k, v in recorded.items())
+    return f"{model.name} {params}" if params else model.name
+
+
 def replay_command(args: argparse.Namespace) -> int:
     """``mcheck replay``: 0 when the trace's violation happens again, 1 when it no longer
     does (a model's exception or a trace that does not fit is a UsageError, exit 2)."""
@@ -85,10 +95,10 @@ def replay_command(args: argparse.Namespace) -> int:
     outcome = "VIOLATED" if trace.kind != "metric" else "event"
     if res.reproduced:
         msg = f": {res.message}" if res.message else ""
-        sys.stdout.write(f"{model_label(model)}: {trace.property} {outcome} again after "
+        sys.stdout.write(f"{_label(trace, model, args)}: {trace.property} {outcome} again after "
                          f"{len(trace)} steps{msg}\n")
         return 0
-    sys.stdout.write(f"{model_label(model)}: the trace replays ({len(trace)} steps) but "
+    sys.stdout.write(f"{_label(trace, model, args)}: the trace replays ({len(trace)} steps) but "
                      f"{trace.property} is not {outcome.lower()} at its end: {res.message}\n")
     return 1
 
@@ -114,7 +124,7 @@ def show_command(args: argparse.Namespace) -> int:
             msg = f": {trace.message}" if trace.message else ""
             what = "witness" if trace.kind == "metric" else "VIOLATED"
             footer = None if res.reproduced else f"note: {res.message}"
-            title = f"{model_label(model)}: {trace.property} {what}{msg}"
+            title = f"{_label(trace, model, args)}: {trace.property} {what}{msg}"
             own = None if args.lanes else own_diagram(
                 model, res.path, trace.property, res.message or trace.message,
                 cpus=args.cpus, state=not args.no_state)
