@@ -18,15 +18,14 @@ from pathlib import Path
 
 import pytest
 
-import mcheck.smt as smt
+import mcheck.proof as smt
 import mcheck.symmetry
 from examples.allocator import Allocator
 from examples.toys import Increments
 from mcheck import Verdict, check
 from mcheck.cli import main
 from mcheck.errors import UsageError
-from mcheck.proof import prover
-from mcheck.smt import certify, certify_canonicaliser, proof_inputs
+from mcheck.proof import certify, certify_canonicaliser, proof_inputs, prover
 from mcheck.symmetry import Canonicaliser, IndexSet, Perm, SetPerm, prepare, self_check
 from mcheck.trace import Trace, replay
 
@@ -359,8 +358,8 @@ def test_reduced_traces_are_real_paths_that_replay_on_the_unreduced_model():
     assert res.reproduced, res.message
 
 
-def test_smt_does_not_import_z3_until_it_proves():
-    code = ("import sys, mcheck.smt, mcheck.symmetry, examples.toys; "
+def test_the_prover_does_not_import_z3_until_it_proves():
+    code = ("import sys, mcheck.proof, mcheck.symmetry, examples.toys; "
             "print('z3' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
                          text=True, check=True)

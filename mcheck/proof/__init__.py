@@ -7,8 +7,7 @@
   from the model and its declaration) and the signed entries that keep a
   verdict from being reused once any of it changed.
 
-The public names of both are importable from here (and from
-:mod:`mcheck.smt`, the prover's former name).
+The public names of both are importable from here.
 """
 
 from mcheck.proof.cache import (

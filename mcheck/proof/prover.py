@@ -1,6 +1,5 @@
 """z3 certification of a declared symmetry, once per model and configuration, cached.
 
-(:mod:`mcheck.smt` is this module's former name and still imports as it.)
 The only engine module that imports z3, and only inside the functions that
 query it (importing it costs nothing).  z3 never runs in the
 search loop: :func:`certify` runs once before a reduced search, and its

@@ -12,7 +12,7 @@ import pytest
 
 from mcheck import Verdict, check
 from mcheck.explore import reachable
-from mcheck.smt import certify
+from mcheck.proof import certify
 from mcheck.symmetry import Canonicaliser, self_check
 from mcheck.trace import Trace, replay
 from models.cow import mcheck_models
