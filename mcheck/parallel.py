@@ -363,9 +363,16 @@ class _Coordinator:
                     raise self._died(pending[c]) from None
             for c in ready:
                 if c in sentinels:
-                    conn = self.conns[sentinels[c]]
-                    if not (conn in pending and conn.poll(0)):  # its last words come first
-                        raise self._died(sentinels[c])
+                    w = sentinels[c]
+                    conn = self.conns[w]
+                    if conn in pending and conn.poll(0):
+                        continue  # its reply to this round is read first
+                    if conn.poll(0):  # its last words, sent ahead of this round
+                        try:
+                            _take(conn.recv())  # a model's exception is raised as such
+                        except EOFError:
+                            pass
+                    raise self._died(w)
         return out
 
     def _rss(self) -> int:
