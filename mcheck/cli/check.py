@@ -27,7 +27,9 @@ from mcheck.cli.common import (
     Parser,
     model_label,
     positive,
+    refuse_leftover,
     trace_file_name,
+    write_model_help,
 )
 from mcheck.errors import UsageError, model_bug
 from mcheck.explore import Bounds, Result, Verdict, check
@@ -163,17 +165,11 @@ def check_command(args: argparse.Namespace, extras: list[str]) -> int:
                       usage=f"mcheck check {args.model} [model flags] [options]")
     add_arguments(module, mparser)
     if args.help:
-        sys.stdout.write(check_parser.format_help())
-        model_help = mparser.format_help()
-        head, sep, flags = model_help.partition("options:\n")
-        sys.stdout.write(f"\nflags of the model {args.model}:\n")
-        sys.stdout.write(flags if sep and flags.strip() else "  (none)\n")
+        write_model_help(check_parser.format_help(), mparser, f"flags of the model {args.model}")
         return EXIT_HOLDS
     margs, rest = mparser.parse_known_args(extras)
-    if rest:
-        what = "flag" if rest[0].startswith("-") else "argument"
-        raise UsageError(f"unknown {what} '{rest[0]}' for model '{args.model}'",
-                         f"see `mcheck check {args.model} --help` for its flags")
+    refuse_leftover(rest, f" for model '{args.model}'",
+                    f"see `mcheck check {args.model} --help` for its flags")
     if cmd == "explore":
         if "budget" not in vars(margs):
             raise UsageError(f"model '{args.model}' has no open search (it takes no --budget)",

@@ -32,6 +32,8 @@ __all__ = [
     "STATUS",
     "Parser",
     "ParserExit",
+    "refuse_leftover",
+    "write_model_help",
     "model_label",
     "positive",
     "trace_file_name",
@@ -140,3 +142,19 @@ def trace_file_name(model: Model, prop: str) -> str:
                f"{digest((model.name, sorted(map(str, params.items())), prop))[:10]}"
         name = "--".join(parts[:-1])[:120 - len(tail)] + tail
     return name + ".json"
+
+
+def refuse_leftover(rest: list[str], where: str, fix: str) -> None:
+    """One line for the first argument nobody parsed: ``unknown flag '--x'{where}``."""
+    if rest:
+        what = "flag" if rest[0].startswith("-") else "argument"
+        raise UsageError(f"unknown {what} '{rest[0]}'{where}", fix)
+
+
+def write_model_help(command_help: str, model_parser: argparse.ArgumentParser,
+                     title: str) -> None:
+    """A command's help, then the flags its model module adds under ``title``."""
+    sys.stdout.write(command_help)
+    _head, sep, flags = model_parser.format_help().partition("options:\n")
+    sys.stdout.write(f"\n{title}:\n")
+    sys.stdout.write(flags if sep and flags.strip() else "  (none)\n")

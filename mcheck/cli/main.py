@@ -25,6 +25,7 @@ from mcheck.cli.common import (
     EXIT_USAGE,
     Parser,
     ParserExit,
+    refuse_leftover,
 )
 from mcheck.errors import Terminated, UsageError
 
@@ -68,10 +69,7 @@ def _run(argv: Sequence[str] | None, received: list[int]) -> int:
         return matrix.run(args, extras)
     if args.command in ("reproduce", "conform", "list"):
         return hooks.run(args.command, args.model_path, [*args.hook_args, *extras])
-    if extras:
-        what = "flag" if extras[0].startswith("-") else "argument"
-        raise UsageError(f"unknown {what} '{extras[0]}'",
-                         f"see `mcheck {args.command} --help`")
+    refuse_leftover(extras, "", f"see `mcheck {args.command} --help`")
     if args.command == "replay":
         return traces.replay_command(args)
     return traces.show_command(args)

@@ -12,7 +12,7 @@ import sys
 from types import MappingProxyType
 from typing import Any
 
-from mcheck.cli.common import positive
+from mcheck.cli.common import positive, refuse_leftover, write_model_help
 from mcheck.errors import ModelError, UsageError
 from mcheck.explore import Bounds, PropertyResult, Result, Verdict
 from mcheck.model import Kind, Model
@@ -121,9 +121,7 @@ def run(args: argparse.Namespace, extras: list[str]) -> int:
     """Run ``compare`` or ``minimize``."""
     if args.command == "compare":
         return _compare(args, extras)
-    if extras:
-        what = "flag" if extras[0].startswith("-") else "argument"
-        raise UsageError(f"unknown {what} '{extras[0]}'", "see `mcheck minimize --help`")
+    refuse_leftover(extras, "", "see `mcheck minimize --help`")
     return _minimize(args)
 
 
@@ -153,16 +151,12 @@ def _matrix(args: argparse.Namespace, extras: list[str]) -> Any:
                              f"{type(e).__name__}: {e}",
                              "fix the model module (MCHECK_DEBUG=1 shows the traceback)") from e
     if args.help:
-        sys.stdout.write(args.compare_parser.format_help())
-        head, sep, flags = mparser.format_help().partition("options:\n")
-        sys.stdout.write(f"\nmatrix flags of the model {args.model}:\n")
-        sys.stdout.write(flags if sep and flags.strip() else "  (none)\n")
+        write_model_help(args.compare_parser.format_help(), mparser,
+                         f"matrix flags of the model {args.model}")
         return None
     margs, rest = mparser.parse_known_args(extras)
-    if rest:
-        what = "flag" if rest[0].startswith("-") else "argument"
-        raise UsageError(f"unknown {what} '{rest[0]}' for `mcheck compare {args.model}`",
-                         f"see `mcheck compare {args.model} --help` for its flags")
+    refuse_leftover(rest, f" for `mcheck compare {args.model}`",
+                    f"see `mcheck compare {args.model} --help` for its flags")
     try:
         matrix = hook(vars(margs))
     except ValueError as e:
