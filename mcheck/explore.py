@@ -377,7 +377,7 @@ class _Search:
                         self.transitions = transitions
                         self._poll(len(level) + len(nxt))
                     before = transitions
-                    for a, t in successors(s):
+                    for i, (a, t) in enumerate(successors(s)):
                         transitions += 1
                         if slow:
                             self.transitions = transitions
@@ -389,7 +389,7 @@ class _Search:
                             if not cut and t not in store:
                                 cut = True
                             continue
-                        if add(t, pr, s):
+                        if add(t, pr, s, i):
                             append(t)
                             self.n_states += 1
                             if invariants:
@@ -447,7 +447,7 @@ class _Search:
                     if max_depth is not None and d >= max_depth:
                         hit_depth = True
                         continue
-                    store.add(t, 0, s)
+                    store.add(t, 0, s, n - 1)
                     self.n_states += 1
                     self._check_state(d + 1, 0, t)
                     children.append((t, d + 1))

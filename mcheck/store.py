@@ -58,7 +58,9 @@ class Store(Protocol):
     ``add_initial`` and ``add`` store a (canonical) state unless it is
     stored already, and say whether it was new; ``add`` files the state in
     the level after the one ``next_level`` last opened, with the parent named
-    by its rank in the current level and the parent state itself.
+    by its rank in the current level and the parent state itself, and ``index``
+    the place of this transition in the parent's successor list (a store may
+    rebuild paths from the indices alone).
     """
 
     kind: str
@@ -69,7 +71,7 @@ class Store(Protocol):
 
     def next_level(self) -> None: ...
 
-    def add(self, state: Any, parent_rank: int, parent: Any) -> bool: ...
+    def add(self, state: Any, parent_rank: int, parent: Any, index: int) -> bool: ...
 
     def __contains__(self, state: Any) -> bool: ...
 
@@ -113,7 +115,7 @@ class ExactStore:
     def next_level(self) -> None:
         pass
 
-    def add(self, state: Any, parent_rank: int, parent: Any) -> bool:
+    def add(self, state: Any, parent_rank: int, parent: Any, index: int) -> bool:
         parents = self.parents
         if state in parents:
             return False
@@ -218,7 +220,7 @@ class FingerprintStore:
         self.levels_fp.append(array("q"))
         self.levels_par.append(array("l"))
 
-    def add(self, state: Any, parent_rank: int, parent: Any) -> bool:
+    def add(self, state: Any, parent_rank: int, parent: Any, index: int) -> bool:
         fp = self._new(state)
         if fp is None:
             return False

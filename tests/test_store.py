@@ -86,8 +86,8 @@ def test_the_stores_keep_the_same_states_in_the_same_order():
     assert not exact.add_initial((0,)) and not fp.add_initial((0,))
     exact.next_level()
     fp.next_level()
-    assert exact.add((2,), 1, (1,)) and fp.add((2,), 1, (1,))
-    assert not exact.add((0,), 0, (0,)) and not fp.add((0,), 0, (0,))
+    assert exact.add((2,), 1, (1,), 0) and fp.add((2,), 1, (1,), 0)
+    assert not exact.add((0,), 0, (0,), 1) and not fp.add((0,), 0, (0,), 1)
     assert len(exact) == len(fp) == 3
     assert (2,) in exact and (2,) in fp and (3,) not in fp
     assert fp.chain(1, 0) == [state_fingerprint((1,)), state_fingerprint((2,))]
