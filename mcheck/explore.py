@@ -29,6 +29,7 @@ the result says ``stopped by interrupt`` and keeps what was found.
 from __future__ import annotations
 
 import gc
+import os
 import resource
 import time
 from collections.abc import Callable, Sequence
@@ -114,6 +115,10 @@ def check(
     canonical: Callable[[Any], Any] | None = None,
     store: str = "exact",
     workers: int = 1,
+    checkpoint: str | os.PathLike[str] | None = None,
+    checkpoint_every: float | None = None,
+    resume: str | os.PathLike[str] | None = None,
+    mpi: bool = False,
 ) -> Result:
     """Explore the reachable states of ``model`` and check its properties.
 
@@ -148,6 +153,15 @@ def check(
     workers:
         Worker processes (BFS with the fingerprint store).  Any number gives
         the same verdicts, counts and traces (see :mod:`mcheck.parallel`).
+    checkpoint, checkpoint_every, resume:
+        Write a checkpoint into the directory ``checkpoint`` at level
+        boundaries (every level, or once ``checkpoint_every`` seconds have
+        passed); continue the run checkpointed in ``resume``, at any worker
+        count, with the result of an uninterrupted run (:mod:`mcheck.checkpoint`).
+        Both run the partitioned search, even with one worker.
+    mpi:
+        Run on the ranks of ``mpiexec`` (:mod:`mcheck.mpi`); ranks other than 0
+        return ``None``.
 
     A KeyboardInterrupt during the search ends it with ``stopped_by ==
     "interrupt"``; the wall-time bound ends it with ``"time"`` even inside
@@ -171,13 +185,30 @@ def check(
     if strategy == "dfs" and store != "exact":
         raise ValueError("the fingerprint store works with BFS only; use the exact store "
                          "for DFS")
-    if workers > 1:
-        if strategy != "bfs":
-            raise ValueError("worker processes search breadth-first only; drop --dfs")
+    if checkpoint_every is not None:
+        if checkpoint is None:
+            raise ValueError("checkpoint_every needs a checkpoint directory")
+        if (isinstance(checkpoint_every, bool) or not isinstance(checkpoint_every, (int, float))
+                or not 0 < checkpoint_every < float("inf")):
+            raise ValueError(f"checkpoint_every must be a positive number of seconds, got "
+                             f"{checkpoint_every!r}")
+    partitioned = mpi or workers > 1 or checkpoint is not None or resume is not None
+    if partitioned and strategy != "bfs":
+        raise ValueError("worker processes search breadth-first only; drop --dfs")
+    # The partitioned search keeps fingerprints: the exact store's default maps to theirs.
+    store_kind = store if store != "exact" else ("compact" if mpi else "fingerprint")
+    if mpi:
+        from mcheck.mpi import mpi_check
+
+        return mpi_check(model, props, bounds, stop_at_first, deadlock,  # type: ignore[no-any-return]
+                         progress, canonical, store_kind=store_kind, checkpoint=checkpoint,
+                         checkpoint_every=checkpoint_every, resume=resume)
+    if partitioned:
         from mcheck.parallel import parallel_check
 
         return parallel_check(model, props, bounds, stop_at_first, deadlock, progress,
-                              canonical, workers)
+                              canonical, workers, store_kind=store_kind, checkpoint=checkpoint,
+                              checkpoint_every=checkpoint_every, resume=resume)
     search = _Search(model, props, bounds, stop_at_first, deadlock, progress, canonical,
                      make_store(store))
     gc_was_enabled = gc.isenabled()

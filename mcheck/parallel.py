@@ -666,8 +666,12 @@ def _state_with_chain(model: Model, chain: list[int], canon: Callable[[Any], Any
 
 def parallel_check(model: Model, props: list[Property], bounds: Bounds, stop_at_first: bool,
                    deadlock: bool, progress: Any, canon: Callable[[Any], Any] | None,
-                   workers: int) -> Result:
+                   workers: int, *, store_kind: str = "fingerprint",
+                   checkpoint: Any = None, checkpoint_every: float | None = None,
+                   resume: Any = None) -> Result:
     """BFS with ``workers`` processes; the same result as the sequential fingerprint search."""
+    if checkpoint is not None or resume is not None:
+        raise ValueError("checkpoints are not implemented yet")
     co = _Coordinator(model, props, bounds, stop_at_first, deadlock, progress, canon, workers)
     gc_was_enabled = gc.isenabled()
     gc.disable()
