@@ -1,4 +1,4 @@
-"""Visited-state stores behind one protocol: the exact store and the fingerprint store.
+"""Visited-state stores behind one protocol: the exact, fingerprint and compact stores.
 
 The breadth-first search (:mod:`mcheck.explore`) names a stored state by its
 *level* (its distance from an initial state), its *rank* (its place in that
@@ -14,10 +14,16 @@ what is the path to a stored state?
   the fingerprint (:func:`mcheck.fingerprint.state_fingerprint`) is a
   cryptographic digest of a canonical encoding, so no two states collide by
   construction, and :func:`collision_probability` is an honest estimate.
+* :class:`CompactStore` keeps the same fingerprints in a
+  :class:`mcheck.compact.FingerprintSet` and, per level, each state's
+  parent rank and its place in the parent's successor list: about 15 bytes
+  a state, the same collisions as the fingerprint store.
 
 Actions are not stored.  A path is rebuilt by re-running the successor
 function of each parent and taking the first action that leads to the
-child, which is the action the search itself took first.
+child, which is the action the search itself took first (the compact store
+first replays the stored successor indices to find the states).  See
+``../docs/stores.md``.
 """
 
 from __future__ import annotations
@@ -25,8 +31,10 @@ from __future__ import annotations
 import sys
 from array import array
 from collections.abc import Callable, Sequence
+from itertools import islice
 from typing import Any, Protocol
 
+from mcheck.compact import FingerprintSet
 from mcheck.fingerprint import (
     encode_state,
     fingerprint_of,
@@ -38,6 +46,7 @@ from mcheck.result import Path, StoreInfo
 
 __all__ = [
     "STORES",
+    "CompactStore",
     "ExactStore",
     "FingerprintStore",
     "Store",
@@ -47,7 +56,7 @@ __all__ = [
     "path_to",
 ]
 
-STORES = ("exact", "fingerprint")
+STORES = ("exact", "fingerprint", "compact")
 
 Canon = Callable[[Any], Any] | None
 
@@ -80,13 +89,15 @@ class Store(Protocol):
     def info(self, states: int) -> StoreInfo | None: ...
 
 
-def make_store(kind: str) -> ExactStore | FingerprintStore:
+def make_store(kind: str) -> ExactStore | FingerprintStore | CompactStore:
     """The store named ``kind`` (one of :data:`STORES`)."""
     if kind == "exact":
         return ExactStore()
     if kind == "fingerprint":
         return FingerprintStore()
-    raise ValueError(f"unknown store {kind!r}: use 'exact' or 'fingerprint'")
+    if kind == "compact":
+        return CompactStore()
+    raise ValueError(f"unknown store {kind!r}: use 'exact', 'fingerprint' or 'compact'")
 
 
 # -- the exact store ----------------------------------------------------------------------
@@ -286,3 +297,117 @@ def path_from_fingerprints(model: Model, chain: Sequence[int], canon: Canon) -> 
             raise RuntimeError("model is not deterministic: a stored transition cannot be "
                                "re-derived from its fingerprints")
     return Path(tuple(states), tuple(actions))
+
+
+# -- the compact store --------------------------------------------------------------------
+
+
+class CompactStore:
+    """Visited set of 64-bit fingerprints (:class:`mcheck.compact.FingerprintSet`) plus,
+    per BFS level after the first, the parent's rank (``array('i')``) and the successor
+    index (``array('H')``) of each state in discovery order: about 15 bytes a state.
+
+    A level's arrays widen (to ``'q'`` and ``'L'``) when a rank or an index does not fit,
+    and are trimmed when the level closes.  The initial level keeps nothing: its rank is the
+    state's place among the distinct initial states.  States must be built from ints and
+    tuples only (:func:`mcheck.fingerprint.require_int_encoding`).
+    """
+
+    kind = "compact"
+
+    def __init__(self) -> None:
+        self.seen = FingerprintSet()
+        self.levels_par: list[array] = []
+        self.levels_index: list[array] = []
+
+    def __len__(self) -> int:
+        return len(self.seen)
+
+    def __contains__(self, state: Any) -> bool:
+        return state_fingerprint(state) in self.seen
+
+    def _new(self, state: Any) -> bool:
+        data = encode_state(state)
+        fp = fingerprint_of(data)
+        if fp in self.seen:
+            return False
+        require_int_encoding(data, state)
+        self.seen.add(fp)
+        return True
+
+    def add_initial(self, state: Any) -> bool:
+        return self._new(state)
+
+    def next_level(self) -> None:
+        if self.levels_par:
+            self.levels_par[-1] = self.levels_par[-1][:]
+            self.levels_index[-1] = self.levels_index[-1][:]
+        self.levels_par.append(array("i"))
+        self.levels_index.append(array("H"))
+
+    def add(self, state: Any, parent_rank: int, parent: Any, index: int) -> bool:
+        if not self._new(state):
+            return False
+        try:
+            self.levels_par[-1].append(parent_rank)
+        except OverflowError:
+            self.levels_par[-1] = array("q", self.levels_par[-1])
+            self.levels_par[-1].append(parent_rank)
+        try:
+            self.levels_index[-1].append(index)
+        except OverflowError:
+            self.levels_index[-1] = array("L", self.levels_index[-1])
+            self.levels_index[-1].append(index)
+        return True
+
+    def steps(self, level: int, rank: int) -> tuple[int, list[int]]:
+        """The initial rank of (level, rank) and the successor indices from it."""
+        out = []
+        while level > 0:
+            out.append(self.levels_index[level - 1][rank])
+            rank = self.levels_par[level - 1][rank]
+            level -= 1
+        out.reverse()
+        return rank, out
+
+    def chain(self, model: Model, level: int, rank: int, canon: Canon) -> list[int]:
+        """Fingerprints from an initial state to (level, rank), by replaying the indices."""
+        first, steps = self.steps(level, rank)
+        seen: set[int] = set()
+        state = None
+        for s in model.initial_states():
+            if canon is not None:
+                s = canon(s)
+            fp = state_fingerprint(s)
+            if fp not in seen:
+                if len(seen) == first:
+                    state = s
+                    break
+                seen.add(fp)
+        if state is None:
+            raise RuntimeError("model is not deterministic: the initial states changed")
+        out = [state_fingerprint(state)]
+        for i in steps:
+            step = next(islice(model.successors(state), i, None), None)
+            if step is None:
+                raise RuntimeError("model is not deterministic: a stored successor index is "
+                                   "out of range")
+            state = step[1]
+            if canon is not None:
+                state = canon(state)
+            out.append(state_fingerprint(state))
+        return out
+
+    def path(self, model: Model, level: int, rank: int, state: Any, canon: Canon) -> Path:
+        return path_from_fingerprints(model, self.chain(model, level, rank, canon), canon)
+
+    def nbytes(self) -> int:
+        """Bytes the store really holds: the set and every level's arrays (allocated)."""
+        return self.seen.nbytes() + sum(sys.getsizeof(a) for a in self.levels_par) + \
+            sum(sys.getsizeof(a) for a in self.levels_index) + \
+            sys.getsizeof(self.levels_par) + sys.getsizeof(self.levels_index)
+
+    def info(self, states: int) -> StoreInfo:
+        """The store's report for a search that stored ``states`` states."""
+        return StoreInfo("compact", states, self.nbytes() / states if states else 0.0,
+                         collision_probability(states))
