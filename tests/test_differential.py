@@ -22,7 +22,7 @@ states, transitions, metric counts, and the length of the shortest
 counterexample of every property.  Run with a stop (first violation, all
 properties found, a state bound) it gives the exact counts at the stop.
 
-What every mode must give (BFS and DFS, exact and fingerprint stores, 1, 2
+What every mode must give (BFS and DFS, exact, fingerprint and compact stores, 1, 2
 and 3 workers, stop at first or collect all, with and without bounds):
 
 * a verdict HOLDS only after an exhausted search, and then the full facts
@@ -35,7 +35,7 @@ and 3 workers, stop at first or collect all, with and without bounds):
 * BFS without a depth bound: exactly the reference's counts at its stop;
   with a depth bound, exactly the states within the bound when it stops there,
   and the full facts when nothing lies beyond the bound;
-* the fingerprint store and any number of workers: the exact store's result
+* the fingerprint and compact stores and any number of workers: the exact store's result
   to the last field (counts, depth, paths, messages);
 * with symmetry reduction, once z3 has proved the declaration: the verdicts
   and shortest-trace lengths of the full search, and the state, transition
@@ -535,9 +535,10 @@ def differential(model: Model, *, workers: Sequence[int] = (),
                                ("bfs",) + what)
             fp = check(model, store="fingerprint", **kw)
             assert _key(fp) == _key(exact), ("fingerprint",) + what
+            assert _key(check(model, store="compact", **kw)) == _key(exact), ("compact",) + what
             dfs = check(model, strategy="dfs", **kw)
             expect_sound(model, dfs, full, shortest=False, what=("dfs",) + what)
-            runs += 3
+            runs += 4
             for w in workers:
                 assert _key(check(model, workers=w, **kw)) == _key(exact), (f"workers={w}",) \
                     + what
@@ -557,7 +558,8 @@ def differential_reduced(model: ProcModel, canonical: Any) -> int:
         bounds = [{}, {"max_states": max(1, reduced.states // 2)}] + \
             [{"max_depth": k} for k in sorted({max(1, last - 1), max(1, last)})]
         for mode, bound in itertools.chain(
-                itertools.product(({}, {"store": "fingerprint"}, {"strategy": "dfs"}), bounds),
+                itertools.product(({}, {"store": "fingerprint"}, {"store": "compact"},
+                                   {"strategy": "dfs"}), bounds),
                 [({"workers": 2}, {})]):
             what = (repr(mode), repr(bound), f"deadlock={deadlock}", f"stop_at_first={stop}")
             r = check(model, canonical=canonical, deadlock=deadlock, stop_at_first=stop,
@@ -650,7 +652,7 @@ def _twins() -> GraphModel:
 
 
 @pytest.mark.parametrize("store, workers", [("exact", 1), ("fingerprint", 1),
-                                            ("fingerprint", 2)])
+                                            ("fingerprint", 2), ("compact", 1)])
 def test_states_differing_in_minus_1_and_minus_2_are_two_states(store: str,
                                                                 workers: int) -> None:
     r = check(_twins(), store=store, workers=workers, stop_at_first=False)
@@ -665,8 +667,9 @@ def _last_level() -> GraphModel:
                                 props=(("transition", "no_spin", frozenset({(2, 0)})),)))
 
 
-@pytest.mark.parametrize("mode", [{}, {"store": "fingerprint"}, {"strategy": "dfs"},
-                                  {"workers": 2}], ids=["bfs", "fingerprint", "dfs", "workers"])
+@pytest.mark.parametrize("mode", [{}, {"store": "fingerprint"}, {"store": "compact"},
+                                  {"strategy": "dfs"}, {"workers": 2}],
+                         ids=["bfs", "fingerprint", "compact", "dfs", "workers"])
 def test_a_depth_bound_at_the_last_level_checks_it(mode: dict[str, Any]) -> None:
     m = _last_level()
     full = check(m, deadlock=True, stop_at_first=False)
@@ -711,7 +714,8 @@ class _OneAndTrue(Model):
         return (1,) if a[1] == 0 else (True,)
 
 
-@pytest.mark.parametrize("mode", [{"store": "fingerprint"}, {"workers": 2}])
+@pytest.mark.parametrize("mode", [{"store": "fingerprint"}, {"store": "compact"},
+                                  {"workers": 2}])
 def test_every_store_counts_a_bool_state_alike_or_refuses_it(mode: dict[str, Any]) -> None:
     """Found here: the fingerprint store kept (1,) and (True,) apart (fixed in 97b82ec)."""
     exact = check(_OneAndTrue(), stop_at_first=False)
