@@ -400,7 +400,40 @@ OUTPUTS = [
                                      "{made}/no/dir/t.json"], "cannot write"),
 ]
 
-CASES = FLAGS + MODELS + POLICIES + SCENARIOS + TRACES + BASELINES + OUTPUTS
+# The flags of the partitioned search (issue 12): --mpi, --checkpoint*, --resume, --store.
+DISTRIBUTED = [
+    ("mpi-workers", ["check", TOYS, "--mpi", "--workers", "2"],
+     "--mpi does not combine with --workers 2; drop --workers"),
+    ("mpi-dfs", ["check", TOYS, "--mpi", "--dfs"], "--mpi does not combine with --dfs"),
+    ("mpi-store-exact", ["check", TOYS, "--mpi", "--store", "exact"],
+     "the MPI search needs the fingerprint store (or --store compact); drop --store exact"),
+    ("mpi-estimate", ["check", TOYS, "--mpi", "--estimate"],
+     "--estimate does not combine with --mpi"),
+    ("checkpoint-dfs", ["check", TOYS, "--toy", "ladder", "--checkpoint", "{made}/ck", "--dfs"],
+     "--checkpoint does not combine with --dfs"),
+    ("checkpoint-every-0", ["check", TOYS, "--toy", "ladder", "--checkpoint", "{made}/ck",
+                            "--checkpoint-every", "0"], "--checkpoint-every: must be above zero"),
+    ("checkpoint-every-word", ["check", TOYS, "--toy", "ladder", "--checkpoint", "{made}/ck",
+                               "--checkpoint-every", "often"],
+     "a number of seconds expected, got 'often'"),
+    ("checkpoint-every-alone", ["check", TOYS, "--checkpoint-every", "5"],
+     "--checkpoint-every needs --checkpoint DIR"),
+    ("checkpoint-a-file", ["check", TOYS, "--toy", "ladder", "--checkpoint", TOYS],
+     "is a file, not a directory"),
+    ("checkpoint-several-models", ["check", COW, "--checkpoint", "{made}/ck"],
+     "--checkpoint needs one model, the module gave"),
+    ("checkpoint-store-exact", ["check", TOYS, "--toy", "ladder", "--checkpoint", "{made}/ck",
+                                "--store", "exact"],
+     "a checkpointed search needs the fingerprint store (or --store compact)"),
+    ("resume-missing", ["check", TOYS, "--toy", "ladder", "--resume", "{made}/no-such-checkpoint"],
+     "--resume: no checkpoint directory"),
+    ("resume-dfs", ["check", TOYS, "--toy", "ladder", "--resume", "{made}", "--dfs"],
+     "--resume does not combine with --dfs"),
+    ("compact-dfs", ["check", TOYS, "--dfs", "--store", "compact"],
+     "--dfs works with the exact store and one worker only"),
+]
+
+CASES = FLAGS + DISTRIBUTED + MODELS + POLICIES + SCENARIOS + TRACES + BASELINES + OUTPUTS
 
 
 def test_the_corpus_is_large_and_its_ids_unique():

@@ -36,6 +36,7 @@ from mcheck.explore import Bounds, Result, Verdict, check
 from mcheck.loader import add_arguments, build_models, load_module
 from mcheck.model import Kind, Model
 from mcheck.report import model_doc, print_result, stop_reason, summary_line
+from mcheck.store import STORES
 
 __all__ = ["add_parsers", "check_command"]
 
@@ -68,12 +69,27 @@ def _add_check_options(c: argparse.ArgumentParser) -> None:
                    help="write one trace file per violation and per metric witness into DIR")
     c.add_argument("--minimal", action="store_true",
                    help="report, among the shortest traces, one with the fewest preemptions")
-    c.add_argument("--store", choices=("exact", "fingerprint"), default=None,
-                   help="visited store: exact states (default with one worker), or 64-bit "
-                        "fingerprints (about 80 bytes a state; prints the collision estimate)")
+    c.add_argument("--store", choices=STORES, default=None,
+                   help="visited store: exact states (default with one worker), 64-bit "
+                        "fingerprints (about 80 bytes a state; prints the collision "
+                        "estimate; default with workers), or compact (fingerprints in flat "
+                        "arrays, at most 16 bytes a state; default with --mpi)")
     c.add_argument("--workers", type=positive(int, "a whole number"), metavar="N", default=1,
                    help="search with N worker processes (breadth-first, fingerprint store); "
                         "verdicts, counts and traces are the same at any N")
+    c.add_argument("--mpi", action="store_true",
+                   help="search on the ranks of mpiexec (`mpiexec -n N mcheck ... --mpi`), "
+                        "each owning a slice of the states; needs pip install -e '.[mpi]'")
+    c.add_argument("--checkpoint", metavar="DIR",
+                   help="write a checkpoint into DIR at level boundaries (every level, or "
+                        "see --checkpoint-every); --resume DIR continues the run")
+    c.add_argument("--checkpoint-every", type=positive(float, "a number of seconds"),
+                   metavar="SECONDS",
+                   help="with --checkpoint: write one at the first level boundary after "
+                        "SECONDS since the last (default: every level)")
+    c.add_argument("--resume", metavar="DIR",
+                   help="continue the run checkpointed in DIR, at any number of workers or "
+                        "ranks, with the result of an uninterrupted run")
     c.add_argument("--graph", metavar="FILE",
                    help="also write the reachable state graph (.graphml, .gexf or .dot) and "
                         "print its summary: terminal states, cycles (small models only)")
@@ -186,7 +202,12 @@ def check_command(args: argparse.Namespace, extras: list[str]) -> int:
     if args.max_memory is not None and int(args.max_memory * 2 ** 20) < 1:
         raise UsageError(f"--max-memory {args.max_memory:g} MB is less than a byte",
                          "give megabytes, e.g. --max-memory 512")
+    rank = _distribution(args)
     models = build_models(module, vars(margs), args.model)
+    if (args.checkpoint or args.resume) and len(models) != 1:
+        flag = "--checkpoint" if args.checkpoint else "--resume"
+        raise UsageError(f"{flag} needs one model, the module gave {len(models)}",
+                         "narrow it with the model's flags (e.g. --scenario)")
     try:
         bounds = Bounds(max_states=args.max_states, max_depth=args.max_depth,
                         timeout=args.timeout,
@@ -195,13 +216,24 @@ def check_command(args: argparse.Namespace, extras: list[str]) -> int:
     except ValueError as e:  # pragma: no cover - the flag types already refuse these
         raise UsageError(str(e), "give bounds above zero") from e
     wanted = _property_names(models, args.property)
-    if args.graph:
+    if args.graph and rank == 0:
         _graph_command(models, args)
-    store = args.store or ("fingerprint" if args.workers > 1 else "exact")
-    if args.workers > 1 and store != "fingerprint":
-        raise UsageError("worker processes need the fingerprint store",
-                         "drop --store exact or use --workers 1")
-    if args.dfs and (args.workers > 1 or store == "fingerprint"):
+    for flag, given in (("--mpi", args.mpi), ("--checkpoint", args.checkpoint),
+                        ("--resume", args.resume)):
+        if given and args.dfs:
+            raise UsageError(f"{flag} does not combine with --dfs",
+                             f"drop --dfs: {flag} runs the breadth-first partitioned search")
+    partitioned = args.workers > 1 or args.mpi or bool(args.checkpoint or args.resume)
+    store = args.store or ("compact" if args.mpi else "fingerprint" if partitioned
+                           else "exact")
+    if partitioned and store == "exact":
+        what = ("the MPI search" if args.mpi else "worker processes" if args.workers > 1
+                else "a checkpointed search")
+        raise UsageError(f"{what} need{'s' if what != 'worker processes' else ''} the "
+                         "fingerprint store (or --store compact)",
+                         "drop --store exact" + ("" if args.mpi or args.workers == 1
+                                                 else " or use --workers 1"))
+    if args.dfs and (args.workers > 1 or store != "exact"):
         raise UsageError("--dfs works with the exact store and one worker only",
                          "drop --dfs, --workers and --store")
 
@@ -214,6 +246,8 @@ def check_command(args: argparse.Namespace, extras: list[str]) -> int:
         raise UsageError(str(e), "set it to a number of seconds, e.g. 30, or unset it") from e
     if args.estimate:
         for flag, given in (("--workers", args.workers > 1), ("--dfs", args.dfs),
+                            ("--mpi", args.mpi), ("--checkpoint", args.checkpoint),
+                            ("--resume", args.resume),
                             ("--json", args.json), ("--all", args.all),
                             ("--export", args.export), ("--minimal", args.minimal)):
             if given:
@@ -263,7 +297,10 @@ def check_command(args: argparse.Namespace, extras: list[str]) -> int:
                 result = check(m, strategy="dfs" if args.dfs else "bfs", bounds=search_bounds,
                                stop_at_first=not args.all, deadlock=args.deadlock,
                                properties=names, progress=progress, store=store,
-                               workers=args.workers, canonical=canonical)
+                               workers=args.workers, canonical=canonical,
+                               checkpoint=args.checkpoint,
+                               checkpoint_every=args.checkpoint_every, resume=args.resume,
+                               mpi=args.mpi)
             except UsageError:
                 raise
             except (Exception, SystemExit) as e:
@@ -290,7 +327,8 @@ def check_command(args: argparse.Namespace, extras: list[str]) -> int:
                 for p in result.properties.values():
                     if p.path is not None:
                         traces[p.name] = Trace.from_path(m, p.path, p, args.model)
-                exported = _export(args.export, m, traces) if args.export else {}
+                exported = (_export(args.export, m, traces) if args.export and rank == 0
+                            else {})
                 if args.json:
                     doc_models.append(model_doc(m, result, traces, exported,
                                                 STATUS[result.verdict]))
@@ -326,6 +364,35 @@ def check_command(args: argparse.Namespace, extras: list[str]) -> int:
                                     "report is what it found so far",
                            "give --timeout or --max-states to bound a long search")
     return status
+
+
+def _distribution(args: argparse.Namespace) -> int:
+    """Check ``--mpi``, ``--checkpoint*`` and ``--resume``; return this process's rank.
+
+    Under ``--mpi`` every rank but 0 sends its output to /dev/null from here on.
+    """
+    if args.checkpoint_every is not None and not args.checkpoint:
+        raise UsageError("--checkpoint-every needs --checkpoint DIR",
+                         "give --checkpoint DIR, or drop --checkpoint-every")
+    if args.resume is not None and not FsPath(args.resume).is_dir():
+        raise UsageError(f"--resume: no checkpoint directory '{args.resume}'",
+                         "give the DIR a run with --checkpoint DIR wrote")
+    if args.checkpoint is not None and FsPath(args.checkpoint).exists() \
+            and not FsPath(args.checkpoint).is_dir():
+        raise UsageError(f"--checkpoint: '{args.checkpoint}' is a file, not a directory",
+                         "give a directory (it is created if missing)")
+    if not args.mpi:
+        return 0
+    if args.workers > 1:
+        raise UsageError(f"--mpi does not combine with --workers {args.workers}",
+                         "drop --workers: under --mpi the ranks are the workers "
+                         "(mpiexec -n N)")
+    from mcheck.mpi import launched_rank, quiet_unless_first, require_mpi4py
+
+    require_mpi4py()
+    rank = launched_rank(os.environ)
+    quiet_unless_first(rank)
+    return rank
 
 
 class _Interrupted(UsageError):
