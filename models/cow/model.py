@@ -1,7 +1,8 @@
 """The COW model on mcheck's interface: threads stepping the abstract VM.
 
 Each thread runs one operation at a time; each operation is a sequence of
-atomic steps (kernel.py).  ``CowModel`` runs a scenario's fixed programs;
+atomic steps (the ``mm`` package, one module per mm/ file).  ``CowModel``
+runs a scenario's fixed programs;
 ``models.cow.open.OpenCowModel`` lets threads pick operations from a budget.
 Both share the step machinery here.
 
@@ -19,7 +20,8 @@ from typing import Any
 from mcheck import Model, invariant, metric
 from mcheck.symmetry import forall
 
-from . import kernel as K
+from .mm import fork, gup, memory, mmap, mprotect, task_mmu, vmscan
+from .mm.swap import lru_add_drain
 from .oracle import (
     MISSED,
     WRONG,
@@ -27,6 +29,7 @@ from .oracle import (
     accounting_keys,
     accounting_ok,
     coherence_errors,
+    copy_was_unnecessary,
     leak_errors,
     observer_class,
     observer_keys,
@@ -37,6 +40,7 @@ from .vm import (
     ALIVE,
     LIVE,
     NONE,
+    NONE_K,
     PRESENT,
     SWAP,
     Blocked,
@@ -126,7 +130,7 @@ class CowBase(Model):
         if not any(f[2] for f in state[0]):
             return []
         w = World(state, self.cfg)
-        K.lru_add_drain(w)
+        lru_add_drain(w)
         return [((LRU, "lru_add_drain", ()), w.freeze())]
 
     def components(self) -> list[tuple]:
@@ -151,7 +155,7 @@ class CowBase(Model):
         choices = tuple(tuple(c) if isinstance(c, list) else c for c in choices)
         if name == LRU:
             w = World(state, self.cfg)
-            K.lru_add_drain(w)
+            lru_add_drain(w)
             return w.freeze()
         if name not in self.thread_names:
             raise ValueError(f"no thread {name!r}")
@@ -214,7 +218,7 @@ class CowBase(Model):
         op = self.current_op(s, ti)
         if op is None:  # started by this very action (open search)
             op = a[2][0]
-        return K.copy_was_unnecessary(s, self.thread_proc[ti], op[1])
+        return copy_was_unnecessary(s, self.thread_proc[ti], op[1])
 
     def format_action(self, action: Any) -> str:
         return str(action[1])
@@ -357,15 +361,15 @@ class CowBase(Model):
         p, (v, tok) = self._proc(t), args
         pr = w.procs[p]
         kind, _f, wr, _sd = pr.pte[v]
-        if kind == 0:
-            return K.anon_fault(w, self.policy, p, v)
+        if kind == NONE_K:
+            return memory.anon_fault(w, self.policy, p, v)
         if kind == SWAP:
-            return K.do_swap_page(w, self.policy, p, v, write=True)
+            return memory.do_swap_page(w, self.policy, p, v, write=True)
         if not wr:
             if not pr.vm_write[v]:
                 raise Blocked("write to a read-only VMA")
-            return K.do_wp_page(w, self.policy, p, v)
-        label = K.store(w, self.policy, p, v, tok)
+            return memory.do_wp_page(w, self.policy, p, v)
+        label = memory.store(w, self.policy, p, v, tok)
         self.finish_op(w, t)
         return f"write {self.token_name(tok)}: {label}"
 
@@ -373,105 +377,38 @@ class CowBase(Model):
         p, (v,) = self._proc(t), args
         kind, f, _wr, _sd = w.procs[p].pte[v]
         if kind == SWAP:
-            return K.do_swap_page(w, self.policy, p, v, write=False)
+            return memory.do_swap_page(w, self.policy, p, v, write=False)
         self.finish_op(w, t)
         return f"read: load f{f}" if kind == PRESENT else "read: no page"
 
     def _op_fork(self, w: World, t: int, th: Any, args: tuple) -> str:
-        p = self._proc(t)
-        c = args[0]
-        pages = self.cfg.pages
-        sub = th.sub
-        if sub == 0:
-            label = K.fork_begin(w, self.policy, p, c)
-        elif sub <= 2 * pages:
-            v = (sub - 1) // 2
-            if sub % 2 == 1:
-                label, decision = K.fork_decide(w, self.policy, p, v)
-                th.loc = [decision]
-            else:
-                label = K.fork_apply(w, self.policy, p, c, v, th.loc[0])
-                th.loc = []
-        else:
-            label = K.fork_end(w, self.policy, p)
+        label, done = fork.fork_step(w, self.policy, th, self._proc(t), args[0],
+                                     self.cfg.pages)
+        if done:
             self.finish_op(w, t)
-            return f"fork: {label}"
-        th.sub += 1
         return f"fork: {label}"
 
-    # GUP: sub 0-4 GUP-fast, 10-11 slow GUP.  loc = [seq, pte...]
     def _op_gup(self, w: World, t: int, th: Any, args: tuple) -> str:
-        p = self._proc(t)
         v, k, pin, rw, fast = args
-        hname = self.handle_names[k]
-        pol = self.policy
         what = ("pin_user_pages" if pin else "get_user_pages") + ("_fast" if fast else "")
-        sub = th.sub
-        if sub == 0 and not fast:
-            sub = th.sub = 10
-        if sub == 0:
-            label, seq = K.gup_fast_begin(w, pol, p, pin)
-            th.loc = [seq]
-            th.sub = 10 if seq < 0 else 1
-        elif sub == 1:
-            label, pte = K.gup_fast_pte(w, pol, p, v, pin, rw)
-            if pte is None:
-                th.sub = 10
-            else:
-                th.loc = [th.loc[0], *pte]
-                th.sub = 2
-        elif sub == 2:
-            f = th.loc[2]
-            label, ok = K.gup_fast_grab(w, pol, f, pin)
-            if ok:
-                th.held, th.held_refs = f, (w.cfg.bias if pin else 1)
-                th.sub = 3
-            else:
-                th.sub = 10
-        elif sub == 3:
-            label, ok = K.gup_fast_recheck(w, pol, p, v, tuple(th.loc[1:5]), pin, rw)
-            if ok:
-                th.sub = 4
-            else:
-                self._drop_held(w, th)
-                th.sub = 10
-        elif sub == 4:
-            label, ok = K.gup_fast_seq_retry(w, pol, p, th.loc[0], pin)
-            if ok:
-                f = th.held
-                th.held, th.held_refs = NONE, 0
-                K.take_reference(w, p, v, k, f, pin, rw)
-                self.finish_op(w, t)
-                return f"{what}: {label} -> {hname} on f{f}"
-            self._drop_held(w, th)
-            th.sub = 10
-        elif sub == 10:
-            label = K.gup_slow_lock(w, pol, p, pin)
-            th.sub = 11
-        else:
-            label, f = K.gup_slow_follow(w, pol, p, v, pin, rw)
-            if f != NONE:
-                w.frames[f].ref += w.cfg.bias if pin else 1
-                K.take_reference(w, p, v, k, f, pin, rw)
-                w.procs[p].mmap -= 1
-                self.finish_op(w, t)
-                return f"{what}: {label} -> {hname}, mmap_read_unlock"
-        return f"{what}: {label}"
-
-    def _drop_held(self, w: World, th: Any) -> None:
-        f, n = th.held, th.held_refs
-        th.held, th.held_refs = NONE, 0
-        w.put_page(f, n)
+        label, f, slow = gup.gup_step(w, self.policy, th, self._proc(t), v, k, pin, rw, fast)
+        if f == NONE:
+            return f"{what}: {label}"
+        self.finish_op(w, t)
+        hname = self.handle_names[k]
+        if slow:
+            return f"{what}: {label} -> {hname}, mmap_read_unlock"
+        return f"{what}: {label} -> {hname} on f{f}"
 
     def _op_unpin(self, w: World, t: int, th: Any, args: tuple) -> str:
         k = args[0]
-        label = K.unpin(w, k)
+        label = gup.unpin(w, k)
         self.finish_op(w, t)
         return f"{self.handle_names[k]}: {label}"
 
     def _op_dma_write(self, w: World, t: int, th: Any, args: tuple) -> str:
         k, tok = args
-        label = K.dma_write(w, k, tok)
+        label = gup.dma_write(w, k, tok)
         self.finish_op(w, t)
         return f"{self.handle_names[k]}: {label} {self.token_name(tok)}"
 
@@ -482,56 +419,31 @@ class CowBase(Model):
         return f"{self.handle_names[k]}: device read f{h.frame}"
 
     def _op_munmap(self, w: World, t: int, th: Any, args: tuple) -> str:
-        label = K.zap_pte(w, self.policy, self._proc(t), args[0])
+        label = memory.zap_pte(w, self.policy, self._proc(t), args[0])
         self.finish_op(w, t)
         return f"munmap: {label}"
 
     def _op_exit(self, w: World, t: int, th: Any, args: tuple) -> str:
-        p = self._proc(t)
-        pr = w.procs[p]
-        for v in range(th.sub, self.cfg.pages):
-            if pr.pte[v][0] != 0:
-                label = K.zap_pte(w, self.policy, p, v)
-                th.sub = v + 1
-                return f"exit: {label}"
-        label = K.exit_done(w, p)
-        self.finish_op(w, t)
+        label, done = mmap.exit_step(w, self.policy, th, self._proc(t), self.cfg.pages)
+        if done:
+            self.finish_op(w, t)
         return f"exit: {label}"
 
     def _op_mprotect(self, w: World, t: int, th: Any, args: tuple) -> str:
         v, rw = args
-        label = K.mprotect(w, self.policy, self._proc(t), v, bool(rw))
+        label = mprotect.mprotect(w, self.policy, self._proc(t), v, bool(rw))
         self.finish_op(w, t)
         return label
 
     def _op_clear_refs(self, w: World, t: int, th: Any, args: tuple) -> str:
-        label = K.clear_refs(w, self.policy, self._proc(t), args[0])
+        label = task_mmu.clear_refs(w, self.policy, self._proc(t), args[0])
         self.finish_op(w, t)
         return label
 
-    # reclaim: sub 0 isolate, 1 add_to_swap, 2 try_to_unmap (repeats), 3 pageout.
     def _op_swapout(self, w: World, t: int, th: Any, args: tuple) -> str:
         q, v = args
-        pol = self.policy
-        sub = th.sub
-        if sub == 0:
-            label, f = K.reclaim_isolate(w, pol, q, v)
-            if f == NONE:
-                self.finish_op(w, t)
-                return f"reclaim: {label}"
-            th.held, th.held_refs = f, 1
-            th.loc = [f]
-            th.sub = 1
-        elif sub == 1:
-            label = K.reclaim_add_to_swap(w, pol, th.loc[0])
-            th.sub = 2
-        elif sub == 2:
-            label, more = K.reclaim_try_to_unmap(w, pol, th.loc[0])
-            if more != 1:
-                th.sub = 3
-        else:
-            th.held, th.held_refs = NONE, 0
-            label = K.reclaim_pageout(w, pol, th.loc[0])
+        label, done = vmscan.reclaim_step(w, self.policy, th, q, v)
+        if done:
             self.finish_op(w, t)
         return f"reclaim: {label}"
 

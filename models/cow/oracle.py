@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 
 __all__ = ["mismatches", "leak_errors", "coherence_errors", "accounting_errors",
            "observer_keys", "observer_class", "accounting_keys", "accounting_ok",
-           "MISSED", "WRONG"]
+           "MISSED", "WRONG", "copy_was_unnecessary"]
 
 
 def _view(state: tuple, pte: tuple) -> int | None:
@@ -282,3 +282,25 @@ def accounting_ok(m: CowModel, state: tuple, key: tuple) -> object:
         return False
     pte = procs[owner][1][vpn]
     return not (attached and pte[0] == SWAP and slots[pte[1]][1] == f)
+
+
+def copy_was_unnecessary(state: tuple, p: int, v: int) -> bool:
+    """Was a do_wp_page copy of (p, v) in ``state`` unnecessary?
+
+    True when the faulting process was the only observer of the old page:
+    nobody else maps it (mapcount 1) or holds its swap slot, and no GUP
+    reference of anyone is on it (the faulting process's own reference
+    would make the copy a wrong COW, not an unnecessary one).  Kernel
+    transients (swap cache with no swap PTE, LRU pagevec, an in-flight
+    GUP-fast grab) do not count as observers (../../docs/oracle.md); the unnecessary_cow metric.
+    """
+    frames, slots, procs, handles = state[:4]
+    kind, f, _w, _sd = procs[p][1][v]
+    if kind != PRESENT:
+        return False
+    ref, mapc, _lru, sc, _ae, _locked, _data = frames[f]
+    if mapc != 1:
+        return False
+    if sc != NONE and slots[sc][0] != 0:
+        return False
+    return not any(h[0] == LIVE and h[1] == f for h in handles)

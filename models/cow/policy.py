@@ -5,7 +5,7 @@ The switches follow the switch table and the decision logic of
 starts from a named one and overrides switches (``replace``) or supplies a
 decision function where a switch takes one (``wp_reuse``, ``swapin_reuse``,
 ``gup_unshare``, ``mprotect_upgrade``).  Decision functions have the
-signatures documented in ``kernel.py``.
+signatures documented on the switches below.
 
 Eras (../../docs/eras.md, with their commits):
 

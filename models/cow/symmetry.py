@@ -40,6 +40,9 @@ from typing import Any
 
 from mcheck.symmetry import IndexSet, Perm, SetPerm, Symmetry, Tally, any_of, ite, pick
 
+from .mm.fork import ForkPhase
+from .mm.gup import GupPhase
+from .mm.vmscan import ReclaimPhase
 from .model import OP, OP_NAMES, CowBase
 from .vm import FREE_FRAME, NO_PTE, NONE, NONE_K, PRESENT, SWAP, UNBORN, UNUSED, UNUSED_HANDLE
 
@@ -57,7 +60,9 @@ _ARGS = {
 
 
 def _thread_shapes(kind: str, pages: int, bias: int) -> list[tuple]:
-    """The shapes a thread in an operation of ``kind`` can have, read off model.py.
+    """The shapes a thread in an operation of ``kind`` can have, from the phases its mm module
+    names (mm/gup.py GupPhase, mm/fork.py ForkPhase, mm/vmscan.py ReclaimPhase; exit's
+    sub-step is the next page to zap, mm/mmap.py).
 
     Each is ``(sub-steps, locals, held)``: locals ``"none"`` ``()``, ``"seq"``
     GUP-fast's sampled sequence ``(seq,)``, ``"snap"`` its PTE snapshot
@@ -66,14 +71,20 @@ def _thread_shapes(kind: str, pages: int, bias: int) -> list[tuple]:
     snapshot's frame with 1 or BIAS refs, ``"loc0"`` reclaim's page with 1 ref.
     """
     if kind == "gup":
-        return [((0,), "none", "none"), ((1,), "seq", "none"), ((2,), "snap", "none"),
-                ((3, 4), "snap", "loc2"), ((10, 11), "none", "none"),
-                ((10, 11), "seq", "none"), ((10, 11), "snap", "none")]
+        G = GupPhase
+        slow = (G.SLOW_LOCK, G.SLOW_FOLLOW)
+        return [((G.FAST_BEGIN,), "none", "none"), ((G.FAST_PTE,), "seq", "none"),
+                ((G.FAST_GRAB,), "snap", "none"),
+                ((G.FAST_RECHECK, G.FAST_SEQ_RETRY), "snap", "loc2"), (slow, "none", "none"),
+                (slow, "seq", "none"), (slow, "snap", "none")]
     if kind == "fork":
-        odd = (0,) + tuple(range(1, 2 * pages, 2)) + (2 * pages + 1,)
-        return [(odd, "none", "none"), (tuple(range(2, 2 * pages + 1, 2)), "dec", "none")]
+        F = ForkPhase
+        odd = (F.BEGIN,) + tuple(F.decide(v) for v in range(pages)) + (F.end(pages),)
+        return [(odd, "none", "none"), (tuple(F.apply(v) for v in range(pages)), "dec", "none")]
     if kind == "swapout":
-        return [((0,), "none", "none"), ((1, 2, 3), "frame", "loc0")]
+        R = ReclaimPhase
+        return [((R.ISOLATE,), "none", "none"),
+                ((R.ADD_TO_SWAP, R.UNMAP, R.PAGEOUT), "frame", "loc0")]
     if kind == "exit":
         return [(tuple(range(pages + 1)), "none", "none")]
     return [((0,), "none", "none")]
@@ -101,7 +112,8 @@ class _Bounds:
         self.ref = self.maps + 2 + (self.H + self.T) * self.B + 1
         self.wps = 2 * self.forks
         self.hist = (1 << (self.tokens + 1)) - 1
-        self.sub = {"gup": 11, "fork": 2 * self.V + 1, "exit": self.V, "swapout": 3}
+        self.sub = {"gup": GupPhase.SLOW_FOLLOW, "fork": ForkPhase.end(self.V), "exit": self.V,
+                    "swapout": ReclaimPhase.PAGEOUT}
 
     def lines(self) -> list[str]:
         return [
@@ -263,7 +275,7 @@ def _permute_thread(lay: _Layout, t: int, th: tuple, pf: Any, pp: Any) -> tuple:
         return th
     if loc:
         kind = _loc_kind(lay, t, th)
-        if len(loc) == 5:  # GUP-fast's PTE snapshot: the frame is loc[2]
+        if len(loc) == 5:  # GUP-fast's PTE snapshot: the frame is loc[GupPhase.SNAP_FRAME]
             loc = (loc[0], loc[1], pf.when(kind == GUP, loc[2]), loc[3], loc[4])
         elif len(loc) == 1:  # reclaim's isolated page
             loc = (pf.when(kind == SWAPOUT, loc[0]),)

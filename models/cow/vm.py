@@ -2,7 +2,7 @@
 
 The state the checker stores is an immutable tuple of ints and tuples
 (``World.freeze``).  A step decodes it into a private, mutable ``World``,
-lets the kernel operations of ``kernel.py`` edit that copy, and freezes the
+lets the kernel operations of the ``mm`` package edit that copy, and freezes the
 result, so every step is a pure function from state to state.
 
 Layout (see ../../docs/abstract-vm.md, "State"):
@@ -48,12 +48,28 @@ __all__ = [
     "NONE", "NONE_K", "PRESENT", "SWAP", "NO_PTE",
     "UNUSED", "LIVE", "RELEASED", "UNBORN", "ALIVE", "EXITED",
     "Config", "Frame", "Slot", "Proc", "Handle", "Thread", "World", "NeedChoice", "Blocked",
+    "present_pte", "swap_pte", "token_bit",
 ]
 
 NONE = -1  # no frame / no slot
 
 NONE_K, PRESENT, SWAP = 0, 1, 2
 NO_PTE = (NONE_K, 0, 0, 0)
+
+
+def present_pte(frame: int, writable: int, soft_dirty: int) -> tuple:
+    """A present PTE: ``(PRESENT, frame, writable, soft_dirty)``."""
+    return (PRESENT, frame, writable, soft_dirty)
+
+
+def swap_pte(slot: int, exclusive: int) -> tuple:
+    """A swap PTE: ``(SWAP, slot, SWP_EXCLUSIVE, 0)``."""
+    return (SWAP, slot, exclusive, 0)
+
+
+def token_bit(token: int) -> int:
+    """A write token's bit in a process's history set."""
+    return 1 << token
 
 UNUSED, LIVE, RELEASED = 0, 1, 2  # handle states
 
@@ -94,6 +110,12 @@ class Frame:
     def __init__(self, t: tuple) -> None:
         (self.ref, self.map, self.lru, self.swapcache, self.ae, self.locked, self.data) = t
 
+    @classmethod
+    def new(cls, *, ref: int, map: int, lru: int, swapcache: int, ae: int, data: int,
+            locked: int = 0) -> Frame:
+        """A frame built by field name."""
+        return cls((ref, map, lru, swapcache, ae, locked, data))
+
     def freeze(self) -> tuple:
         return (self.ref, self.map, self.lru, self.swapcache, self.ae, self.locked, self.data)
 
@@ -131,6 +153,12 @@ class Proc:
         self.pte = list(pte)
         self.vm_write = list(vmw)
         self.L = list(L)
+
+    @staticmethod
+    def record(*, alive: int, pte: tuple, vm_write: tuple, L: tuple, wps: int = 0,
+               mmap: int = 0, ptl: int = 0, has_pinned: int = 0, hist: int = 0) -> tuple:
+        """A process record (as states hold it) built by field name."""
+        return (alive, pte, vm_write, wps, mmap, ptl, has_pinned, L, hist)
 
     def freeze(self) -> tuple:
         return (self.alive, tuple(self.pte), tuple(self.vm_write), self.wps, self.mmap,
@@ -311,9 +339,9 @@ def initial_state(cfg: Config, alive: tuple[int, ...], vm_write: bool = True,
     frames = tuple(FREE_FRAME for _ in range(cfg.frames))
     slots = tuple(FREE_SLOT for _ in range(cfg.slots))
     procs = tuple(
-        (alive[p], tuple(NO_PTE for _ in range(cfg.pages)),
-         tuple(1 if vm_write else 0 for _ in range(cfg.pages)), 0, 0, 0, 0,
-         tuple(NONE for _ in range(cfg.pages)), 0)
+        Proc.record(alive=alive[p], pte=tuple(NO_PTE for _ in range(cfg.pages)),
+                    vm_write=tuple(1 if vm_write else 0 for _ in range(cfg.pages)),
+                    L=tuple(NONE for _ in range(cfg.pages)))
         for p in range(cfg.procs))
     handles = tuple(UNUSED_HANDLE for _ in range(cfg.handles))
     threads = tuple(IDLE_THREAD for _ in range(cfg.threads))

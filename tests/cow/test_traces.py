@@ -157,7 +157,7 @@ def test_a_trace_records_the_user_policy_file(tmp_path) -> None:
     assert doc["sources"] == [{"param": "policy", "file": str(pol),
                                "digest": doc["sources"][0]["digest"], "text": MINE}]
     names = [name for name, _d in doc["model_files"]]
-    assert names == sorted(names) and {"__init__.py", "kernel.py", "policy.py"} <= set(names)
+    assert names == sorted(names) and {"__init__.py", "mm/memory.py", "policy.py"} <= set(names)
     assert all(len(d) == 32 for _n, d in doc["model_files"])
 
 
@@ -205,10 +205,10 @@ def test_a_changed_model_file_is_named(tmp_path) -> None:
     v = check(m).properties["wrong_cow"]
     t = Trace.from_path(m, v.path, v, str(copy))
     assert changes(t) == []
-    (copy / "kernel.py").write_text((copy / "kernel.py").read_text() + "\n# edited\n")
+    (copy / "mm" / "gup.py").write_text((copy / "mm" / "gup.py").read_text() + "\n# edited\n")
     (copy / "new.py").write_text("")
     (copy / "conform.py").unlink()
-    assert changes(t) == ["model file changed: kernel.py", "model file new: new.py",
+    assert changes(t) == ["model file changed: mm/gup.py", "model file new: new.py",
                           "model file gone: conform.py"]
 
 
