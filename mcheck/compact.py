@@ -22,9 +22,9 @@ from typing import BinaryIO
 __all__ = ["MAX_BITS", "SPLIT_AT", "FingerprintSet"]
 
 #: The mean bucket size above which the buckets double.
-SPLIT_AT = 2048
+SPLIT_AT = 512
 
-#: The most bucket bits: beyond them the buckets only grow (2**51 fingerprints at the mean).
+#: The most bucket bits: beyond them the buckets only grow (2**49 fingerprints at the mean).
 MAX_BITS = 40
 
 _MAGIC = b"MCFPSET1"
@@ -84,11 +84,9 @@ class FingerprintSet:
         return True
 
     def __contains__(self, fp: object) -> bool:
-        if type(fp) is not int:
-            return False
         try:
-            b = self._buckets[(fp >> self._shift) + self._half]
-        except IndexError:
+            b = self._buckets[(fp >> self._shift) + self._half]  # type: ignore[operator]
+        except (IndexError, TypeError):  # out of range, or not an int
             return False
         i = bisect_left(b, fp)
         return i < len(b) and b[i] == fp

@@ -4,7 +4,7 @@
     python tests/update_compact.py --check    # exit 1 if the file differs
 
 The run is the full search of the Philosophers toy with 12 philosophers
-(39,202 states: the fingerprint set splits its buckets once).  The bytes are
+(39,202 states: the fingerprint set doubles its buckets three times).  The bytes are
 what :meth:`mcheck.store.CompactStore.nbytes` counts: the arrays as
 allocated, so they change with the store's layout or CPython's array growth;
 the file is their one home, and a commit that changes it says why.
