@@ -228,6 +228,7 @@ def _child(search: Callable[[MPITransport], Any], fd: int, port: int,
             result = search(transport)
         except KeyboardInterrupt:  # every rank raised it after the same exchange
             _send(fd, ("interrupted",))
+            MPI.Finalize()
         except UsageError as e:
             _send(fd, ("error", f"rank {transport.rank} of {transport.size}: {e.cause}", e.fix))
         except (Exception, SystemExit) as e:
@@ -310,10 +311,10 @@ def _parent(pid: int, fd: int, listener: socket.socket) -> Any:
         _finalize_pmi()
         raise RankFailed(*notice)
     status = _reap(pid)
+    _finalize_pmi()
     if got_result and status == 0:
         return result
     if interrupted and error is None:
-        _finalize_pmi()
         raise KeyboardInterrupt
     if error is None:
         how = _how_it_ended(status)
@@ -323,7 +324,6 @@ def _parent(pid: int, fd: int, listener: socket.socket) -> Any:
                "run again; without --mpi the same error shows its cause")
         error = (f"{where} {how}; the search stopped on every rank", fix)
     _notify(peers, rank, error)
-    _finalize_pmi()
     raise RankFailed(*error)
 
 
@@ -378,12 +378,13 @@ def _notify(peers: list[tuple[str, int]], rank: int | None,
 
 
 def _finalize_pmi() -> None:
-    """Finalise hydra's PMI-1 connection in the dead child's name, so that exiting is normal.
+    """Finalise hydra's PMI-1 connection from the process hydra started, once its child ended.
 
-    Without it hydra takes our exit for an abort, kills every rank with SIGKILL
-    and may print its banner.  Only under hydra's PMI-1 (``PMI_FD`` set, not
-    under Slurm, not ``MPIR_CVAR_PMI_VERSION=2``); elsewhere the launcher
-    cleans up in its own way.
+    Without it hydra may take our exit for an abort (when its child died, and
+    at random even after the child's own ``MPI_Finalize``: 1 run in 3 at
+    ``-n 3``), kill every rank with SIGKILL and print its banner.  Only under
+    hydra's PMI-1 (``PMI_FD`` set, not under Slurm, not
+    ``MPIR_CVAR_PMI_VERSION=2``); elsewhere the launcher cleans up its own way.
     """
     env = os.environ
     fd_text = env.get("PMI_FD", "")
