@@ -1,53 +1,31 @@
-"""Breadth-first search in worker processes, with results independent of their number.
+"""Breadth-first search partitioned by fingerprint over the ranks of a transport.
 
-The search goes level by level.  Every worker keeps a replica of the visited
-fingerprints and the states of the current level it holds:
-
-1. every worker expands its states and reports each successor that is new
-   to it, with its *key* ``(parent rank, successor index)`` -- the first
-   time a fingerprint turns up in its expansion, which is its least key
-   there, since parents go in rank order and successors in order; the state
-   itself stays with the worker;
-2. the coordinator merges the reports: each new fingerprint goes to the
-   worker that reported the least key (that is the sequential search's
-   discovery order), which gives the level's global order and ranks;
-3. each state is expanded next by the worker that found it, except where
-   that worker found more than its share: the excess moves to the workers
-   short of theirs (the only states that cross processes);
-4. every worker adds the level's fingerprints to its replica, checks the
-   invariants of the states it will expand and reports the first violation
-   of each, by key; the coordinator finds the first event in the global
-   order that stops the search (a violation, the state bound).  Each worker
-   goes on to step 1 of the next level at once, without being asked (one
-   round trip and one barrier per level fewer); when the coordinator stops
-   at this level it discards that expansion.
-
-Fingerprints and keys cross to the coordinator; states only to balance.  Counts at a stop
-are computed from the keys and traces are rebuilt from the coordinator's
-per-level fingerprint and parent-rank arrays, so verdicts, state and
-transition counts, metric counts and traces are those of the sequential
-search with the fingerprint store, at any number of workers.  Workers are
-forked processes (stdlib multiprocessing): they inherit the model, the
-properties and the canonicaliser without pickling them.  The price of not
-moving states is memory: each worker keeps a replica of the visited set.
+Each rank owns the states whose fingerprint falls in its slice, keeps that slice of
+the visited set and the parents of its states, and expands only its states; the
+successors travel to their owners in one batched exchange per level
+(:mod:`mcheck.transport`).  Every rank sees the same per-level summaries and so
+takes the same decisions: verdicts, counts, stops and traces are those of the
+sequential search with the fingerprint store, at any number of ranks.  Checkpoints:
+:mod:`mcheck.checkpoint`.  The argument is in ``docs/parallel.md``.
 """
 
 from __future__ import annotations
 
 import gc
-import multiprocessing as mp
-import os
+import itertools
+import marshal
 import pickle
-import signal
+import resource
+import struct
 import sys
 import time
 from array import array
-from collections.abc import Callable
-from multiprocessing.connection import wait as mp_wait
-from typing import Any
+from bisect import bisect_left, bisect_right
+from collections.abc import Callable, Iterator
+from typing import Any, BinaryIO
 
+from mcheck.checkpoint import Checkpoint, identity_of, load
 from mcheck.deadline import TimeUp, alarm
-from mcheck.errors import UsageError
 from mcheck.fingerprint import (
     encode_state,
     fingerprint_of,
@@ -63,34 +41,28 @@ from mcheck.result import (
     Path,
     PropertyResult,
     Result,
+    StoreInfo,
     Verdict,
     build_result,
 )
-from mcheck.store import FingerprintStore, path_from_fingerprints
+from mcheck.store import collision_probability, path_from_fingerprints
+from mcheck.transport import Loopback, PipeMesh, Transport, WorkerDied
 
-__all__ = ["Raised", "WorkerDied", "parallel_check"]
+__all__ = ["LevelTable", "Raised", "SetSlice", "WorkerDied", "parallel_check",
+           "partitioned_search"]
 
+#: A successor's key is ``parent's global rank << SHIFT | successor index``.
+SHIFT = 24
+IMASK = (1 << SHIFT) - 1
 INF = 1 << 62
 # Phases of the work on one transition, in the sequential order.
 TPROP, METRIC, STORE = 0, 1, 2
-
-
-class WorkerDied(UsageError):
-    """A worker process ended without a reply (killed, out of memory): the run stops on
-    every worker, with one line naming the worker and how it ended."""
-
-    def __init__(self, worker: int, how: str) -> None:
-        fix = ("a worker killed by signal 9 is usually the system's out-of-memory killer: "
-               "give --max-memory, or fewer --workers" if "signal 9" in how else
-               "run again; with --workers 1 the same error shows its cause")
-        super().__init__(f"worker process {worker} {how}; the search stopped on every worker",
-                         fix)
-        self.worker = worker
+_HEAD = struct.Struct("<cQ")
 
 
 class Raised:
-    """An exception raised in a worker, sent to the coordinator to be raised there again,
-    so a model's error reads the same with workers as without."""
+    """An exception raised on some rank, carried to rank 0 to be raised there again, so
+    a model's error reads the same at any rank count as in one process."""
 
     def __init__(self, exc: BaseException) -> None:
         self.exc = exc
@@ -104,564 +76,691 @@ class Raised:
         return cls(exc)
 
 
-def _take(got: Any) -> Any:
-    """A worker's reply, or the exception it raised, raised here."""
-    if isinstance(got, Raised):
-        raise got.exc
-    return got
+class SetSlice:
+    """A rank's slice of the visited fingerprints in a Python set (``--store fingerprint``);
+    the interface of :class:`mcheck.compact.FingerprintSet`."""
+
+    def __init__(self) -> None:
+        self.fps: set[int] = set()
+
+    def add(self, fp: int) -> bool:
+        if fp in self.fps:
+            return False
+        self.fps.add(fp)
+        return True
+
+    def __contains__(self, fp: object) -> bool:
+        return fp in self.fps
+
+    def __len__(self) -> int:
+        return len(self.fps)
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self.fps)
+
+    def nbytes(self) -> int:
+        # A set entry is 16 bytes (hash and pointer) plus the int object it points to.
+        return sys.getsizeof(self.fps) + 32 * len(self.fps)
+
+    def write(self, f: BinaryIO) -> None:
+        pickle.dump(array("q", self.fps), f, protocol=pickle.HIGHEST_PROTOCOL)
+
+    @classmethod
+    def read(cls, f: BinaryIO) -> SetSlice:
+        out = cls()
+        out.fps.update(pickle.load(f))
+        return out
 
 
-class _Worker:
-    """The state a worker process keeps between levels."""
+def make_slice(store_kind: str) -> Any:
+    """An empty visited slice for ``store_kind`` (``fingerprint`` or ``compact``)."""
+    if store_kind == "compact":
+        from mcheck.compact import FingerprintSet
 
-    def __init__(self, me: int, n: int, model: Model, props: list[Property],
-                 canon: Callable[[Any], Any] | None, deadlock: bool, inboxes: list[Any],
-                 conn: Any) -> None:
-        self.me, self.n = me, n
-        self.inboxes = inboxes
-        self.model = model
-        self.invariants = [p for p in props if p.kind is Kind.INVARIANT]
-        self.tprops = [p for p in props if p.kind is Kind.TRANSITION]
-        self.metrics = [p for p in props if p.kind is Kind.METRIC]
-        self.canon = canon
-        self.deadlock = deadlock
-        self.conn = conn
-        self.seen: set[int] = set()
-        self.frontier: list[tuple[int, Any]] = []  # (rank, state), rank order
-        self.cand: dict[int, tuple[int, int, Any]] = {}  # this level: fp -> (pr, i, state)
+        return FingerprintSet()
+    if store_kind == "fingerprint":
+        return SetSlice()
+    raise ValueError(f"unknown store {store_kind!r} for the partitioned search: use "
+                     "'fingerprint' or 'compact'")
 
-    def run(self) -> None:
-        """Serve the coordinator; an exception of the model's code goes back to it."""
+
+class LevelTable:
+    """The parents of the states one rank owns in one level, in global order: the parent's
+    owner, its index among its owner's states of the level before, and the successor
+    index (for level 0: owner 0, the index in ``model.initial_states()``, 0)."""
+
+    def __init__(self, po: list[int], pj: list[int], si: list[int]) -> None:
+        self.po = array("H", po)
+        self.pj = array("L", pj)
         try:
-            self._serve()
-        except BaseException as e:  # the model's own error, or its sys.exit()
-            try:
-                self.conn.send(Raised.of(e))
-            except (OSError, ValueError):
-                pass
+            self.si = array("H", si)
+        except OverflowError:
+            self.si = array("L", si)
 
-    def _serve(self) -> None:
-        gc.disable()
-        while True:
-            try:
-                msg = self.conn.recv()
-            except (EOFError, OSError):
-                return  # the coordinator is gone: nothing left to do
-            op = msg[0]
-            if op == "seed":
-                self.cand = {fp: (-1, i, st) for fp, i, st in msg[1]}
-                self.conn.send(None)
-            elif op == "winners":
-                self.conn.send(self._winners(msg[1], msg[2], msg[3]))
-                # Expand the next level at once, without waiting to be asked: this
-                # saves a round trip and a barrier per level.  When the coordinator
-                # stops at this level it discards the reply (see _Coordinator.shutdown).
-                self.conn.send(self._expand())
-            elif op == "stop":
-                self.conn.send(sys.getsizeof(self.seen) + sum(sys.getsizeof(fp)
-                                                               for fp in self.seen))
-                self.conn.close()
-                return
+    def entry(self, j: int) -> tuple[int, int, int]:
+        return self.po[j], self.pj[j], self.si[j]
 
-    def _expand(self) -> Any:
-        model, canon = self.model, self.canon
-        enc, fpo, check_enc = encode_state, fingerprint_of, require_int_encoding
-        seen = self.seen
-        cand: dict[int, tuple[int, int, Any]] = {}
-        self.cand = cand
-        out_pr = array("q")  # per expanded state: its rank and its number of successors
-        out_n = array("q")
-        tbad: list[tuple[int, int] | None] = [None] * len(self.tprops)
-        mkeys: list[list[tuple[int, int]]] = [[] for _ in self.metrics]
-        dead: tuple[int, int] | None = None
-        slow = bool(self.tprops or self.metrics)
-        for pr, s in self.frontier:
-            i = -1
-            for i, (a, t) in enumerate(model.successors(s)):
-                if slow:
-                    for j, p in enumerate(self.tprops):
-                        if tbad[j] is None and not p.check(s, a, t):
-                            tbad[j] = (pr, i)
-                    for j, m in enumerate(self.metrics):
-                        if m.check(s, a, t):
-                            mkeys[j].append((pr, i))
-                if canon is not None:
-                    t = canon(t)
-                data = enc(t)
-                fp = fpo(data)
-                if fp not in seen and fp not in cand:
-                    check_enc(data, t)
-                    cand[fp] = (pr, i, t)
-            out_pr.append(pr)
-            out_n.append(i + 1)
-            if i < 0 and self.deadlock and dead is None and not model.is_final(s):
-                dead = (pr, INF)
-        keys = [(v[0], v[1], fp) for fp, v in cand.items()]
-        return (out_pr, out_n), tbad, mkeys, dead, keys
+    def __len__(self) -> int:
+        return len(self.po)
 
-    def _winners(self, fps: list[int], holders: bytes, assign: bytes
-                 ) -> list[tuple[int, int] | None]:
-        """The level's new fingerprints in global order, who found each and who expands it.
-
-        Adds every fingerprint to the replica; sends the states it found that
-        another worker will expand, takes the ones it is given, checks the
-        invariants of the states it will expand (a balanced share) and
-        returns, per invariant, the key of the first that violates it.
-        """
-        cand, me, n = self.cand, self.me, self.n
-        self.seen.update(fps)
-        out: list[list[tuple[int, tuple[int, int, Any]]]] = [[] for _ in range(n)]
-        for rank, (fp, w) in enumerate(zip(fps, holders, strict=True)):
-            if w == me:
-                out[assign[rank]].append((rank, cand[fp]))
-        self.cand = {}
-        for w in range(n):
-            if w != me:
-                self.inboxes[w].put(out[w])
-        mine = out[me]
-        bad: list[tuple[int, int] | None] = [None] * len(self.invariants)
-        self._check(mine, bad)  # while the states for the others are pickled
-        got: list[tuple[int, tuple[int, int, Any]]] = []
-        for _ in range(n - 1):
-            got.extend(self.inboxes[me].get())
-        self._check(got, bad)
-        mine.extend(got)
-        mine.sort(key=lambda x: x[0])
-        self.frontier = [(rank, c[2]) for rank, c in mine]
-        return bad
-
-    def _check(self, states: list[tuple[int, tuple[int, int, Any]]],
-               bad: list[tuple[int, int] | None]) -> None:
-        """Lower ``bad[j]`` to the least key of a state violating invariant ``j``."""
-        for j, p in enumerate(self.invariants):
-            check = p.check
-            first = bad[j]
-            for _rank, (pr, i, st) in states:
-                if (first is None or (pr, i) < first) and not check(st):
-                    first = (pr, i)
-            bad[j] = first
+    def nbytes(self) -> int:
+        return sum(a.buffer_info()[1] * a.itemsize for a in (self.po, self.pj, self.si))
 
 
-def _worker_main(*args: Any) -> None:
-    # Ctrl-C goes to the whole process group: the coordinator alone handles it (and
-    # ends the workers), so a worker neither prints a traceback nor dies half-way.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    _Worker(*args).run()
+def _rss_now() -> int:
+    try:
+        with open("/proc/self/status", "rb") as f:
+            for line in f:
+                if line.startswith(b"VmRSS:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
-class _Coordinator:
+def _peak_rss() -> int:
+    from mcheck.explore import peak_rss
+
+    return peak_rss()
+
+
+def _marker(err: tuple[int, int, Raised]) -> bytes:
+    return b"X" + pickle.dumps(err, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def _nth(it: Any, n: int) -> Any:
+    return next(itertools.islice(it, n, None))
+
+
+class _Stopped(Exception):
+    """The search ended on every rank (a stop, or a model's exception on rank 0)."""
+
+
+class _Partitioned:
+    """One rank's part of the search; every rank runs the same code in lockstep."""
+
     def __init__(self, model: Model, props: list[Property], bounds: Bounds,
                  stop_at_first: bool, deadlock: bool, progress: Any,
-                 canon: Callable[[Any], Any] | None, n: int) -> None:
+                 canon: Callable[[Any], Any] | None, t: Transport, store_kind: str,
+                 checkpoint: Any, checkpoint_every: float | None, resume: Any) -> None:
         self.model, self.props, self.bounds = model, props, bounds
         self.invariants = [p for p in props if p.kind is Kind.INVARIANT]
         self.tprops = [p for p in props if p.kind is Kind.TRANSITION]
         self.metrics = [p for p in props if p.kind is Kind.METRIC]
+        self.n_checked = len(self.invariants) + len(self.tprops) + (1 if deadlock else 0)
         self.stop_at_first, self.deadlock = stop_at_first, deadlock
-        self.progress, self.canon, self.n = progress, canon, n
-        self.store = FingerprintStore()
+        self.canon, self.t = canon, t
+        self.me, self.size = t.rank, t.size
+        self.root = t.rank == 0
+        self.progress = progress if self.root else None
+        self.store_kind = store_kind
+        self.seen = make_slice(store_kind)
+        self.tables: list[Any] = []  # per level: LevelTable (this run) or FileTable
+        self.front: list[Any] = []  # the states of the current level this rank owns
+        self.front_g = array("q")  # their global ranks
+        self.width = 0  # states in the current level, over all ranks
         self.n_states = 0
         self.transitions = 0
         self.depth = 0
         self.exhausted = False
         self.stopped_by: str | None = None
-        self.found: dict[str, PropertyResult] = {}
+        self.found: dict[str, PropertyResult | None] = {}
         self.counts = [0] * len(self.metrics)
         self.witness: list[PropertyResult | None] = [None] * len(self.metrics)
+        self.has_witness = [False] * len(self.metrics)
+        self.flags: dict[str, bool] = {}
         self.t0 = time.monotonic()
-
-    # -- processes ------------------------------------------------------------------
-
-    def start(self) -> None:
-        ctx = mp.get_context("fork")
-        self.inboxes = [ctx.Queue() for _ in range(self.n)]
-        self.conns = []
-        self.procs = []
-        for w in range(self.n):
-            parent, child = ctx.Pipe()
-            p = ctx.Process(target=_worker_main, daemon=True,
-                            args=(w, self.n, self.model, self.props, self.canon,
-                                  self.deadlock, self.inboxes, child))
-            p.start()
-            child.close()
-            self.conns.append(parent)
-            self.procs.append(p)
-
-    def shutdown(self) -> None:
         self.set_bytes = 0
-        for c in self.conns:
-            try:
-                c.send(("stop",))
-                while True:  # an expansion sent ahead of a stop is discarded
-                    got = c.recv()
-                    if isinstance(got, int):
-                        self.set_bytes += got
-                        break
-            except (BrokenPipeError, OSError, EOFError):
-                pass
-        for p in self.procs:
-            p.join(timeout=5)
-            if p.is_alive():
-                p.terminate()
+        self.ckpt = (Checkpoint(checkpoint, t, identity_of(model, props, stop_at_first,
+                                                          deadlock, canon), checkpoint_every)
+                     if checkpoint is not None else None)
+        self.resume = resume
+        self.start_depth = -1  # the level a resumed run starts at (not checkpointed again)
 
-    def _died(self, w: int) -> WorkerDied:
-        """The error for worker ``w``, whose pipe closed without a reply."""
-        p = self.procs[w]
-        p.join(timeout=2)
-        code = p.exitcode
-        if code is None:
-            how = "closed its pipe"
-        elif code < 0:
-            how = f"was killed by signal {-code} ({signal.Signals(-code).name})"
-        else:
-            how = f"exited with status {code}"
-        return WorkerDied(w, how)
+    # -- the run ----------------------------------------------------------------------
 
-    def kill(self) -> None:
-        """End the workers at once (after an interrupt or a time-out: they may be deep in a
-        level, or in a step function that never returns)."""
-        self.set_bytes = 0
-        for p in getattr(self, "procs", []):
-            if p.is_alive():
-                p.kill()
-        for p in getattr(self, "procs", []):
-            p.join(timeout=5)
-        for c in getattr(self, "conns", []):
-            c.close()
-        for q in getattr(self, "inboxes", []):
-            q.cancel_join_thread()
-            q.close()
+    def run(self) -> None:
+        try:
+            if self.resume is not None:
+                self._resume()
+            else:
+                self._initial()
+            while True:
+                if self.width == 0:
+                    self.exhausted = True
+                    break
+                if self.progress is not None:
+                    self.progress.level(self.depth, self.width)
+                    self.progress.update(self.n_states, self.transitions, self.depth,
+                                         self.width)
+                if self.flags.get("checkpoint") and self.depth > self.start_depth:
+                    assert self.ckpt is not None
+                    self.ckpt.write(self)
+                if self.flags.get("time"):
+                    self.stopped_by = "time"
+                    break
+                if self.flags.get("memory"):
+                    self.stopped_by = "memory"
+                    break
+                self._level()
+        except _Stopped:
+            pass
+        if self.stopped_by != "raised":
+            self._finish()
 
     def interrupted(self, why: str) -> None:
-        """The search was stopped from outside; what was found stands."""
+        """The search was stopped from outside on rank 0; what was found stands."""
         if not self.exhausted and self.stopped_by is None:
             self.stopped_by = why
 
-    def _all(self, msg: Any) -> list[Any]:
-        for c in self.conns:
-            c.send(msg)
-        return self._replies()
+    def _flags(self) -> dict[str, bool]:
+        """Rank 0's decisions for the next level boundary (all ranks apply them)."""
+        if not self.root:
+            return {}
+        b = self.bounds
+        now = time.monotonic()
+        return {"time": b.timeout is not None and now - self.t0 > b.timeout,
+                "checkpoint": self.ckpt is not None and self.ckpt.due(now)}
 
-    def _replies(self) -> list[Any]:
-        """One reply per worker, in worker order, read as they arrive (so the first
-        finisher's reply is unpickled while the others still work)."""
-        out: list[Any] = [None] * len(self.conns)
-        pending = {c: w for w, c in enumerate(self.conns)}
-        # Every worker's sentinel is watched too: a worker that dies after its reply (its
-        # states for the others possibly lost with it) would otherwise leave the others,
-        # and so this wait, blocked for ever.
-        sentinels = {p.sentinel: w for w, p in enumerate(self.procs)}
-        while pending:
-            ready = mp_wait([*pending, *sentinels])
-            for c in ready:
-                if c in sentinels:
-                    continue
-                try:
-                    out[pending.pop(c)] = _take(c.recv())  # type: ignore[index]
-                except EOFError:
-                    raise self._died(pending[c]) from None
-            for c in ready:
-                if c in sentinels:
-                    w = sentinels[c]
-                    conn = self.conns[w]
-                    if conn in pending and conn.poll(0):
-                        continue  # its reply to this round is read first
-                    if conn.poll(0):  # its last words, sent ahead of this round
-                        try:
-                            _take(conn.recv())  # a model's exception is raised as such
-                        except EOFError:
-                            pass
-                    raise self._died(w)
-        return out
+    def _gather(self, summary: dict[str, Any]) -> list[dict[str, Any]]:
+        """Every rank's summary; a model's exception on any rank ends the run here."""
+        summary["flags"] = self._flags()
+        summary["rss"] = _rss_now()
+        sums: list[dict[str, Any]] = self.t.allgather(summary)
+        self._raise([s["err"] for s in sums if s.get("err") is not None])
+        self.flags = dict(sums[0]["flags"])
+        mem = self.bounds.max_memory
+        self.flags["memory"] = mem is not None and sum(s["rss"] for s in sums) > mem
+        return sums
 
-    def _rss(self) -> int:
-        total = 0
-        for pid in [os.getpid()] + [p.pid for p in self.procs if p.pid is not None]:
-            try:
-                with open(f"/proc/{pid}/status", "rb") as f:
-                    for line in f:
-                        if line.startswith(b"VmRSS:"):
-                            total += int(line.split()[1]) * 1024
-            except OSError:
-                pass
-        return total
-
-    # -- the search -----------------------------------------------------------------
-
-    def run(self) -> None:
-        canon = self.canon
-        # Level 0: the initial states, in order, deduplicated, dealt out round robin.
-        inits = []
-        fps_seen: set[int] = set()
-        for s in self.model.initial_states():
-            c = canon(s) if canon is not None else s
-            require_ints(c)
-            fp = state_fingerprint(c)
-            if fp not in fps_seen:
-                fps_seen.add(fp)
-                inits.append((fp, c))
-        for w, conn in enumerate(self.conns):
-            conn.send(("seed", [(fp, i, c) for i, (fp, c) in enumerate(inits)
-                                if i % self.n == w]))
-        self._replies()
-        order = [(-1, i, fp, i % self.n) for i, (fp, _c) in enumerate(inits)]
-        bads = self._send_winners(order)
-        if self._first_state_event(order, bads):
+    def _raise(self, errs: list[tuple[int, int, Raised]]) -> None:
+        if not errs:
             return
-        self._assign(order, parents=False)
+        self.stopped_by = "raised"
+        if self.root:
+            raise min(errs, key=lambda e: (e[0], e[1]))[2].exc
+        raise _Stopped
+
+    def _finish(self) -> None:
+        tables = sum(t.nbytes() for t in self.tables if isinstance(t, LevelTable))
+        got = self.t.allgather((self.seen.nbytes() + tables, _peak_rss()))
+        self.set_bytes = sum(g[0] for g in got)
+        self.rank_peak_rss = [g[1] for g in got]
+
+    # -- level 0 ----------------------------------------------------------------------
+
+    def _initial(self) -> None:
+        err = None
+        inits: list[tuple[int, int, Any]] = []
+        ibad: list[tuple[int, int] | None] = [None] * len(self.invariants)
+        try:
+            canon = self.canon
+            taken: set[int] = set()
+            for idx, s in enumerate(self.model.initial_states()):
+                c = canon(s) if canon is not None else s
+                require_ints(c)
+                fp = state_fingerprint(c)
+                if fp not in taken:
+                    taken.add(fp)
+                    inits.append((fp, idx, c))
+            po, pj = [], []
+            for g, (fp, idx, c) in enumerate(inits):
+                if fp % self.size == self.me:
+                    self.seen.add(fp)
+                    self.front.append(c)
+                    self.front_g.append(g)
+                    po.append(0)
+                    pj.append(idx)
+            self.tables.append(LevelTable(po, pj, [0] * len(po)))
+            self._check_new(self.front, self.front_g, ibad)
+        except (Exception, SystemExit) as e:
+            err = (0, 0, Raised.of(e))
+        sums = self._gather({"err": err, "ibad": ibad})
+        events = []
+        for q, p in enumerate(self.invariants):
+            firsts = [(s["ibad"][q], r) for r, s in enumerate(sums) if s["ibad"][q] is not None]
+            if firsts:
+                (g, jj), r = min(firsts)
+                events.append(((-1, g, STORE), 1, q, p, (r, jj)))
+        self.width = len(inits)
+        stop = self._stop_at(events, [], initial=True)
+        if stop is not None:
+            self.n_states = sum(1 for g in range(len(inits)) if (-1, g, STORE) <= stop)
+            raise _Stopped
+        self.n_states = len(inits)
         if self.bounds.max_states is not None and self.n_states >= self.bounds.max_states \
-                and order:
+                and inits:
             self.stopped_by = "states"
-            return
-        while True:
-            width = len(self.store.levels_fp[-1])
-            if width == 0:
-                self.exhausted = True
-                return
-            if self.progress is not None:
-                self.progress.level(self.depth, width)
-                self.progress.update(self.n_states, self.transitions, self.depth, width)
-            b = self.bounds
-            elapsed = time.monotonic() - self.t0
-            if b.timeout is not None and elapsed > b.timeout:
-                self.stopped_by = "time"
-                return
-            if b.max_memory is not None and self._rss() > b.max_memory:
-                self.stopped_by = "memory"
-                return
-            d = self.depth
-            replies = self._replies()  # each worker expands right after "winners"
-            outdeg = [r[0] for r in replies]  # (ranks, successor counts) per worker
-            if b.max_depth is not None and d >= b.max_depth:
-                # The deepest level: its transitions and deadlocks are checked, its new
-                # targets are not stored, and one of them means the bound cut something.
-                if self._level_events(d, replies, [], outdeg, []):
-                    return
-                if any(r[4] for r in replies):
-                    self.stopped_by = "depth"
-                else:
-                    self.exhausted = True
-                return
-            order = self._merge([r[4] for r in replies])
-            bads = self._send_winners(order)
-            if self._level_events(d, replies, bads, outdeg, order):
-                return
-            self._assign(order, parents=True)
-            if order:
-                self.depth += 1
+            raise _Stopped
 
-    def _send_winners(self, order: list[tuple[int, int, int, int]]
-                      ) -> list[list[tuple[int, int] | None]]:
-        fps = [x[2] for x in order]
-        holders = bytes(x[3] for x in order)
-        return self._all(("winners", fps, holders, self._balance(holders)))
+    def _check_new(self, states: list[Any], keys: Any,
+                   ibad: list[tuple[int, int] | None]) -> None:
+        """Lower ``ibad[q]`` to (key, local index) of the first new state violating invariant q."""
+        for q, p in enumerate(self.invariants):
+            check = p.check
+            for jj, st in enumerate(states):
+                if not check(st):
+                    ibad[q] = (keys[jj], jj)
+                    break
 
-    def _balance(self, holders: bytes) -> bytes:
-        """Who expands each new state next: its finder, unless that one has more than its
-        share; the excess goes to the workers short of theirs.  (Any assignment gives the
-        same results: keys and ranks are global.)"""
-        n = self.n
-        share = -(-len(holders) // n)
-        kept = [0] * n
-        assign = bytearray(holders)
-        spare = []
-        for rank, w in enumerate(holders):
-            if kept[w] < share:
-                kept[w] += 1
+    # -- one level --------------------------------------------------------------------
+
+    def _level(self) -> None:
+        d = self.depth
+        last = self.bounds.max_depth is not None and d >= self.bounds.max_depth
+        size = self.size
+        out: list[bytes]
+        info: dict[str, Any] = {}
+        try:
+            out = self._expand(last, info)
+        except (Exception, SystemExit) as e:
+            out = [_marker((1, info.get("at", 0), Raised.of(e)))] * size
+        msgs = self.t.alltoall(out)
+        self._raise([pickle.loads(m[1:]) for m in msgs if m[:1] == b"X"])
+        err = None
+        keys = array("q")
+        new: tuple[Any, ...] = ()
+        ibad: list[tuple[int, int] | None] = [None] * len(self.invariants)
+        cut = False
+        try:
+            if last:
+                cut = any(fp not in self.seen
+                          for m in msgs for fp in array("q", m[_HEAD.size:]))
             else:
-                spare.append(rank)
-        for w in range(n):
-            while kept[w] < share and spare:
-                assign[spare.pop()] = w
-                kept[w] += 1
-        return bytes(assign)
+                new = self._receive(msgs, info["local"])
+                keys = new[0]
+                self._check_new(new[1], keys, ibad)
+        except (Exception, SystemExit) as e:
+            err = (2, 0, Raised.of(e))
+        sums = self._gather({"err": err, "keys": keys.tobytes(), "ibad": ibad, "cut": cut,
+                             "tbad": info["tbad"], "mfirst": info["mfirst"],
+                             "mcount": [len(k) for k in info["mkeys"]], "dead": info["dead"],
+                             "ntrans": sum(info["outdeg"])})
+        allk: list[int] = sorted(itertools.chain.from_iterable(
+            array("q", s["keys"]) for s in sums))
+        if not last:
+            # This rank's new states take their places in the level's global order.
+            self.tables.append(new[2])
+        events: list[Any] = []
+        for q, p in enumerate(self.tprops):
+            firsts = [(s["tbad"][q], r) for r, s in enumerate(sums) if s["tbad"][q] is not None]
+            if firsts:
+                (k, j), r = min(firsts)
+                events.append(((k >> SHIFT, k & IMASK, TPROP), 0, q, p, (r, j)))
+        for q, p in enumerate(self.invariants):
+            firsts = [(s["ibad"][q], r) for r, s in enumerate(sums) if s["ibad"][q] is not None]
+            if firsts:
+                (k, jj), r = min(firsts)
+                events.append(((k >> SHIFT, k & IMASK, STORE), 1, q, p, (r, jj)))
+        if self.deadlock:
+            deads = [(s["dead"], r) for r, s in enumerate(sums) if s["dead"] is not None]
+            if deads:
+                (pr, j), r = min(deads)
+                events.append(((pr, INF, TPROP), 2, 0, None, (r, j)))
+        stop = self._stop_at(events, allk, initial=False)
+        self._metrics(stop, sums, info)
+        if stop is None:
+            self.transitions += sum(s["ntrans"] for s in sums)
+            if last:
+                self.stopped_by = "depth" if any(s["cut"] for s in sums) else None
+                self.exhausted = self.stopped_by is None
+                raise _Stopped
+            self.n_states += len(allk)
+            self.width = len(allk)
+            self.front = new[1]
+            self.front_g = array("q", [bisect_left(allk, k) for k in keys])
+            if allk:
+                self.depth += 1
+            return
+        spr, si, _phase = stop
+        idx = bisect_left(self.front_g, spr)
+        before = sum(itertools.islice(info["outdeg"], idx))
+        got = self.t.allgather((before, [self._count_to(k, stop) for k in info["mkeys"]]))
+        self.transitions += sum(g[0] for g in got) + (0 if si == INF else si + 1)
+        for q in range(len(self.metrics)):
+            self.counts[q] += sum(g[1][q] for g in got)
+        self.n_states += sum(1 for k in allk if (k >> SHIFT, k & IMASK, STORE) <= stop)
+        if self.stopped_by == "states":
+            self.depth += 1
+        raise _Stopped
 
     @staticmethod
-    def _merge(keylists: list[list[tuple[int, int, int]]]) -> list[tuple[int, int, int, int]]:
-        """The level's new states in key order, each with its least key: (pr, i, fp, worker)."""
-        allkeys = [(pr, i, fp, w) for w, keys in enumerate(keylists) for pr, i, fp in keys]
-        allkeys.sort()
+    def _count_to(mkeys: array, stop: tuple[int, int, int]) -> int:
+        """How many metric events (sorted int keys) come before the stop."""
+        spr, si, phase = stop
+        if si == INF:
+            return bisect_left(mkeys, (spr + 1) << SHIFT)
+        sk = spr << SHIFT | si
+        return bisect_right(mkeys, sk) if phase >= METRIC else bisect_left(mkeys, sk)
+
+    def _expand(self, last: bool, info: dict[str, Any]) -> list[bytes]:
+        """Expand this rank's states; one buffer of successors per owner."""
+        model, canon = self.model, self.canon
+        successors = model.successors
+        enc, fpo = encode_state, fingerprint_of
+        size, me, seen = self.size, self.me, self.seen
+        tprops, metrics = self.tprops, self.metrics
+        slow = bool(tprops or metrics)
+        tbad: list[tuple[int, int] | None] = [None] * len(tprops)
+        mfirst: list[tuple[int, int] | None] = [None] * len(metrics)
+        mkeys = [array("q") for _ in metrics]
+        info.update(tbad=tbad, mfirst=mfirst, mkeys=mkeys, dead=None, outdeg=array("q"))
+        outdeg = info["outdeg"]
+        cand: dict[int, tuple[int, int, bytes]] = {}
+        # Successors this rank owns skip the exchange, and keep their objects.
+        local: dict[int, tuple[int, int, bytes, Any]] = {}
+        info["local"] = local
+        for j, s in enumerate(self.front):
+            base = self.front_g[j] << SHIFT
+            info["at"] = base
+            n = 0
+            for i, (a, t) in enumerate(successors(s)):
+                n += 1
+                key = base | i
+                if slow:
+                    for q, p in enumerate(tprops):
+                        if tbad[q] is None and not p.check(s, a, t):
+                            tbad[q] = (key, j)
+                    for q, m in enumerate(metrics):
+                        if m.check(s, a, t):
+                            mkeys[q].append(key)
+                            if mfirst[q] is None:
+                                mfirst[q] = (key, j)
+                if canon is not None:
+                    t = canon(t)
+                data = enc(t)
+                fp = fpo(data)
+                if fp in cand:
+                    continue
+                if fp % size == me:
+                    if fp not in seen:
+                        cand[fp] = (key, j, data)
+                        local[fp] = (key, j, data, t)
+                    continue
+                cand[fp] = (key, j, data)
+            if n > IMASK:
+                raise ValueError(f"a state has {n} successors: the partitioned search takes "
+                                 f"at most {IMASK}")
+            outdeg.append(n)
+            if n == 0 and self.deadlock and info["dead"] is None \
+                    and not model.is_final(s):
+                info["dead"] = (self.front_g[j], j)
+        per: list[list[Any]] = [[] for _ in range(size)]
+        for fp, v in cand.items():
+            per[fp % size].append((fp, v))
+        cand.clear()
         out = []
-        taken: set[int] = set()
-        for x in allkeys:
-            if x[2] not in taken:
-                taken.add(x[2])
-                out.append(x)
+        for r, items in enumerate(per):
+            fps = array("q", [x[0] for x in items])
+            if r == me and not last:
+                out.append(_HEAD.pack(b"P", 0))
+                continue
+            if last:
+                out.append(_HEAD.pack(b"F", len(fps)) + fps.tobytes())
+                continue
+            keys = array("q", [x[1][0] for x in items])
+            js = array("L", [x[1][1] for x in items])
+            lens = array("L", [len(x[1][2]) for x in items])
+            out.append(b"".join((_HEAD.pack(b"P", len(fps)), fps.tobytes(), keys.tobytes(),
+                                 js.tobytes(), lens.tobytes(),
+                                 *(x[1][2] for x in items))))
         return out
 
-    def _assign(self, order: list[tuple[int, int, int, int]], parents: bool) -> None:
-        """Record the level's fingerprints and parent ranks (workers already took theirs)."""
-        if parents:
-            self.store.add_level([x[2] for x in order], [x[0] for x in order])
-        else:
-            self.store.levels_fp[0].extend(x[2] for x in order)
-            self.store.levels_par[0].extend(-1 for _x in order)
-        self.n_states += len(order)
+    def _receive(self, msgs: list[bytes], local: dict[int, tuple[int, int, bytes, Any]]
+                 ) -> tuple[array, list[Any], LevelTable]:
+        """The new states this rank owns, in key order: keys, states and their parents."""
+        seen = self.seen
+        me = self.me
+        # fp -> key, source, parent's index there, start and length of the encoding
+        best: dict[int, tuple[int, int, int, int, int]] = {
+            fp: (v[0], me, v[1], 0, -1) for fp, v in local.items()}
+        for src, m in enumerate(msgs):
+            _tag, n = _HEAD.unpack_from(m)
+            o = _HEAD.size
+            fps = array("q", m[o:o + 8 * n])
+            keys = array("q", m[o + 8 * n:o + 16 * n])
+            js, lens = array("L"), array("L")
+            w = js.itemsize * n
+            js.frombytes(m[o + 16 * n:o + 16 * n + w])
+            lens.frombytes(m[o + 16 * n + w:o + 16 * n + 2 * w])
+            starts = itertools.accumulate(lens, initial=o + 16 * n + 2 * w)
+            for fp, k, j, ln, st in zip(fps, keys, js, lens, starts, strict=False):
+                if fp in seen:
+                    continue
+                b = best.get(fp)
+                if b is None or k < b[0]:
+                    best[fp] = (k, src, j, st, ln)
+        order = sorted(best.items(), key=lambda x: x[1][0])
+        best.clear()
+        keys = array("q", [v[0] for _fp, v in order])
+        states = []
+        po, pj, si = [], [], []
+        loads = marshal.loads
+        for fp, (k, src, j, st, ln) in order:
+            if ln < 0:
+                _k, _j, data, state = local[fp]
+            else:
+                data = msgs[src][st:st + ln]
+                state = loads(data)
+            require_int_encoding(data, state)
+            seen.add(fp)
+            states.append(state)
+            po.append(src)
+            pj.append(j)
+            si.append(k & IMASK)
+        return keys, states, LevelTable(po, pj, si)
 
-    # -- events and the stop point ------------------------------------------------------
+    # -- events and the stop point ----------------------------------------------------
 
-    def _first_state_event(self, order: list[tuple[int, int, int, int]],
-                           bads: list[list[tuple[int, int] | None]]) -> bool:
-        """Initial states: invariant violations (the state bound is checked after them)."""
-        events = []
-        for j, p in enumerate(self.invariants):
-            firsts = [b[j] for b in bads if b[j] is not None]
-            if firsts:
-                events.append(((*min(firsts), STORE), 1, j, p))
-        return self._stop_at(events, order, [], -1, initial=True)
-
-    def _level_events(self, d: int, replies: list[Any], bads: list[Any],
-                      outdeg: list[tuple[array, array]],
-                      order: list[tuple[int, int, int, int]]) -> bool:
-        events: list[tuple[tuple[int, int, int], int, int, Any]] = []
-        for j, p in enumerate(self.tprops):
-            firsts = [r[1][j] for r in replies if r[1][j] is not None]
-            if firsts:
-                events.append(((*min(firsts), TPROP), 0, j, p))
-        for j, p in enumerate(self.invariants):
-            firsts = [b[j] for b in bads if b[j] is not None]
-            if firsts:
-                events.append(((*min(firsts), STORE), 1, j, p))
-        if self.deadlock:
-            deads = [r[3] for r in replies if r[3] is not None]
-            if deads:
-                events.append(((*min(deads), TPROP), 2, 0, None))
-        self._level_metrics = [sorted(k for r in replies for k in r[2][j])
-                               for j in range(len(self.metrics))]
-        return self._stop_at(events, order, outdeg, d, initial=False)
-
-    def _stop_at(self, events: list[Any], order: list[tuple[int, int, int, int]],
-                 outdeg: list[tuple[array, array]], d: int, initial: bool) -> bool:
-        """Record violations in sequential order; stop where the sequential search would."""
+    def _stop_at(self, events: list[Any], allk: list[int], initial: bool
+                 ) -> tuple[int, int, int] | None:
+        """Record violations in sequential order; the key where the sequential search stops."""
         events.sort(key=lambda e: (e[0], e[1], e[2]))
-        stop_key: tuple[int, int, int] | None = None
+        stop: tuple[int, int, int] | None = None
         bound = self.bounds.max_states
         bound_key = None
-        if bound is not None and not initial and self.n_states + len(order) >= bound:
-            pr, i, _fp, _w = order[bound - self.n_states - 1]
-            bound_key = (pr, i, STORE)
-        n_checked = len(self.invariants) + len(self.tprops) + (1 if self.deadlock else 0)
-        for key, kind, _j, p in events:
+        if bound is not None and not initial and self.n_states + len(allk) >= bound:
+            k = allk[bound - self.n_states - 1]
+            bound_key = (k >> SHIFT, k & IMASK, STORE)
+        for key, kind, _q, p, loc in events:
             if bound_key is not None and key > bound_key:
                 break
             name = p.name if p is not None else DEADLOCK
             if name in self.found:
                 continue
-            self._record(key, kind, p, order, d, initial)
-            if self.stop_at_first or len(self.found) == n_checked:
-                stop_key = key
+            self._record(key, kind, p, loc, initial)
+            if self.stop_at_first or len(self.found) == self.n_checked:
+                stop = key
                 self.stopped_by = "violation"
                 break
-        if stop_key is None and bound_key is not None:
-            stop_key = bound_key
+        if stop is None and bound_key is not None:
+            stop = bound_key
             self.stopped_by = "states"
-        if not initial:
-            self._count_metrics(stop_key, order, d)
-        if stop_key is None:
-            if not initial:
-                self.transitions += sum(sum(ns) for _prs, ns in outdeg)
-            return False
-        if initial:
-            self.n_states = sum(1 for x in order if (x[0], x[1], STORE) <= stop_key)
-            return True
-        pr, i, phase = stop_key
-        before = sum(n for prs, ns in outdeg for p2, n in zip(prs, ns, strict=True)
-                     if p2 < pr)
-        if i == INF:
-            self.transitions += before
-        else:
-            self.transitions += before + i + 1
-        stored = sum(1 for x in order if (x[0], x[1], STORE) <= stop_key)
-        self.n_states += stored
-        if self.stopped_by == "states":
-            self.depth += 1
-        # Record the level's stored prefix so that traces to those states exist.
-        self.store.add_level([x[2] for x in order[:stored]], [x[0] for x in order[:stored]])
-        return True
+        return stop
 
-    def _count_metrics(self, stop_key: tuple[int, int, int] | None,
-                       order: list[tuple[int, int, int, int]], d: int) -> None:
-        for j, keys in enumerate(self._level_metrics):
-            taken = [k for k in keys if stop_key is None or (k[0], k[1], METRIC) <= stop_key]
-            self.counts[j] += len(taken)
-            if taken and self.witness[j] is None:
-                m = self.metrics[j]
-                path, a, t = self._transition_path(d, taken[0], m.check)
+    def _metrics(self, stop: tuple[int, int, int] | None, sums: list[dict[str, Any]],
+                 info: dict[str, Any]) -> None:
+        """Metric counts of a level with no stop, and the first witness of each metric."""
+        for q, m in enumerate(self.metrics):
+            if stop is None:
+                self.counts[q] += sum(s["mcount"][q] for s in sums)
+            if self.has_witness[q]:
+                continue
+            firsts = [(s["mfirst"][q], r) for r, s in enumerate(sums)
+                      if s["mfirst"][q] is not None]
+            if not firsts:
+                continue
+            (k, j), r = min(firsts)
+            if stop is not None and (k >> SHIFT, k & IMASK, METRIC) > stop:
+                continue
+            self.has_witness[q] = True
+            got = self._transition_path(self.depth, r, j, k & IMASK, m.check)
+            if got is not None:
+                path, a, t = got
                 msg = m.explain(path.states[-1], a, t) if m.explain is not None else ""
-                self.witness[j] = PropertyResult(
+                self.witness[q] = PropertyResult(
                     m.name, Kind.METRIC, Verdict.UNDETERMINED,
                     Path(path.states + (t,), path.actions + (a,)), 0, msg, m.description)
 
-    def _transition_path(self, d: int, key: tuple[int, int],
-                         event: Callable[[Any, Any, Any], Any]) -> tuple[Path, Any, Any]:
-        """The real path to parent ``key[0]`` of level ``d`` and its ``key[1]``-th step."""
-        path = self.store.path(self.model, d, key[0], None, self.canon)
+    def _record(self, key: tuple[int, int, int], kind: int, p: Property | None,
+                loc: tuple[int, int], initial: bool) -> None:
+        r, j = loc
+        name = p.name if p is not None else DEADLOCK
+        self.found[name] = None
+        if kind == 1:  # an invariant, on a new state
+            level = self.depth if initial else self.depth + 1
+            got = self._path(level, r, j)
+            if got is None:
+                return
+            path = got[0]
+            assert p is not None
+            msg = p.explain(path.states[-1]) if p.explain is not None else ""
+            self.found[name] = PropertyResult(name, p.kind, Verdict.VIOLATED, path, 1, msg,
+                                              p.description)
+        elif kind == 0:  # a transition property
+            assert p is not None
+            prop = p
+            tgot = self._transition_path(self.depth, r, j, key[1],
+                                         lambda s, a, t: not prop.check(s, a, t))
+            if tgot is None:
+                return
+            path, a, t = tgot
+            msg = p.explain(path.states[-1], a, t) if p.explain is not None else ""
+            self.found[name] = PropertyResult(
+                name, p.kind, Verdict.VIOLATED, Path(path.states + (t,), path.actions + (a,)),
+                1, msg, p.description)
+        else:  # a deadlock
+            got = self._path(self.depth, r, j)
+            if got is None:
+                return
+            self.found[name] = PropertyResult(
+                DEADLOCK, Kind.INVARIANT, Verdict.VIOLATED, got[0], 1,
+                "no enabled action in a non-final state", DEADLOCK_DESCRIPTION)
+
+    # -- traces -----------------------------------------------------------------------
+
+    def _walk(self, level: int, r: int, j: int) -> tuple[int, list[int]]:
+        """Walk the parents of state ``j`` of rank ``r`` at ``level`` back to level 0 (every
+        rank takes part): the initial state's index and the successor indices from it."""
+        idxs = []
+        while True:
+            table = self.tables[level]
+            if isinstance(table, LevelTable):
+                entry = self.t.bcast(table.entry(j) if self.me == r else None, root=r)
+            else:
+                entry = table.entry(r, j)
+            po, pj, si = entry
+            if level == 0:
+                idxs.reverse()
+                return pj, idxs
+            idxs.append(si)
+            r, j, level = po, pj, level - 1
+
+    def _path(self, level: int, r: int, j: int) -> tuple[Path, list[Any]] | None:
+        """On rank 0 the real path to a stored state and the chain of stored states to it
+        (the indices name the canonical parents' successors); None elsewhere."""
+        init, idxs = self._walk(level, r, j)
+        if not self.root:
+            return None
+        model, canon = self.model, self.canon
+        s = list(model.initial_states())[init]
+        c = canon(s) if canon is not None else s
+        chain = [c]
+        for i in idxs:
+            _a, t = _nth(model.successors(c), i)
+            c = canon(t) if canon is not None else t
+            chain.append(c)
+        path = path_from_fingerprints(model, [state_fingerprint(x) for x in chain], canon)
+        return path, chain
+
+    def _transition_path(self, level: int, r: int, j: int, i: int,
+                         event: Callable[[Any, Any, Any], Any]) -> tuple[Path, Any, Any] | None:
+        """The real path to parent ``j`` of rank ``r`` at ``level`` and its ``i``-th step."""
+        got = self._path(level, r, j)
+        if got is None:
+            return None
+        path, chain = got
         last = path.states[-1]
-        succ = list(self.model.successors(last))
-        if self.canon is None:
-            a, t = succ[key[1]]
+        canon = self.canon
+        if canon is None:
+            a, t = _nth(self.model.successors(last), i)
             return path, a, t
         # Under symmetry the real state is a permuted copy of the stored representative:
         # take its step to the same representative on which the event happens.
-        rep = _state_with_chain(self.model, self.store.chain(d, key[0]), self.canon)
-        _a, t_rep = list(self.model.successors(rep))[key[1]]
-        want = self.canon(t_rep)
-        for a, t in succ:
-            if self.canon(t) == want and event(last, a, t):
+        _a, t_rep = _nth(self.model.successors(chain[-1]), i)
+        want = canon(t_rep)
+        for a, t in self.model.successors(last):
+            if canon(t) == want and event(last, a, t):
                 return path, a, t
-        raise RuntimeError("symmetry reduction is unsound for this model")
+        raise RuntimeError("symmetry reduction is unsound for this model: a transition of a "
+                           "representative has no counterpart in a member of its orbit")
 
-    def _record(self, key: tuple[int, int, int], kind: int, p: Property | None,
-                order: list[tuple[int, int, int, int]], d: int, initial: bool) -> None:
-        if kind == 1:  # invariant on a new state
-            fp = next(x[2] for x in order if (x[0], x[1]) == key[:2])
-            chain = [fp] if initial else self.store.chain(d, key[0]) + [fp]
-            path = path_from_fingerprints(self.model, chain, self.canon)
-            assert p is not None
-            msg = p.explain(path.states[-1]) if p.explain is not None else ""
-            self.found[p.name] = PropertyResult(p.name, p.kind, Verdict.VIOLATED, path, 1, msg,
-                                                p.description)
-        elif kind == 0:  # transition property
-            assert p is not None
-            path, a, t = self._transition_path(d, key[:2], lambda s, a, t: not p.check(s, a, t))
-            msg = p.explain(path.states[-1], a, t) if p.explain is not None else ""
-            self.found[p.name] = PropertyResult(
-                p.name, p.kind, Verdict.VIOLATED,
-                Path(path.states + (t,), path.actions + (a,)), 1, msg, p.description)
-        else:  # deadlock
-            path = self.store.path(self.model, d, key[0], None, self.canon)
-            self.found[DEADLOCK] = PropertyResult(
-                DEADLOCK, Kind.INVARIANT, Verdict.VIOLATED, path, 1,
-                "no enabled action in a non-final state",
-                DEADLOCK_DESCRIPTION)
+    # -- checkpoints ------------------------------------------------------------------
+
+    def _resume(self) -> None:
+        load(self.resume, self, identity_of(self.model, self.props, self.stop_at_first,
+                                            self.deadlock, self.canon))
+        self.start_depth = self.depth
+        self.flags = {}
+        if self.root:
+            self.flags = self._flags()
+        self.flags = self.t.bcast(self.flags, root=0)
+
+    # -- result -----------------------------------------------------------------------
 
     def result(self) -> Result:
-        info = self.store.info(self.n_states, getattr(self, "set_bytes", 0))
+        n = self.n_states
+        info = StoreInfo(self.store_kind, n, self.set_bytes / n if n else 0.0,
+                         collision_probability(n))
+        found = {k: v for k, v in self.found.items() if v is not None}
         return build_result(
             model=self.model.name, strategy="bfs", props=self.props, deadlock=self.deadlock,
-            found=self.found, counts={m.name: c for m, c in zip(self.metrics, self.counts,
-                                                                   strict=True)},
+            found=found,
+            counts={m.name: c for m, c in zip(self.metrics, self.counts, strict=True)},
             witness={m.name: w for m, w in zip(self.metrics, self.witness, strict=True)},
-            exhausted=self.exhausted, stopped_by=self.stopped_by, states=self.n_states,
+            exhausted=self.exhausted, stopped_by=self.stopped_by, states=n,
             transitions=self.transitions, depth=self.depth,
             elapsed=time.monotonic() - self.t0, bounds=self.bounds, store=info)
 
 
-def _state_with_chain(model: Model, chain: list[int], canon: Callable[[Any], Any] | None
-                      ) -> Any:
-    """The stored (canonical) state whose chain of fingerprints is ``chain``."""
-    def fp(s: Any) -> int:
-        return state_fingerprint(canon(s) if canon is not None else s)
-    state = next(s for s in model.initial_states() if fp(s) == chain[0])
-    state = canon(state) if canon is not None else state
-    for want in chain[1:]:
-        for _a, t in model.successors(state):
-            c = canon(t) if canon is not None else t
-            if state_fingerprint(c) == want:
-                state = c
-                break
-    return state
+def partitioned_search(model: Model, props: list[Property], bounds: Bounds,
+                       stop_at_first: bool, deadlock: bool, progress: Any,
+                       canonical: Callable[[Any], Any] | None, transport: Transport, *,
+                       store_kind: str, checkpoint: Any = None,
+                       checkpoint_every: float | None = None,
+                       resume: Any = None) -> Result | None:
+    """The partitioned BFS on this rank: the Result on rank 0, None elsewhere.
+
+    Every rank of ``transport`` calls it with the same arguments.  A model's exception
+    on any rank is raised on rank 0; a bound, a time-out or an interrupt on rank 0 ends
+    the run with an UNDETERMINED result (after a time-out or an interrupt the other
+    ranks are left inside a collective: the caller ends them).
+    """
+    search = _Partitioned(model, props, bounds, stop_at_first, deadlock, progress, canonical,
+                          transport, store_kind, checkpoint, checkpoint_every, resume)
+    root = transport.rank == 0
+    gc_was_enabled = gc.isenabled()
+    gc.disable()  # states are acyclic tuples: the cyclic GC only costs time here
+    try:
+        with alarm(bounds.timeout if root else None) as disarm:
+            try:
+                search.run()
+                disarm()
+            except TimeUp:
+                if not root:
+                    raise
+                search.interrupted("time")
+            except KeyboardInterrupt:
+                if not root:
+                    raise
+                disarm()
+                search.interrupted("interrupt")
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+        if search.progress is not None:
+            search.progress.close()
+    return search.result() if root else None
 
 
 def parallel_check(model: Model, props: list[Property], bounds: Bounds, stop_at_first: bool,
@@ -669,32 +768,26 @@ def parallel_check(model: Model, props: list[Property], bounds: Bounds, stop_at_
                    workers: int, *, store_kind: str = "fingerprint",
                    checkpoint: Any = None, checkpoint_every: float | None = None,
                    resume: Any = None) -> Result:
-    """BFS with ``workers`` processes; the same result as the sequential fingerprint search."""
-    if checkpoint is not None or resume is not None:
-        raise ValueError("checkpoints are not implemented yet")
-    co = _Coordinator(model, props, bounds, stop_at_first, deadlock, progress, canon, workers)
-    gc_was_enabled = gc.isenabled()
-    gc.disable()
+    """The partitioned BFS over ``workers`` local processes (rank 0 is this one)."""
+    kw = dict(store_kind=store_kind, checkpoint=checkpoint, checkpoint_every=checkpoint_every,
+              resume=resume)
+    if workers == 1:
+        out = partitioned_search(model, props, bounds, stop_at_first, deadlock, progress,
+                                 canon, Loopback(), **kw)  # type: ignore[arg-type]
+        assert out is not None
+        return out
+
+    def work(mesh: PipeMesh) -> None:
+        partitioned_search(model, props, bounds, stop_at_first, deadlock, None, canon, mesh,
+                           **kw)  # type: ignore[arg-type]
+
+    mesh = PipeMesh.start(workers, work)
     clean = False
     try:
-        with alarm(bounds.timeout) as disarm:
-            try:
-                co.start()
-                co.run()
-                disarm()
-                clean = True
-            except TimeUp:
-                co.interrupted("time")
-            except KeyboardInterrupt:
-                disarm()
-                co.interrupted("interrupt")
+        out = partitioned_search(model, props, bounds, stop_at_first, deadlock, progress,
+                                 canon, mesh, **kw)  # type: ignore[arg-type]
+        clean = out is not None and out.stopped_by not in ("time", "interrupt")
     finally:
-        if clean:
-            co.shutdown()
-        else:
-            co.kill()
-        if gc_was_enabled:
-            gc.enable()
-        if progress is not None:
-            progress.close()
-    return co.result()
+        mesh.close(abort=not clean)
+    assert out is not None
+    return out
