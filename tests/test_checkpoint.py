@@ -1,0 +1,243 @@
+"""Checkpoints: a killed run resumes at any rank count with the uninterrupted run's result.
+
+The walk model kills the run itself (SIGKILL to the pid in ``WALK_KILL``) when
+it steps a state at a given depth, so the kill lands at the same place every
+time; a checkpoint is written at every level boundary before it.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mcheck import Bounds, check
+from mcheck.checkpoint import CheckpointError
+
+ROOT = Path(__file__).resolve().parent.parent
+
+WALK = '''\
+"""A walk on a 10 x 10 grid; stepping a state at depth d >= D SIGKILLs pid P when
+WALK_KILL is "P:D"."""
+
+import os
+import signal
+
+from mcheck import Model, invariant, metric, transition
+
+
+class Walk(Model):
+    name = "walk"
+
+    def __init__(self, n):
+        self.n = n
+
+    def params(self):
+        return {"n": self.n}
+
+    def initial_states(self):
+        return [(0, 0)]
+
+    def actions(self, s):
+        x, y = s
+        out = []
+        if x < self.n - 1:
+            out.append(("x",))
+        if y < self.n - 1:
+            out.append(("y",))
+        if x != y:
+            out.append(("swap",))
+        return out
+
+    def step(self, s, a):
+        kill = os.environ.get("WALK_KILL")
+        if kill:
+            pid, depth = map(int, kill.split(":"))
+            if s[0] + s[1] >= depth:
+                os.kill(pid, signal.SIGKILL)
+        x, y = s
+        return (x + 1, y) if a == ("x",) else (x, y + 1) if a == ("y",) else (y, x)
+
+    def is_final(self, s):
+        return s == (self.n - 1, self.n - 1)
+
+    def properties(self):
+        return [invariant("not_3_1", lambda s: s != (3, 1)),
+                invariant("not_7_7", lambda s: s != (7, 7)),
+                transition("no_swap_from_5",
+                           lambda s, a, t: not (a == ("swap",) and s[0] == 5)),
+                metric("swaps", lambda s, a, t: a == ("swap",))]
+
+
+def mcheck_models(options):
+    return [Walk(10)]
+'''
+
+#: The uninterrupted run with --all --deadlock: states, transitions, depth, swaps.
+FULL = (100, 270, 18, 90)
+
+
+@pytest.fixture
+def walk(tmp_path: Path) -> Path:
+    path = tmp_path / "walk.py"
+    path.write_text(WALK)
+    return path
+
+
+def _model(path: Path, n: int = 10) -> Any:
+    spec = importlib.util.spec_from_file_location("walk_model", path)
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod.Walk(n)
+
+
+def _mcheck(walk: Path, *flags: str, kill_at: int | None = None) -> subprocess.CompletedProcess:
+    """``mcheck check walk --all --deadlock --json`` with ``flags``; killed (SIGKILL) when
+    it steps a state at depth ``kill_at``."""
+    cmd = [sys.executable, "-m", "mcheck", "check", str(walk), "--all", "--deadlock",
+           "--json", *flags]
+    if kill_at is not None:  # the shell's pid is the checker's: exec keeps it
+        cmd = ["sh", "-c", f'WALK_KILL=$$:{kill_at} exec "$@"', "sh", *cmd]
+    return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=120)
+
+
+def _doc(out: str) -> Any:
+    """The JSON result without its timing and store fields."""
+    def strip(v: Any) -> Any:
+        if isinstance(v, dict):
+            return {k: strip(x) for k, x in v.items() if k not in ("elapsed", "store")}
+        if isinstance(v, list):
+            return [strip(x) for x in v]
+        return v
+    return strip(json.loads(out))
+
+
+def _key(r: Any) -> tuple[Any, ...]:
+    return (r.verdict, r.states, r.transitions, r.depth, r.stopped_by, r.exhausted,
+            [(p.name, p.verdict, p.count, p.path, p.message) for p in r.properties.values()])
+
+
+def _counts(doc: Any) -> tuple[int, ...]:
+    [m] = doc["models"]
+    swaps = next(p["count"] for p in m["properties"] if p["name"] == "swaps")
+    return m["states"], m["transitions"], m["depth"], swaps
+
+
+def test_a_killed_run_resumes_at_one_and_three_ranks_with_the_uninterrupted_result(
+        walk: Path, tmp_path: Path) -> None:
+    full = _mcheck(walk)
+    assert full.returncode == 1, full.stderr  # VIOLATED: not_3_1, no_swap_from_5, not_7_7
+    ref = _doc(full.stdout)
+    assert _counts(ref) == FULL
+    d = tmp_path / "ckpt"
+    killed = _mcheck(walk, "--workers", "2", "--checkpoint", str(d), kill_at=8)
+    assert killed.returncode == -9, killed.stderr
+    # The boundary before level 8 is written before any state of level 8 is stepped,
+    # unless the kill came while rank 0 was still renaming it into place.
+    assert (d / "CURRENT").read_text() in ("ckpt-000007\n", "ckpt-000008\n")
+    first = int((d / "CURRENT").read_text()[5:])
+    for workers in ("1", "3"):
+        resumed = _mcheck(walk, "--workers", workers, "--resume", str(d))
+        assert resumed.returncode == 1, resumed.stderr
+        assert _doc(resumed.stdout) == ref, workers
+    # Resumed at 3 ranks into the same directory and killed again: levels 0-7 keep the
+    # 2-rank layout, the later ones have the 3-rank one; traces walk through both.
+    again = _mcheck(walk, "--workers", "3", "--resume", str(d), "--checkpoint", str(d),
+                    kill_at=13)
+    assert again.returncode == -9, again.stderr
+    assert (d / "CURRENT").read_text() in ("ckpt-000012\n", "ckpt-000013\n")
+    second = int((d / "CURRENT").read_text()[5:])
+    files = {p.name for p in (d / "levels").iterdir()}
+    assert files >= {f"L{k:06d}-n2-r{r}.bin" for k in range(first) for r in range(2)} | \
+        {f"L{k:06d}-n3-r{r}.bin" for k in range(first, second + 1) for r in range(3)}
+    last = _mcheck(walk, "--resume", str(d))
+    assert last.returncode == 1, last.stderr
+    assert _doc(last.stdout) == ref
+
+
+def test_a_depth_bounded_run_resumed_without_the_bound_gives_the_full_result(
+        walk: Path, tmp_path: Path) -> None:
+    m = _model(walk)
+    d = tmp_path / "ckpt"
+    kw: dict[str, Any] = {"stop_at_first": False, "deadlock": True}
+    cut = check(m, bounds=Bounds(max_depth=5), checkpoint=d, **kw)
+    assert (cut.stopped_by, cut.states, cut.transitions) == ("depth", 21, 60)
+    assert _key(cut) == _key(check(m, bounds=Bounds(max_depth=5), **kw))
+    assert (d / "CURRENT").read_text() == "ckpt-000005\n"
+    full = check(m, **kw)
+    for workers in (1, 2):
+        r = check(m, resume=d, workers=workers, **kw)
+        assert (r.states, r.transitions, r.depth, r.properties["swaps"].count) == FULL
+        assert _key(r) == _key(full)
+    with pytest.raises(CheckpointError) as e:
+        check(m, resume=d, bounds=Bounds(max_depth=4), **kw)
+    assert str(e.value) == (f"mcheck: checkpoint {d} is at depth 5, beyond --max-depth 4; "
+                            "resume with a larger --max-depth, or none")
+    with pytest.raises(CheckpointError) as e:
+        check(m, resume=d, bounds=Bounds(max_states=21), **kw)
+    assert str(e.value) == (f"mcheck: checkpoint {d} holds 21 states already, --max-states "
+                            "21 stops before; resume with a larger --max-states, or none")
+
+
+def test_a_checkpoint_from_another_model_or_flags_or_corrupt_is_one_line(
+        walk: Path, tmp_path: Path) -> None:
+    d = tmp_path / "ckpt"
+    check(_model(walk), bounds=Bounds(max_depth=2), checkpoint=d, deadlock=True)
+    fix = "resume with the model and flags it was written with, or start again with --checkpoint"
+    cases = [
+        ({"deadlock": False}, f"checkpoint {d} was written for another --deadlock setting"),
+        ({"deadlock": True, "stop_at_first": False},
+         f"checkpoint {d} was written for another --all setting"),
+        ({"deadlock": True, "properties": ["not_3_1"]},
+         f"checkpoint {d} was written for other properties"),
+    ]
+    for kw, cause in cases:
+        with pytest.raises(CheckpointError) as e:
+            check(_model(walk), resume=d, **kw)
+        assert str(e.value) == f"mcheck: {cause}; {fix}", kw
+    with pytest.raises(CheckpointError) as e:
+        check(_model(walk, 9), resume=d, deadlock=True)
+    assert str(e.value) == (f"mcheck: checkpoint {d} was written for another model (its name, "
+                            f"version, parameters or initial states differ); {fix}")
+    (d / "ckpt-000002" / "meta.pickle").write_bytes(b"not a pickle")
+    with pytest.raises(CheckpointError) as e:
+        check(_model(walk), resume=d, deadlock=True)
+    assert str(e.value) == (f"mcheck: checkpoint {d} is corrupt: meta.pickle cannot be read "
+                            "(UnpicklingError); resume from an intact copy, or start again "
+                            "with --checkpoint")
+    (d / "ckpt-000002" / "front-r0.bin").unlink()
+    (d / "ckpt-000002" / "meta.pickle").unlink()
+    with pytest.raises(CheckpointError) as e:
+        check(_model(walk), resume=d, deadlock=True)
+    assert str(e.value) == (f"mcheck: checkpoint {d} is incomplete: meta.pickle is missing; "
+                            "resume from an intact copy, or start again with --checkpoint")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(CheckpointError) as e:
+        check(_model(walk), resume=empty, deadlock=True)
+    assert str(e.value) == (f"mcheck: no checkpoint in {empty}; give --resume the directory "
+                            "a --checkpoint run wrote")
+
+
+def test_no_checkpoint_before_checkpoint_every_seconds(walk: Path, tmp_path: Path) -> None:
+    d = tmp_path / "ckpt"
+    r = check(_model(walk), checkpoint=d, checkpoint_every=1e9, deadlock=True,
+              stop_at_first=False)
+    assert (r.states, r.transitions) == FULL[:2]
+    assert not (d / "CURRENT").exists()
+
+
+def test_a_bad_resume_directory_is_one_line_on_the_command_line(walk: Path,
+                                                               tmp_path: Path) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    r = _mcheck(walk, "--resume", str(empty))
+    assert (r.returncode, r.stdout, r.stderr) == (
+        2, "", f"mcheck: no checkpoint in {empty}; give --resume the directory a --checkpoint "
+               "run wrote\n")
