@@ -1,0 +1,109 @@
+"""The partitioned search's failures: a rank whose model code raises, a rank that is killed.
+
+Each state of the line 0 -> 1 -> ... -> 9 is stepped by the rank that owns it
+(its fingerprint modulo the rank count), so the states below reach every rank.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mcheck import Bounds, Model, invariant
+from mcheck.fingerprint import state_fingerprint
+from mcheck.parallel import parallel_check
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class Line(Model):
+    """0 -> 1 -> ... -> 9; stepping state ``step_at`` raises, and so does checking the
+    invariant on state ``check_at``."""
+
+    name = "line"
+
+    def __init__(self, step_at: int = -1, check_at: int = -1) -> None:
+        self.step_at, self.check_at = step_at, check_at
+
+    def initial_states(self):
+        return [0]
+
+    def actions(self, s):
+        return [("inc",)] if s < 9 else []
+
+    def step(self, s, a):
+        if s == self.step_at:
+            raise ZeroDivisionError(f"step at {s}")
+        return s + 1
+
+    def properties(self):
+        def small(s):
+            if s == self.check_at:
+                raise KeyError(f"check at {s}")
+            return s < 100
+        return [invariant("small", small)]
+
+
+def test_the_states_reach_every_rank() -> None:
+    assert sorted({state_fingerprint(s) % 3 for s in range(9)}) == [0, 1, 2]
+    assert sorted({state_fingerprint(s) % 2 for s in range(9)}) == [0, 1]
+
+
+def _run(m: Model, ranks: int) -> Any:
+    """The partitioned search on ``ranks`` ranks (1: Loopback, in this process)."""
+    return parallel_check(m, list(m.properties()), Bounds(), True, False, None, None, ranks)
+
+
+@pytest.mark.parametrize("ranks", [1, 2, 3])
+def test_a_model_exception_on_any_rank_is_raised_as_in_one_process(ranks: int) -> None:
+    for at in range(9):
+        with pytest.raises(ZeroDivisionError, match=f"^step at {at}$"):
+            _run(Line(step_at=at), ranks)
+        with pytest.raises(KeyError, match=f"check at {at}"):
+            _run(Line(check_at=at), ranks)
+    assert (_run(Line(), ranks).states, _run(Line(), ranks).transitions) == (10, 9)
+
+
+KILLER = """\
+import os, signal, sys
+sys.path.insert(0, {root!r})
+from mcheck import Model, check, invariant
+from mcheck.errors import UsageError
+
+class Kills(Model):
+    name = "kills"
+    home = os.getpid()
+    def initial_states(self):
+        return [0]
+    def actions(self, s):
+        return [("inc",)] if s < 9 else []
+    def step(self, s, a):
+        if s == {at} and os.getpid() != self.home:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return s + 1
+    def properties(self):
+        return [invariant("any", lambda s: True)]
+
+try:
+    check(Kills(), workers=3)
+except UsageError as e:
+    print(e)
+    sys.exit(2)
+"""
+
+
+@pytest.mark.parametrize("at", [s for s in range(9) if state_fingerprint(s) % 3][:2])
+def test_a_killed_rank_ends_the_run_with_one_line_naming_it(at: int) -> None:
+    script = textwrap.dedent(KILLER.format(root=str(ROOT), at=at))
+    r = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                       timeout=60)
+    assert (r.returncode, r.stderr) == (2, "")
+    assert r.stdout == (
+        f"mcheck: worker process {state_fingerprint(at) % 3} was killed by signal 9 "
+        "(SIGKILL); the search stopped on every worker; a worker killed by signal 9 is "
+        "usually the system's out-of-memory killer: give --max-memory, or fewer --workers\n")
