@@ -17,6 +17,7 @@ import shutil
 import time
 from array import array
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 from mcheck.errors import UsageError
@@ -30,9 +31,10 @@ FORMAT = 1
 _MAGIC = "mcheck-checkpoint"
 
 #: What a differing identity field means, for people.
-_WHAT = {"model": "another model (its name, version, parameters or initial states differ)",
-         "properties": "other properties", "stop_at_first": "another --all setting",
-         "deadlock": "another --deadlock setting", "symmetry": "another --symmetry setting"}
+_WHAT = MappingProxyType({
+    "model": "another model (its name, version, parameters or initial states differ)",
+    "properties": "other properties", "stop_at_first": "another --all setting",
+    "deadlock": "another --deadlock setting", "symmetry": "another --symmetry setting"})
 
 
 class CheckpointError(UsageError):

@@ -175,6 +175,12 @@ def test_a_depth_bounded_run_resumed_without_the_bound_gives_the_full_result(
         r = check(m, resume=d, workers=workers, **kw)
         assert (r.states, r.transitions, r.depth, r.properties["swaps"].count) == FULL
         assert _key(r) == _key(full)
+    # Resumed into a second directory (which gets copies of the old level files), cut
+    # again, and resumed from there.
+    d2 = tmp_path / "ckpt2"
+    cut = check(m, resume=d, checkpoint=d2, workers=3, bounds=Bounds(max_depth=9), **kw)
+    assert _key(cut) == _key(check(m, bounds=Bounds(max_depth=9), **kw))
+    assert _key(check(m, resume=d2, workers=2, **kw)) == _key(full)
     with pytest.raises(CheckpointError) as e:
         check(m, resume=d, bounds=Bounds(max_depth=4), **kw)
     assert str(e.value) == (f"mcheck: checkpoint {d} is at depth 5, beyond --max-depth 4; "
