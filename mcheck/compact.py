@@ -83,6 +83,17 @@ class FingerprintSet:
             self._split()
         return True
 
+    def discard(self, fp: int) -> None:
+        """Remove ``fp`` if it is there (the buckets never merge back)."""
+        try:
+            b = self._buckets[(fp >> self._shift) + self._half]
+        except IndexError:
+            return
+        i = bisect_left(b, fp)
+        if i < len(b) and b[i] == fp:
+            del b[i]
+            self._n -= 1
+
     def __contains__(self, fp: object) -> bool:
         try:
             b = self._buckets[(fp >> self._shift) + self._half]  # type: ignore[operator]

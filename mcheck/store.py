@@ -326,17 +326,17 @@ class CompactStore:
     def __contains__(self, state: Any) -> bool:
         return state_fingerprint(state) in self.seen
 
-    def _new(self, state: Any) -> bool:
+    def add_initial(self, state: Any) -> bool:
         data = encode_state(state)
         fp = fingerprint_of(data)
-        if fp in self.seen:
+        if not self.seen.add(fp):
             return False
-        require_int_encoding(data, state)
-        self.seen.add(fp)
+        try:
+            require_int_encoding(data, state)
+        except ValueError:
+            self.seen.discard(fp)
+            raise
         return True
-
-    def add_initial(self, state: Any) -> bool:
-        return self._new(state)
 
     def next_level(self) -> None:
         if self.levels_par:
@@ -346,8 +346,17 @@ class CompactStore:
         self.levels_index.append(array("H"))
 
     def add(self, state: Any, parent_rank: int, parent: Any, index: int) -> bool:
-        if not self._new(state):
+        # add_initial's insertion, inlined: this runs once a transition.  One search of the
+        # set answers and inserts; a state that is not ints and tuples is taken out again.
+        data = encode_state(state)
+        fp = fingerprint_of(data)
+        if not self.seen.add(fp):
             return False
+        try:
+            require_int_encoding(data, state)
+        except ValueError:
+            self.seen.discard(fp)
+            raise
         try:
             self.levels_par[-1].append(parent_rank)
         except OverflowError:

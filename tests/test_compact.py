@@ -61,6 +61,23 @@ def test_the_set_agrees_with_a_python_set(fps: list[int], bits: int, split_at: i
     assert fs.buckets == 1 << want
 
 
+@settings(max_examples=200, derandomize=True, database=None, deadline=None)
+@given(st.lists(st.tuples(st.booleans(), fingerprints), max_size=300), st.integers(1, 8))
+def test_adds_and_discards_agree_with_a_python_set(ops: list[tuple[bool, int]],
+                                                   split_at: int) -> None:
+    fs = FingerprintSet(bits=0, split_at=split_at)
+    ref: set[int] = set()
+    for add, fp in ops:
+        if add:
+            assert fs.add(fp) is (fp not in ref)
+            ref.add(fp)
+        else:
+            fs.discard(fp)
+            ref.discard(fp)
+        assert (fp in fs) is (fp in ref)
+    _check_against(fs, ref)
+
+
 def test_the_set_splits_at_its_threshold_and_keeps_order():
     fs = FingerprintSet(range(-1000, 1000), bits=1, split_at=64)
     assert fs.buckets == 32 and len(fs) == 2000  # 2000 >= 64 * 16, < 64 * 32
@@ -74,6 +91,7 @@ def test_out_of_range_fingerprints_are_refused_and_never_members():
         with pytest.raises(OverflowError):
             fs.add(bad)
         assert bad not in fs
+        fs.discard(bad)
     assert "x" not in fs and 1.0 not in fs
     assert list(fs) == [LO, HI]
     with pytest.raises(ValueError, match="bucket bits must be in 0..40, got 41"):
@@ -171,6 +189,10 @@ def test_the_store_keeps_ranks_and_indices_and_trims_a_closed_level():
     assert sys.getsizeof(closed) == sys.getsizeof(array("i", closed))  # no spare room
     with pytest.raises(ValueError, match="ints and tuples only"):
         st_.add((True,), 0, (2,), 0)
+    with pytest.raises(ValueError, match="ints and tuples only"):
+        st_.add_initial((None,))
+    assert len(st_) == 5 and (True,) not in st_ and (None,) not in st_  # taken out again
+    assert len(st_.levels_par[-1]) == len(st_.levels_index[-1]) == 1
 
 
 class Fan(Model):
