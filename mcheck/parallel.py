@@ -21,7 +21,7 @@ import sys
 import time
 from array import array
 from bisect import bisect_left, bisect_right
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any, BinaryIO
 
 from mcheck.checkpoint import Checkpoint, identity_of, load
@@ -76,40 +76,27 @@ class Raised:
         return cls(exc)
 
 
-class SetSlice:
+class SetSlice(set):
     """A rank's slice of the visited fingerprints in a Python set (``--store fingerprint``);
-    the interface of :class:`mcheck.compact.FingerprintSet`."""
+    the interface of :class:`mcheck.compact.FingerprintSet` (membership stays the set's
+    own C lookup)."""
 
-    def __init__(self) -> None:
-        self.fps: set[int] = set()
-
-    def add(self, fp: int) -> bool:
-        if fp in self.fps:
+    def add(self, fp: int) -> bool:  # type: ignore[override]
+        if fp in self:
             return False
-        self.fps.add(fp)
+        super().add(fp)
         return True
 
-    def __contains__(self, fp: object) -> bool:
-        return fp in self.fps
-
-    def __len__(self) -> int:
-        return len(self.fps)
-
-    def __iter__(self) -> Iterator[int]:
-        return iter(self.fps)
-
     def nbytes(self) -> int:
-        # A set entry is 16 bytes (hash and pointer) plus the int object it points to.
-        return sys.getsizeof(self.fps) + 32 * len(self.fps)
+        # The hash table, and the int object each entry points to.
+        return sys.getsizeof(self) + sum(map(sys.getsizeof, self))
 
     def write(self, f: BinaryIO) -> None:
-        pickle.dump(array("q", self.fps), f, protocol=pickle.HIGHEST_PROTOCOL)
+        pickle.dump(array("q", self), f, protocol=pickle.HIGHEST_PROTOCOL)
 
     @classmethod
     def read(cls, f: BinaryIO) -> SetSlice:
-        out = cls()
-        out.fps.update(pickle.load(f))
-        return out
+        return cls(pickle.load(f))
 
 
 def make_slice(store_kind: str) -> Any:
