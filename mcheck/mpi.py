@@ -6,17 +6,20 @@ Every rank runs the same :func:`mcheck.parallel.partitioned_search` over an
 line of ours and the same exit status everywhere:
 
 * the child initialises MPI, learns every parent's notice address (a TCP port
-  opened before the fork) and reports to its parent on a pipe: its rank, then
-  the result (broadcast from rank 0, so every rank exits with the same status)
-  or the one-line error it raised;
-* a parent whose child died or raised sends a notice to every other parent;
-  each kills its child, and rank 0 prints the one line naming the rank;
-* each parent then finalises the launcher's PMI connection in its child's name
-  (hydra's PMI-1 ``cmd=finalize``) and exits normally, so hydra kills no one and
-  prints no "BAD TERMINATION" banner;
-* Ctrl-C (forwarded by ``mpiexec``) only raises a flag; the flag travels with
-  the level's exchange, and every rank raises KeyboardInterrupt after the same
-  exchange, so the search stops at the same level on every rank.
+  opened before the fork) and tells its parent its rank, then its outcome;
+* rank 0's parent sends the result to every other parent, so every rank
+  returns it and exits with the same status; a parent whose child died or
+  raised sends every other parent the one line instead, and rank 0 prints it;
+* a parent whose notice says the others are done ends its child if needed
+  (after a time-out rank 0 leaves the others inside a collective), finalises
+  the launcher's PMI connection in its name (hydra's PMI-1 ``cmd=finalize``)
+  and exits normally, so hydra kills no one and prints no "BAD TERMINATION"
+  banner;
+* Ctrl-C or SIGTERM (forwarded by ``mpiexec``) raises a flag that travels with
+  the next exchange, and every rank raises KeyboardInterrupt after the same
+  exchange; when that has not happened within :data:`FORCE_AFTER` seconds (a
+  rank inside a step that never returns), each rank stops where it is and
+  rank 0 reports what it found.
 
 mpi4py is imported only in the child (``from mpi4py import MPI`` initialises
 MPI, which must not happen before the fork).
@@ -34,19 +37,23 @@ import signal
 import socket
 import struct
 import sys
+import threading
+import time
 from array import array
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from mcheck.errors import UsageError, model_bug
 
-__all__ = ["MPITransport", "RankFailed", "launched_rank", "mpi_check", "quiet_unless_first",
-           "require_mpi4py", "supervise"]
+__all__ = ["FORCE_AFTER", "MPITransport", "RankFailed", "launched_rank", "mpi_check",
+           "quiet_unless_first", "require_mpi4py", "supervise"]
 
 #: The environment variables in which launchers give a process its rank.
 _RANK_VARIABLES = ("PMI_RANK", "PMIX_RANK", "OMPI_COMM_WORLD_RANK", "SLURM_PROCID")
 _PR_SET_PDEATHSIG = 1
 _HEADER = struct.Struct("<Q")
+#: Seconds a rank waits for the level to end after Ctrl-C before it stops where it is.
+FORCE_AFTER = 2.0
 
 
 def require_mpi4py() -> None:
@@ -87,11 +94,15 @@ class MPITransport:
     """The partitioned search's transport (:class:`mcheck.transport.Transport`) on an
     mpi4py communicator.
 
-    :meth:`alltoall` is two collectives: ``Alltoall`` of (length, interrupted)
-    pairs, then ``Alltoallv`` of the bytes in one buffer (7x cheaper than
-    mpi4py's pickled ``alltoall`` at 20 MB a destination: bench/bench_mpi.py
-    ``--exchange``).  When any rank's flag is set (:meth:`interrupt`), every rank
-    raises KeyboardInterrupt after the same exchange, once.
+    Every operation is one exchange of bytes: ``Ialltoall`` of (length,
+    interrupted) pairs, then ``Ialltoallv`` of the bytes in one buffer (as fast
+    as mpi4py's pickled ``alltoall`` from 10 kB to 1 MB a destination, 1.9x-7x
+    faster at 20 MB: ``python bench/bench_mpi.py --exchange``); ``allgather`` and
+    ``bcast`` pickle their object into it.  Waits poll with short sleeps, so
+    signals (Ctrl-C, the time bound's timer) are handled while waiting and an
+    idle rank does not spin.  When any rank's flag is set (:meth:`interrupt`),
+    every rank raises KeyboardInterrupt after the same exchange, once;
+    :meth:`force` raises it wherever the rank is (``aligned`` becomes False).
     """
 
     def __init__(self, comm: Any) -> None:
@@ -102,24 +113,40 @@ class MPITransport:
         self.rank: int = comm.Get_rank()
         self.size: int = comm.Get_size()
         self.interrupted = False
-        self._delivered = False
+        self.forced = False
+        self.delivered = False
+
+    @property
+    def aligned(self) -> bool:
+        """Whether every rank is at the same collective (no forced interrupt was raised)."""
+        return not self.forced
 
     def interrupt(self) -> None:
         """Ask every rank to stop after the next exchange (a signal handler may call it)."""
         self.interrupted = True
 
-    def alltoall(self, out: list[bytes]) -> list[bytes]:
-        """Send ``out[r]`` to rank ``r``; return what each rank sent here, by source."""
+    def force(self) -> None:
+        """From now on, a KeyboardInterrupt may leave the ranks at different collectives."""
+        self.forced = True
+
+    def _wait(self, request: Any) -> None:
+        spins = 0
+        while not request.Test():
+            spins += 1
+            if spins > 50:
+                time.sleep(0.0002 if spins < 1000 else 0.002)
+
+    def _exchange(self, out: list[bytes]) -> list[bytes]:
         n, mpi = self.size, self._mpi
         if len(out) != n:
-            raise ValueError(f"alltoall needs one buffer per rank ({n}), got {len(out)}")
-        flag = int(self.interrupted and not self._delivered)
+            raise ValueError(f"an exchange needs one buffer per rank ({n}), got {len(out)}")
+        flag = int(self.interrupted and not self.delivered)
         head = array("q", [0]) * (2 * n)
         for r, b in enumerate(out):
             head[2 * r] = len(b)
             head[2 * r + 1] = flag
         got = array("q", [0]) * (2 * n)
-        self.comm.Alltoall([head, 2, mpi.INT64_T], [got, 2, mpi.INT64_T])
+        self._wait(self.comm.Ialltoall([head, 2, mpi.INT64_T], [got, 2, mpi.INT64_T]))
         sizes = array("q", [len(b) for b in out])
         rsizes = array("q", [got[2 * r] for r in range(n)])
         sdispl, rdispl = array("q", [0]) * n, array("q", [0]) * n
@@ -128,21 +155,28 @@ class MPITransport:
             rdispl[r] = rdispl[r - 1] + rsizes[r - 1]
         send = b"".join(out)
         recv = bytearray(sum(rsizes))
-        self.comm.Alltoallv([send, sizes, sdispl, mpi.BYTE], [recv, rsizes, rdispl, mpi.BYTE])
+        self._wait(self.comm.Ialltoallv([send, sizes, sdispl, mpi.BYTE],
+                                        [recv, rsizes, rdispl, mpi.BYTE]))
         view = memoryview(recv)
         result = [bytes(view[rdispl[r]:rdispl[r] + rsizes[r]]) for r in range(n)]
         if any(got[2 * r + 1] for r in range(n)):
-            self._delivered = True
+            self.delivered = True
             raise KeyboardInterrupt
         return result
 
+    def alltoall(self, out: list[bytes]) -> list[bytes]:
+        """Send ``out[r]`` to rank ``r``; return what each rank sent here, by source."""
+        return self._exchange(out)
+
     def allgather(self, obj: Any) -> list[Any]:
         """Every rank's ``obj``, by rank."""
-        return list(self.comm.allgather(obj))
+        data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+        return [pickle.loads(b) for b in self._exchange([data] * self.size)]
 
     def bcast(self, obj: Any, root: int = 0) -> Any:
         """``root``'s ``obj``, on every rank."""
-        return self.comm.bcast(obj, root=root)
+        data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL) if self.rank == root else b""
+        return pickle.loads(self._exchange([data] * self.size)[root])
 
     def close(self) -> None:
         """Nothing to release: the communicator is the world's."""
@@ -219,24 +253,46 @@ def _child(search: Callable[[MPITransport], Any], fd: int, port: int,
         peers = comm.allgather((socket.gethostname(), port))
         _send(fd, ("rank", transport.rank, transport.size, peers))
 
+        main = threading.main_thread().ident
+        assert main is not None
+
         def on_signal(_signum: int, _frame: Any) -> None:
-            transport.interrupt()
+            if transport.forced:
+                raise KeyboardInterrupt
+            if not transport.interrupted:
+                transport.interrupt()
+                threading.Timer(FORCE_AFTER, force).start()
+
+        def force() -> None:  # the level did not end in time: stop wherever each rank is
+            if not transport.delivered:
+                transport.force()
+                signal.pthread_kill(main, signal.SIGINT)  # wakes a sleep, unlike interrupt_main
 
         signal.signal(signal.SIGINT, on_signal)
         signal.signal(signal.SIGTERM, on_signal)
+        where = f"rank {transport.rank} of {transport.size}"
+        aligned = True  # every rank left the search at the same collective
         try:
             result = search(transport)
-        except KeyboardInterrupt:  # every rank raised it after the same exchange
-            _send(fd, ("interrupted",))
-            MPI.Finalize()
+        except KeyboardInterrupt:  # after the same exchange on every rank, unless forced
+            _send(fd, ("interrupted",) if transport.rank == 0 else ("done",))
+            aligned = transport.aligned
         except UsageError as e:
-            _send(fd, ("error", f"rank {transport.rank} of {transport.size}: {e.cause}", e.fix))
+            _send(fd, ("error", f"{where}: {e.cause}", e.fix))
+            aligned = False
         except (Exception, SystemExit) as e:
-            err = model_bug(model_name, e, f"on rank {transport.rank} of {transport.size}")
-            _send(fd, ("error", err.cause, err.fix))
+            err = model_bug(model_name, e, f"on {where}")
+            _send(fd, ("raised", _picklable(e), err.cause, err.fix))
+            aligned = False
         else:
-            result = transport.bcast(result if transport.rank == 0 else None)
-            _send(fd, ("result", result))
+            if transport.rank == 0:
+                # Rank 0 stopped by its timer leaves the others inside a collective.
+                aligned = transport.aligned and getattr(result, "stopped_by", None) != "time"
+                _send(fd, ("result", result, aligned))
+            else:
+                _send(fd, ("done",))
+                aligned = transport.aligned
+        if aligned:
             MPI.Finalize()
             status = 0
     except BaseException as e:
@@ -248,8 +304,16 @@ def _child(search: Callable[[MPITransport], Any], fd: int, port: int,
         os._exit(status)
 
 
+def _picklable(e: BaseException) -> BaseException:
+    try:
+        pickle.loads(pickle.dumps(e))
+        return e
+    except Exception:
+        return RuntimeError(f"{type(e).__name__}: {e}")
+
+
 def _read_message(fd: int, buffer: bytearray) -> list[Any]:
-    """Read what the child wrote; return the complete messages (empty list at EOF too)."""
+    """Read what the child wrote; return the complete messages (EOFError at the end)."""
     chunk = os.read(fd, 1 << 20)
     if not chunk:
         raise EOFError
@@ -265,24 +329,29 @@ def _read_message(fd: int, buffer: bytearray) -> list[Any]:
 
 
 def _parent(pid: int, fd: int, listener: socket.socket) -> Any:
-    """Wait for the child's result; on a failure anywhere stop every rank (module docstring)."""
+    """Wait for this rank's outcome and share it (see the module docstring).
+
+    Rank 0 sends every other rank's parent the result; a rank whose child
+    failed sends every other rank's parent the one line.  A parent ends its
+    child when a notice says the others are gone, finalises PMI and returns
+    (or raises) what the notice or its own child said.
+    """
     rank, size, peers = None, None, []
     buffer = bytearray()
-    result: Any = None
-    error: tuple[str, str] | None = None
-    notice: tuple[str, str] | None = None
+    own: tuple[Any, ...] | None = None  # the child's last word
+    notice: tuple[Any, ...] | None = None
+    status: int | None = None  # the child's wait status, once reaped
     sel = selectors.DefaultSelector()
     sel.register(fd, selectors.EVENT_READ, "child")
     sel.register(listener, selectors.EVENT_READ, "notice")
-    got_result = interrupted = False
-    child_open = True
     try:
-        while child_open and notice is None:
+        while notice is None:
             try:
                 events = sel.select()
             except KeyboardInterrupt:  # Ctrl-C or SIGTERM: the child stops at a level's end
-                with contextlib.suppress(OSError):
-                    os.kill(pid, signal.SIGINT)
+                if status is None:
+                    with contextlib.suppress(OSError):
+                        os.kill(pid, signal.SIGINT)
                 continue
             for key, _ in events:
                 if key.data == "notice":
@@ -291,43 +360,63 @@ def _parent(pid: int, fd: int, listener: socket.socket) -> Any:
                 try:
                     messages = _read_message(fd, buffer)
                 except EOFError:
-                    child_open = False
+                    sel.unregister(fd)
+                    status = _reap(pid)
                     continue
                 for m in messages:
                     if m[0] == "rank":
                         rank, size, peers = m[1], m[2], m[3]
-                    elif m[0] == "result":
-                        result, got_result = m[1], True
-                    elif m[0] == "error":
-                        error = (m[1], m[2])
-                    elif m[0] == "interrupted":
-                        interrupted = True
+                    else:
+                        own = m
+            if status is not None and (rank in (0, None) or own is None or own[0] != "done"):
+                break  # rank 0, or a failure here: this rank decides (a clean rank waits)
     finally:
         sel.close()
-    if notice is not None:  # another rank failed: stop ours, say nothing but on rank 0
+    if notice is not None:
+        if status is None:
+            aligned = notice[0] == "result" and notice[2]
+            status = _reap(pid, grace=None if aligned else 0.0)
+        _finalize_pmi()
+        if notice[0] == "result":
+            return notice[1]
+        if notice[0] == "interrupted":
+            raise KeyboardInterrupt
+        raise RankFailed(notice[1], notice[2])
+    _finalize_pmi()
+    assert status is not None
+    if own is not None and own[0] == "result":
+        _notify(peers, rank, ("result", own[1], own[2]))
+        return own[1]
+    if own is not None and own[0] == "interrupted":
+        _notify(peers, rank, ("interrupted",))
+        raise KeyboardInterrupt
+    if own is not None and own[0] in ("error", "raised"):
+        cause, fix = own[-2], own[-1]
+        _notify(peers, rank, ("failed", cause, fix))
+        if own[0] == "raised" and rank == 0:
+            raise own[1]  # reads as without --mpi: the engine raises the first in order
+        raise RankFailed(cause, fix)
+    how = _how_it_ended(status)
+    where = f"rank {rank} of {size}" if rank is not None else "a rank"
+    fix = ("a rank killed by signal 9 is usually the system's out-of-memory killer: "
+           "give --max-memory, or more ranks" if "signal 9" in how else
+           "run again; without --mpi the same error shows its cause")
+    cause = f"{where} {how}; the search stopped on every rank"
+    _notify(peers, rank, ("failed", cause, fix))
+    raise RankFailed(cause, fix)
+
+
+def _reap(pid: int, grace: float | None = None) -> int:
+    """Wait for the child; after ``grace`` seconds (None: no limit) kill it first."""
+    if grace is not None:
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline:
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                return status
+            time.sleep(0.01)
         with contextlib.suppress(OSError):
             os.kill(pid, signal.SIGKILL)
-        _reap(pid)
-        _finalize_pmi()
-        raise RankFailed(*notice)
-    status = _reap(pid)
-    _finalize_pmi()
-    if got_result and status == 0:
-        return result
-    if interrupted and error is None:
-        raise KeyboardInterrupt
-    if error is None:
-        how = _how_it_ended(status)
-        where = f"rank {rank} of {size}" if rank is not None else "a rank"
-        fix = ("a rank killed by signal 9 is usually the system's out-of-memory killer: "
-               "give --max-memory, or more ranks" if "signal 9" in how else
-               "run again; without --mpi the same error shows its cause")
-        error = (f"{where} {how}; the search stopped on every rank", fix)
-    _notify(peers, rank, error)
-    raise RankFailed(*error)
-
-
-def _reap(pid: int) -> int:
     while True:
         try:
             return os.waitpid(pid, 0)[1]
@@ -348,32 +437,32 @@ def _how_it_ended(status: int) -> str:
     return f"exited with status {os.waitstatus_to_exitcode(status)} without a result"
 
 
-def _take_notice(listener: socket.socket) -> tuple[str, str]:
+def _take_notice(listener: socket.socket) -> tuple[Any, ...]:
     conn, _ = listener.accept()
+    data = bytearray()
     with conn:
-        conn.settimeout(5)
-        data = b""
-        while True:
-            chunk = conn.recv(1 << 16)
-            if not chunk:
-                break
-            data += chunk
+        conn.settimeout(60)
+        with contextlib.suppress(OSError):
+            while chunk := conn.recv(1 << 20):
+                data += chunk
     try:
-        cause, fix = pickle.loads(data)
-        return str(cause), str(fix)
+        notice = pickle.loads(bytes(data))
+        if isinstance(notice, tuple) and notice and notice[0] in (
+                "result", "interrupted", "failed"):
+            return notice
     except Exception:
-        return "another rank failed; the search stopped on every rank", ""
+        pass
+    return ("failed", "another rank failed; the search stopped on every rank", "")
 
 
-def _notify(peers: list[tuple[str, int]], rank: int | None,
-            error: tuple[str, str]) -> None:
-    """Tell every other rank's parent that this rank failed (best effort, a few seconds)."""
-    data = pickle.dumps(error)
+def _notify(peers: list[tuple[str, int]], rank: int | None, notice: tuple[Any, ...]) -> None:
+    """Send ``notice`` to every other rank's parent (best effort)."""
+    data = pickle.dumps(notice, protocol=pickle.HIGHEST_PROTOCOL)
     for r, (host, port) in enumerate(peers):
         if r == rank:
             continue
         with contextlib.suppress(OSError):
-            with socket.create_connection((host, port), timeout=5) as conn:
+            with socket.create_connection((host, port), timeout=60) as conn:
                 conn.sendall(data)
 
 
