@@ -41,7 +41,7 @@ from mcheck import Verdict, check  # noqa: E402
 from models.cow.open import BUDGET_KINDS, OpenCowModel, format_budget  # noqa: E402
 from models.cow.policy import get_policy  # noqa: E402
 
-__all__ = ["EXPECTED", "FIELDS", "budgets", "run_one", "explain", "load_expected",
+__all__ = ["EXPECTED", "FIELDS", "SWEEP_KINDS", "budgets", "run_one", "explain", "load_expected",
            "markdown_table", "main"]
 
 EXPECTED = os.path.join(ROOT, "tests", "cow", "sweep_e6.json")
@@ -58,11 +58,16 @@ _INERT = (("exit", ("fork",), "only a child exits: no fork"),
           ("unpin", ("pin", "get"), "no pin or get"))
 
 
+#: The kinds the sweep combines: every budget kind but ``migrate`` (issue 15), whose rows
+#: would change the README's recorded table; its E6 runs are in tests/cow/test_migrate.py.
+SWEEP_KINDS = tuple(k for k in BUDGET_KINDS if k != "migrate")
+
+
 def budgets(max_kinds: int) -> list[dict[str, int]]:
     """Every budget of 1..max_kinds kinds, each at 1, ``write`` also at 2, in a fixed order."""
     out: list[dict[str, int]] = []
     for n in range(1, max_kinds + 1):
-        for kinds in itertools.combinations(BUDGET_KINDS, n):
+        for kinds in itertools.combinations(SWEEP_KINDS, n):
             out.append({k: 1 for k in kinds})
             if "write" in kinds:
                 out.append({k: 2 if k == "write" else 1 for k in kinds})

@@ -9,7 +9,8 @@ comment above the row).
 
 Conventions: P is the process under test, C its child; "P.gup" is a second
 thread of P (GUP-fast racing fork); "reclaim" is the page-reclaim thread
-(MADV_PAGEOUT), which takes no mmap lock.  Page 0 is populated with token
+(MADV_PAGEOUT), which takes no mmap lock; "migrate" is the migration
+thread (move_pages(2)), which takes none either.  Page 0 is populated with token
 "a" first, as cow.c does with memset(mem, 1, size).
 """
 
@@ -23,6 +24,7 @@ from .scenario import (
     exit_,
     fork,
     get,
+    migrate,
     mprotect,
     munmap,
     pin,
@@ -38,6 +40,7 @@ __all__ = ["SCENARIOS", "CATALOGUE", "get_scenario"]
 
 PC = ("P", "C")
 RECLAIM = {"reclaim": "P"}
+MIGRATE = {"migrate": "P"}
 
 
 def _rows() -> list[Scenario]:
@@ -287,6 +290,53 @@ def _rows() -> list[Scenario]:
             get("P", 0, "pipe"), munmap("P", 0), write("C", 0, "b"), dma_read("P", "pipe"),
         ], procs=PC, threads=RECLAIM, expect="M H M M M H H", source="cow.c"),
         # -- reproducers ------------------------------------------------------------------
+        # -- migration (issue 15): own rows; the rules are in ../../docs/eras.md, "Migration" --
+        # X25: every era keeps the pin coherent: before E6 the PTE becomes a migration entry
+        # but the refcount freeze fails on the pin (-EAGAIN) and the old PTE comes back; E6
+        # refuses at the unmap (page_try_share_anon_rmap, 6c287605fd56).
+        scenario("X25", "migration of a pinned page fails or is refused; P writes, the device"
+                 " writes, P reads", [
+            write("P", 0, "a"), pin("P", 0, "buf"), migrate("migrate", "P", 0),
+            write("P", 0, "b"), dma_write("P", "buf", "v"), read("P", 0),
+        ], procs=PC[:1], threads=MIGRATE, expect="H H H H H H H",
+            source="own (migrate_folio's refcount freeze; 6c287605fd56)"),
+        # X26: fork copies a migration entry without asking whether the page is pinned
+        # (copy_nonpresent_pte: a writable entry becomes readable in both), so before E6 a
+        # fork inside the window makes the pinned page COW-shared again; the migration then
+        # fails on the pin and restores R/O PTEs, and P's write copies the page away from the
+        # pin.  E1/E2 share pinned pages at fork anyway (RDMA-fork); E3-E5's early copy looks
+        # at present PTEs only.  E6 never unmaps a pinned exclusive page, so fork copies it.
+        scenario("X26", "fork while a pinned page is being migrated, P writes, device reads", [
+            write("P", 0, "a"), pin("P", 0, "mr"),
+            race(migrate("migrate", "P", 0), fork("P", "C")),
+            write("P", 0, "b"), dma_read("P", "mr"),
+        ], procs=PC, threads=MIGRATE, frames=4, expect="W W W W W W H",
+            source="own (copy_nonpresent_pte; 6c287605fd56)"),
+        # X27: GUP-fast finds a migration entry and falls back to slow GUP, which waits; a
+        # grab of the old page before the unmap either keeps it (refcount freeze fails) or is
+        # dropped at the recheck: the pin ends on the page P maps, in every era.
+        scenario("X27", "migration racing pin_user_pages_fast; P writes, device reads", [
+            write("P", 0, "a"),
+            race(migrate("migrate", "P", 0), pin("P.gup", 0, "buf", fast=True)),
+            write("P", 0, "b"), dma_read("P.gup", "buf"),
+        ], procs=PC[:1], threads=MIGRATE, expect="H H H H H H H",
+            source="own (gup_fast_pte_range; migration_entry_wait)"),
+        # X28: an exclusive R/O PTE becomes a readable-exclusive entry in E6, so the page is
+        # PageAnonExclusive again after migration and mprotect(RW) maps it writable without a
+        # fault (tests/cow/test_migrate.py checks the trace); earlier eras fault and reuse.
+        # The migration is no COW: P reads its own data in every era.
+        scenario("X28", "mprotect R, migrate, mprotect RW, P writes and reads", [
+            write("P", 0, "a"), mprotect("P", 0, False), migrate("migrate", "P", 0),
+            mprotect("P", 0, True), write("P", 0, "b"), read("P", 0),
+        ], procs=PC[:1], threads=MIGRATE, expect="H H H H H H H",
+            source="own (6c287605fd56 readable-exclusive entries)"),
+        # X29: fork during migration of an ordinary page: the entries become readable in both,
+        # the restore maps both R/O to the new page, P's write copies it: no leak to C.
+        scenario("X29", "fork while P's page is being migrated, P writes, C reads", [
+            write("P", 0, "a"), race(migrate("migrate", "P", 0), fork("P", "C")),
+            write("P", 0, "b"), read("C", 0),
+        ], procs=PC, threads=MIGRATE, expect="H H H H H H H",
+            source="own (copy_nonpresent_pte)"),
         scenario("CVE-2020-29374", "Jann Horn's vmsplice.c (Project Zero 2045)", [
             write("P", 0, "a"), fork("P", "C"), get("C", 0, "pipe"), munmap("C", 0),
             write("P", 0, "b"), dma_read("C", "pipe"),

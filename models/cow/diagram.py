@@ -86,6 +86,8 @@ def _header(m: CowBase, state: tuple, op: tuple) -> str:
         return f"clear_refs({_page(args[0])})  (soft-dirty)"
     if kind == "swapout":
         return f"MADV_PAGEOUT({m.proc_names[args[0]]}:{_page(args[1])})"
+    if kind == "migrate":
+        return f"move_pages({m.proc_names[args[0]]}:{_page(args[1])})"
     return kind  # pragma: no cover - every kind is named above
 
 

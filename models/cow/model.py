@@ -20,7 +20,7 @@ from typing import Any
 from mcheck import Model, invariant, metric
 from mcheck.symmetry import forall
 
-from .mm import fork, gup, memory, mmap, mprotect, task_mmu, vmscan
+from .mm import fork, gup, memory, migrate, mmap, mprotect, task_mmu, vmscan
 from .mm.swap import lru_add_drain
 from .oracle import (
     MISSED,
@@ -39,6 +39,7 @@ from .scenario import Scenario
 from .vm import (
     ALIVE,
     LIVE,
+    MIGRATION,
     NONE,
     NONE_K,
     PRESENT,
@@ -57,7 +58,7 @@ LRU = "lru"  # the free-running LRU-pagevec drain
 #: Operation kinds; an operation in a state is ``(kind index, int args...)`` so that
 #: states hold ints and tuples only.
 OP_NAMES = ("write", "read", "fork", "gup", "unpin", "dma_write", "dma_read", "munmap",
-            "exit", "mprotect", "clear_refs", "swapout")
+            "exit", "mprotect", "clear_refs", "swapout", "migrate")
 OP = {name: i for i, name in enumerate(OP_NAMES)}
 
 
@@ -206,7 +207,7 @@ class CowBase(Model):
         for pr in s[2]:
             if pr[0] == ALIVE:
                 for (kind, _i, _w, _x), want in zip(pr[1], pr[7], strict=True):
-                    if want != NONE and kind in (PRESENT, SWAP):
+                    if want != NONE and kind in (PRESENT, SWAP, MIGRATION):
                         return True
         return any(h[0] == LIVE for h in s[3])
 
@@ -318,6 +319,8 @@ class CowBase(Model):
             return f"f{idx} {'W' if w else 'R/O'}"
         if kind == SWAP:
             return f"swap s{idx}{' excl' if w else ''}"
+        if kind == MIGRATION:
+            return f"migration f{idx} {'W' if w else 'R/O excl' if _x else 'R/O'}"
         return "none"
 
     # -- steps ----------------------------------------------------------------------------
@@ -365,6 +368,8 @@ class CowBase(Model):
             return memory.anon_fault(w, self.policy, p, v)
         if kind == SWAP:
             return memory.do_swap_page(w, self.policy, p, v, write=True)
+        if kind == MIGRATION:
+            migrate.migration_entry_wait()
         if not wr:
             if not pr.vm_write[v]:
                 raise Blocked("write to a read-only VMA")
@@ -378,6 +383,8 @@ class CowBase(Model):
         kind, f, _wr, _sd = w.procs[p].pte[v]
         if kind == SWAP:
             return memory.do_swap_page(w, self.policy, p, v, write=False)
+        if kind == MIGRATION:
+            migrate.migration_entry_wait()
         self.finish_op(w, t)
         return f"read: load f{f}" if kind == PRESENT else "read: no page"
 
@@ -447,6 +454,13 @@ class CowBase(Model):
             self.finish_op(w, t)
         return f"reclaim: {label}"
 
+    def _op_migrate(self, w: World, t: int, th: Any, args: tuple) -> str:
+        q, v = args
+        label, done = migrate.migrate_step(w, self.policy, th, q, v)
+        if done:
+            self.finish_op(w, t)
+        return f"migrate: {label}"
+
 
 def _compile(s: Scenario) -> list[list[tuple[tuple, tuple]]]:
     """The scenario's programs with names turned into ints: [(op, after), ...] per thread."""
@@ -465,8 +479,8 @@ def _compile(s: Scenario) -> list[list[tuple[tuple, tuple]]]:
                 op = (OP[o.kind], s.handle(a[0]))
             elif o.kind == "dma_write":
                 op = (OP["dma_write"], s.handle(a[0]), s.token(a[1]))
-            elif o.kind == "swapout":
-                op = (OP["swapout"], s.proc_index(a[0]), a[1])
+            elif o.kind in ("swapout", "migrate"):
+                op = (OP[o.kind], s.proc_index(a[0]), a[1])
             elif o.kind == "mprotect":
                 op = (OP["mprotect"], a[0], int(a[1]))
             else:

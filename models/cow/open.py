@@ -5,8 +5,9 @@ every live process may, whenever it is idle, start any operation whose
 budget is not spent: a write or read of a page, fork, a pin or get (R/O or
 R/W, slow or fast) of a page, a device write through one of its
 references, unpin, munmap, mprotect, clear_refs, exit; a reclaim thread
-may swap out any mapped page.  The checker covers every choice and every
-interleaving of the resulting atomic steps.
+may swap out, and a migration thread migrate, any mapped page.  The
+checker covers every choice and every interleaving of the resulting atomic
+steps.
 
 The budget is global per operation kind (``fork=1,pin=1,write=2``).  Each
 write and device write takes a fresh token; each pin or get the next free
@@ -25,11 +26,11 @@ __all__ = ["BUDGET_KINDS", "GUP_MODES", "OpenCowModel", "parse_budget", "format_
            "parse_gup_modes", "format_gup_modes"]
 
 BUDGET_KINDS = ("fork", "pin", "get", "write", "read", "dma", "unpin", "unmap", "mprotect",
-                "clear_refs", "swapout", "exit")
+                "clear_refs", "swapout", "exit", "migrate")
 _OP_KIND = {"fork": "fork", "gup_pin": "pin", "gup_get": "get", "write": "write",
             "read": "read", "dma_write": "dma", "unpin": "unpin", "munmap": "unmap",
             "mprotect": "mprotect", "clear_refs": "clear_refs", "swapout": "swapout",
-            "exit": "exit"}
+            "exit": "exit", "migrate": "migrate"}
 
 
 _BUDGET_INDEX = {k: i for i, k in enumerate(BUDGET_KINDS)}
@@ -110,7 +111,11 @@ class OpenCowModel(CowBase):
         self.procs, self.tpp = procs, threads
         handles = self.budget["pin"] + self.budget["get"]
         self.reclaim = self.budget["swapout"] > 0
-        nthreads = procs * threads + (1 if self.reclaim else 0)
+        self.migration = self.budget["migrate"] > 0
+        #: the kernel threads that run in no process, after the process threads
+        self.kthreads = tuple(name for name, on in (("reclaim", self.reclaim),
+                                                    ("migrate", self.migration)) if on)
+        nthreads = procs * threads + len(self.kthreads)
         self.cfg = Config(procs=procs, pages=pages, frames=frames, slots=slots,
                           handles=handles, threads=nthreads, bias=bias,
                           spurious_trylock=spurious_trylock, alloc_lowest=alloc_lowest)
@@ -121,8 +126,8 @@ class OpenCowModel(CowBase):
             for i in range(threads):
                 self.thread_names.append(self.proc_names[p] + (f".{i}" if i else ""))
                 self.thread_proc.append(p)
-        if self.reclaim:
-            self.thread_names.append("reclaim")
+        for name in self.kthreads:
+            self.thread_names.append(name)
             self.thread_proc.append(0)
         self.handle_names = [f"h{k}" for k in range(handles)]
         self._templates: dict[int, list[tuple]] = {}
@@ -199,8 +204,10 @@ class OpenCowModel(CowBase):
         if cached is not None:
             return cached
         pages = range(self.cfg.pages)
-        if self.reclaim and t == len(self.thread_names) - 1:
-            out = [(OP["swapout"], q, v) for q in range(self.procs) for v in pages]
+        kthread = self.kthread(t)
+        if kthread:
+            kind = OP["swapout"] if kthread == "reclaim" else OP["migrate"]
+            out = [(kind, q, v) for q in range(self.procs) for v in pages]
         else:
             out = [(OP["write"], v) for v in pages]
             out += [(OP["read"], v) for v in pages]
@@ -238,9 +245,14 @@ class OpenCowModel(CowBase):
         self._groups[t] = out
         return out
 
+    def kthread(self, t: int) -> str:
+        """The kernel thread ``t`` is ("reclaim", "migrate"), or "" for a process's thread."""
+        i = t - (len(self.thread_names) - len(self.kthreads))
+        return self.kthreads[i] if i >= 0 else ""
+
     def may_start(self, state: tuple, t: int) -> bool:
         """Thread ``t`` may start an operation: its process lives and is not being created."""
-        if self.reclaim and t == len(self.thread_names) - 1:
+        if self.kthread(t):
             return True
         p = self.thread_proc[t]
         if state[2][p][0] != ALIVE:
@@ -268,7 +280,7 @@ class OpenCowModel(CowBase):
             if procs[self.thread_proc[t]][1][v][0] == 0:
                 return None
             return (kind, v, free_k, pin, rw, fast)
-        if kind == OP["swapout"]:
+        if kind == OP["swapout"] or kind == OP["migrate"]:
             _k, q, v = tmpl
             pr = procs[q]
             return tmpl if pr[0] == ALIVE and pr[1][v][0] == PRESENT else None

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 
 from mcheck.symmetry import Tally, ite, pick
 
-from .vm import ALIVE, LIVE, NONE, PRESENT, SWAP
+from .vm import ALIVE, LIVE, MIGRATION, NONE, PRESENT, SWAP
 
 if TYPE_CHECKING:
     from .model import CowBase as CowModel
@@ -41,6 +41,8 @@ def _view(state: tuple, pte: tuple) -> int | None:
     frames, slots = state[0], state[1]
     kind, idx = pte[0], pte[1]
     if kind == PRESENT:
+        return frames[idx][6]
+    if kind == MIGRATION:  # the page being migrated: the data moves with it
         return frames[idx][6]
     if kind == SWAP:
         cache = slots[idx][1]
@@ -134,12 +136,15 @@ def accounting_errors(m: CowModel, state: tuple) -> list[str]:
     swapped = [0] * len(slots)
     holders = [0] * nf
     pins = [0] * nf
+    migr = [0] * nf
     for pr in procs:
         for kind, idx, _w, _x in pr[1]:
             if kind == PRESENT:
                 maps[idx] += 1
             elif kind == SWAP:
                 swapped[idx] += 1
+            elif kind == MIGRATION:
+                migr[idx] += 1
     for h in handles:
         if h[0] == LIVE:
             holders[h[1]] += bias if h[4] else 1
@@ -149,11 +154,13 @@ def accounting_errors(m: CowModel, state: tuple) -> list[str]:
             holders[th[3]] += th[4]
             if th[4] == bias:  # a speculative GUP-fast pin
                 pins[th[3]] += 1
-    for f, (ref, mapc, lru, sc, _ae, _locked, _data) in enumerate(frames):
+    for f, (ref, mapc, lru, sc, _ae, locked, _data) in enumerate(frames):
         if ref == 0:
-            if maps[f] or holders[f] or any(s[1] == f for s in slots):
+            if maps[f] or holders[f] or migr[f] or any(s[1] == f for s in slots):
                 errs.append(f"use after free: f{f} is free but still referenced")
             continue
+        if migr[f] and not locked:
+            errs.append(f"f{f}: {migr[f]} migration entries name it but it is not locked")
         want = mapc + (1 if sc != NONE else 0) + lru + holders[f]
         if ref != want:
             errs.append(f"f{f}: refcount {ref} != mapcount {mapc} + swapcache + lru {lru} "
@@ -221,11 +228,13 @@ def _counts(m: CowModel, state: tuple) -> tuple:
     bias = m.cfg.bias
     nf = len(frames)
     maps, holders, pins, cached = Tally(nf), Tally(nf), Tally(nf), Tally(nf)
+    migr = Tally(nf)
     swapped = Tally(len(slots))
     for pr in procs:
         for kind, idx, _w, _x in pr[1]:
             maps.add(ite(kind == PRESENT, idx, NONE))
             swapped.add(ite(kind == SWAP, idx, NONE))
+            migr.add(ite(kind == MIGRATION, idx, NONE))
     # Branch-free (ite, Tally), so the memo above is valid for a symbolic state on every
     # path of the symmetry proof; a NONE index adds nothing.
     for h in handles:
@@ -237,7 +246,8 @@ def _counts(m: CowModel, state: tuple) -> tuple:
         pins.add(th[3], th[4] == bias)  # a speculative GUP-fast pin
     for sl in slots:
         cached.add(sl[1])
-    out = (maps.counts, holders.counts, pins.counts, cached.counts, swapped.counts)
+    out = (maps.counts, holders.counts, pins.counts, cached.counts, swapped.counts,
+           migr.counts)
     memo[0], memo[1] = state, out
     return out
 
@@ -246,14 +256,16 @@ def accounting_ok(m: CowModel, state: tuple, key: tuple) -> object:
     """The accounting invariants of one object (the conjunction is ``not accounting_errors``)."""
     frames, slots, procs, handles = state[:4]
     bias = m.cfg.bias
-    maps, holders, pins, cached, swapped = _counts(m, state)
+    maps, holders, pins, cached, swapped, migr = _counts(m, state)
     kind = key[0]
     if kind == "frame":
         f = key[1]
-        ref, mapc, lru, sc, _ae, _locked, _data = frames[f]
+        ref, mapc, lru, sc, _ae, locked, _data = frames[f]
         if ref == 0:  # free: nothing may refer to it
-            return maps[f] == 0 and holders[f] == 0 and cached[f] == 0
+            return maps[f] == 0 and holders[f] == 0 and cached[f] == 0 and migr[f] == 0
         if ref != mapc + (sc != NONE) + lru + holders[f] or mapc != maps[f]:
+            return False
+        if migr[f] != 0 and not locked:  # a page under migration is locked
             return False
         if ref - bias * pins[f] >= bias:  # ordinary references reach BIAS
             return False
@@ -288,7 +300,8 @@ def copy_was_unnecessary(state: tuple, p: int, v: int) -> bool:
     """Was a do_wp_page copy of (p, v) in ``state`` unnecessary?
 
     True when the faulting process was the only observer of the old page:
-    nobody else maps it (mapcount 1) or holds its swap slot, and no GUP
+    nobody else maps it (mapcount 1), names it through a migration entry or
+    holds its swap slot, and no GUP
     reference of anyone is on it (the faulting process's own reference
     would make the copy a wrong COW, not an unnecessary one).  Kernel
     transients (swap cache with no swap PTE, LRU pagevec, an in-flight
@@ -301,6 +314,8 @@ def copy_was_unnecessary(state: tuple, p: int, v: int) -> bool:
     ref, mapc, _lru, sc, _ae, _locked, _data = frames[f]
     if mapc != 1:
         return False
+    if any(k == MIGRATION and i == f for pr in procs for k, i, _w2, _x in pr[1]):
+        return False  # a page table still names it through a migration entry
     if sc != NONE and slots[sc][0] != 0:
         return False
     return not any(h[0] == LIVE and h[1] == f for h in handles)

@@ -85,7 +85,8 @@ class Policy:
     fork_seqcount: bool = False
     #: reclaim keeps maybe-pinned pages out of the swap cache (feb889fb40fa, E4+).
     reclaim_skip_pinned: bool = False
-    #: try_to_unmap() refuses to unmap a pinned exclusive page (page_try_share_anon_rmap, E6).
+    #: try_to_unmap() and try_to_migrate() refuse to unmap a pinned exclusive page
+    #: (page_try_share_anon_rmap, E6, 6c287605fd56).
     unmap_try_share: bool = False
     #: swap PTEs remember exclusivity (SWP_EXCLUSIVE, E6 on x86 and three other archs).
     swp_exclusive: bool = False

@@ -258,7 +258,7 @@ def _touches_later(s: Scenario, steps: list, i: int, p: int, v: int) -> bool:
             if op.kind in ("write", "read", "gup", "munmap", "mprotect", "clear_refs") and \
                     op.args[0] == v:
                 return True
-            if op.kind == "swapout" and op.args[1] == v:
+            if op.kind in ("swapout", "migrate") and op.args[1] == v:
                 return True
     return False
 
@@ -409,6 +409,8 @@ def plan(s: Scenario) -> Plan:
                            _alive_at(s, steps, i) == {target})
                 c = realise(use("swapout")).snippet.format(page=f"PAGE({op.args[1]})",
                                                           need=need, step=i)
+            elif op.kind == "migrate":
+                c = realise(use("migrate")).snippet  # not realisable: the program skips
             else:  # pragma: no cover - validate() refuses unknown kinds
                 raise ValueError(f"unknown operation {op.kind!r}")
             threads[tid].body.append((i, comment, c))
@@ -1114,6 +1116,8 @@ def _open_op(model: OpenCowModel, thread: str, op: tuple) -> Op:
         # MADV_PAGEOUT acts on the caller's own mm: the reclaim thread becomes a
         # thread of the process whose page it swaps out
         return Op("swapout", f"{model.proc_names[a[0]]}.reclaim", (model.proc_names[a[0]], a[1]))
+    if kind == "migrate":
+        return Op("migrate", "migrate", (model.proc_names[a[0]], a[1]))
     raise ValueError(f"open-search operation {op!r} has no scenario form")  # pragma: no cover
 
 

@@ -22,6 +22,7 @@ Operations (thread names are the scenario's; ``v`` is a page index):
 ``mprotect(T, v, rw)``      mprotect(PROT_READ[|PROT_WRITE])
 ``clear_refs(T, v)``        echo 4 > /proc/self/clear_refs (soft-dirty)
 ``swapout(T, P, v)``        reclaim (MADV_PAGEOUT) of the page process P maps at v
+``migrate(T, P, v)``        migration (move_pages(2)) of the page process P maps at v
 =========================== ===========================================================
 """
 
@@ -33,7 +34,7 @@ from types import MappingProxyType
 
 __all__ = ["Op", "Race", "Scenario", "race", "write", "read", "fork", "pin", "get", "unpin",
            "dma_write", "dma_read", "munmap", "exit_", "mprotect", "clear_refs", "swapout",
-           "ERA_ORDER", "scenario", "validate"]
+           "migrate", "ERA_ORDER", "scenario", "validate"]
 
 ERA_ORDER = ("E1", "E2", "E3t", "E3", "E4", "E5", "E6")
 
@@ -110,6 +111,10 @@ def clear_refs(t: str, v: int) -> Op:
 
 def swapout(t: str, proc: str, v: int) -> Op:
     return Op("swapout", t, (proc, v))
+
+
+def migrate(t: str, proc: str, v: int) -> Op:
+    return Op("migrate", t, (proc, v))
 
 
 @dataclass(frozen=True)
@@ -220,7 +225,7 @@ def scenario(name: str, title: str, steps: Sequence[Op | Race], *, procs: Sequen
 #: Per operation kind: the positions of its page-index arguments.
 _PAGE_ARGS = MappingProxyType({
     "write": (0,), "read": (0,), "gup": (0,), "munmap": (0,), "mprotect": (0,),
-    "clear_refs": (0,), "swapout": (1,), "fork": (), "unpin": (), "dma_write": (),
+    "clear_refs": (0,), "swapout": (1,), "migrate": (1,), "fork": (), "unpin": (), "dma_write": (),
     "dma_read": (), "exit": ()})
 _HANDLE_USERS = ("unpin", "dma_write", "dma_read")
 
@@ -326,7 +331,7 @@ def validate(s: Scenario) -> None:
                 if not _is_count(v) or not 0 <= v < s.pages:
                     raise ValueError(f"{where}: {t} runs {op.describe()} with page index "
                                      f"{v!r}; pages={s.pages} allows 0..{s.pages - 1}")
-            if op.kind in ("fork", "swapout") and op.args[0] not in s.procs:
+            if op.kind in ("fork", "swapout", "migrate") and op.args[0] not in s.procs:
                 raise ValueError(f"{where}: {op.describe()} names process {op.args[0]!r}, "
                                  f"not one of {', '.join(s.procs)}")
             if op.kind in _HANDLE_USERS and op.args[0] not in s.handles:

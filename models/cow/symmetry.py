@@ -42,13 +42,25 @@ from mcheck.symmetry import IndexSet, Perm, SetPerm, Symmetry, Tally, any_of, it
 
 from .mm.fork import ForkPhase
 from .mm.gup import GupPhase
+from .mm.migrate import MigratePhase
 from .mm.vmscan import ReclaimPhase
 from .model import OP, OP_NAMES, CowBase
-from .vm import FREE_FRAME, NO_PTE, NONE, NONE_K, PRESENT, SWAP, UNBORN, UNUSED, UNUSED_HANDLE
+from .vm import (
+    FREE_FRAME,
+    MIGRATION,
+    NO_PTE,
+    NONE,
+    NONE_K,
+    PRESENT,
+    SWAP,
+    UNBORN,
+    UNUSED,
+    UNUSED_HANDLE,
+)
 
 __all__ = ["cow_symmetry", "in_domain"]
 
-GUP, FORK, SWAPOUT = OP["gup"], OP["fork"], OP["swapout"]
+GUP, FORK, SWAPOUT, MIGRATE = OP["gup"], OP["fork"], OP["swapout"], OP["migrate"]
 
 #: per operation kind: argument kinds, sub-steps, local shapes (lengths of ``loc``)
 _ARGS = {
@@ -56,6 +68,7 @@ _ARGS = {
     "gup": ("page", "handle", "bit", "bit", "bit"), "unpin": ("handle",),
     "dma_write": ("handle", "token"), "dma_read": ("handle",), "munmap": ("page",),
     "exit": (), "mprotect": ("page", "bit"), "clear_refs": ("page",), "swapout": ("proc", "page"),
+    "migrate": ("proc", "page"),
 }
 
 
@@ -85,6 +98,10 @@ def _thread_shapes(kind: str, pages: int, bias: int) -> list[tuple]:
         R = ReclaimPhase
         return [((R.ISOLATE,), "none", "none"),
                 ((R.ADD_TO_SWAP, R.UNMAP, R.PAGEOUT), "frame", "loc0")]
+    if kind == "migrate":
+        M = MigratePhase
+        return [((M.ISOLATE,), "none", "none"),
+                ((M.UNMAP, M.MOVE, M.RESTORE, M.DONE), "frame", "loc0")]
     if kind == "exit":
         return [(tuple(range(pages + 1)), "none", "none")]
     return [((0,), "none", "none")]
@@ -98,6 +115,8 @@ class _Bounds:
         self.F, self.S, self.P, self.V, self.H, self.T, self.B = (
             c.frames, c.slots, c.procs, c.pages, c.handles, c.threads, c.bias)
         self.open = hasattr(m, "budget")
+        self.migrate = _migrates(m)
+        self.kinds = 3 if self.migrate else 2 if self.S else 1  # the PTE kinds in use
         if self.open:
             b = m.budget  # type: ignore[attr-defined]
             self.tokens = b["write"] + b["dma"]
@@ -113,7 +132,7 @@ class _Bounds:
         self.wps = 2 * self.forks
         self.hist = (1 << (self.tokens + 1)) - 1
         self.sub = {"gup": GupPhase.SLOW_FOLLOW, "fork": ForkPhase.end(self.V), "exit": self.V,
-                    "swapout": ReclaimPhase.PAGEOUT}
+                    "swapout": ReclaimPhase.PAGEOUT, "migrate": MigratePhase.DONE}
 
     def lines(self) -> list[str]:
         return [
@@ -123,7 +142,8 @@ class _Bounds:
             f"swapcache a slot or none, data a token",
             f"slot: swapcount 0..{self.maps}, cache a frame or none, data a token; a "
             "frame's swapcache names a slot iff that slot's cache names the frame",
-            f"process: alive 0..2, PTE kind 0..2 naming a frame (present) or slot (swap) or 0 "
+            f"process: alive 0..2, PTE kind 0..{self.kinds} naming a frame (present, "
+            "migration) or slot (swap) or 0 "
             f"(none, all fields 0), write_protect_seq 0..{self.wps}, mmap_lock -1..{self.T}, "
             f"flags 0..1, L -1..{self.tokens}, history 0..{self.hist}",
             "handle: state 0..2, frame or none, owner a process, page, flags 0..1, expect "
@@ -139,6 +159,14 @@ class _Bounds:
         ]
 
 
+def _migrates(m: CowBase) -> bool:
+    """Can a PTE of this model become a migration entry (a migrate op or budget)?"""
+    if hasattr(m, "budget"):
+        return bool(m.budget.get("migrate"))  # type: ignore[attr-defined]
+    return any(op[0] == MIGRATE for prog in m.programs  # type: ignore[attr-defined]
+               for op, _after in prog)
+
+
 def _budget_kinds() -> tuple[str, ...]:
     from .open import BUDGET_KINDS
 
@@ -152,9 +180,11 @@ class _Layout:
         self.m = m
         c = m.cfg
         self.open = hasattr(m, "budget")
+        self.migrate = _migrates(m)
         self.nthreads = len(m.thread_names)
         self.tpp = getattr(m, "tpp", 1)
-        self.reclaim = self.open and getattr(m, "reclaim", False)
+        #: kernel threads (reclaim, migration) are the last threads and are not renamed
+        self.kthreads = len(getattr(m, "kthreads", ())) if self.open else 0
         sets = [IndexSet("frames", tuple(range(c.frames)), c.frames,
                          complete=_free_unreferenced_frame),
                 IndexSet("slots", tuple(range(c.slots)), c.slots,
@@ -202,7 +232,7 @@ class _Layout:
         table: list[Any] = []
         tpp = self.tpp
         for t in range(self.nthreads):
-            if self.reclaim and t == self.nthreads - 1:
+            if t >= self.nthreads - self.kthreads:
                 table.append(t)
                 continue
             if self.lanes_per_proc:
@@ -277,10 +307,11 @@ def _permute_thread(lay: _Layout, t: int, th: tuple, pf: Any, pp: Any) -> tuple:
         kind = _loc_kind(lay, t, th)
         if len(loc) == 5:  # GUP-fast's PTE snapshot: the frame is loc[GupPhase.SNAP_FRAME]
             loc = (loc[0], loc[1], pf.when(kind == GUP, loc[2]), loc[3], loc[4])
-        elif len(loc) == 1:  # reclaim's isolated page
-            loc = (pf.when(kind == SWAPOUT, loc[0]),)
+        elif len(loc) == 1:  # reclaim's or migration's isolated page
+            loc = (pf.when((kind == SWAPOUT) | (kind == MIGRATE), loc[0]),)
     if op and pp is not _IDENT and len(op) > 1:
-        op = (op[0], pp.when((op[0] == FORK) | (op[0] == SWAPOUT), op[1])) + op[2:]
+        op = (op[0], pp.when((op[0] == FORK) | (op[0] == SWAPOUT) | (op[0] == MIGRATE),
+                             op[1])) + op[2:]
     return (pc, sub, loc, pf(held), held_refs, op)
 
 
@@ -306,7 +337,8 @@ def _permute_state(lay: _Layout, s: tuple, p: Perm) -> tuple:
     if ps is not _IDENT:
         slots = ps.reorder(slots)
     if pf is not _IDENT or ps is not _IDENT:
-        procs = tuple((pr[0], tuple((k, pf.when(k == PRESENT, ps.when(k == SWAP, i)), w, x)
+        procs = tuple((pr[0], tuple((k, pf.when((k == PRESENT) | (k == MIGRATION),
+                                                ps.when(k == SWAP, i)), w, x)
                                     for k, i, w, x in pr[1])) + pr[2:] for pr in procs)
     if pp is not _IDENT:
         procs = pp.reorder(procs)
@@ -333,7 +365,7 @@ def _permute_label(label: str, pf: Any, ps: Any, pp: Any) -> str:
 
 
 def _permute_op(op: tuple, pp: Any) -> tuple:
-    if pp is _IDENT or len(op) < 2 or op[0] not in (FORK, SWAPOUT):
+    if pp is _IDENT or len(op) < 2 or op[0] not in (FORK, SWAPOUT, MIGRATE):
         return op
     return (op[0], pp(op[1])) + op[2:]
 
@@ -395,10 +427,12 @@ def _signatures(lay: _Layout, s: tuple) -> dict[str, list]:
     # ("x is NONE_K / NONE" skips an addition that would add nothing; it never branches on a
     # symbolic value, which is never that very object)
     for pr in procs:
-        for k, i, w, _x in pr[1]:
+        for k, i, w, x in pr[1]:
             if k is NONE_K:
                 continue
             ptes.add(ite(k == PRESENT, i, NONE), 1 + 16 * w)
+            if lay.migrate:
+                ptes.add(ite(k == MIGRATION, i, NONE), (1 + w + 2 * x) << 8)
             if slotsym:
                 sref.add(ite(k == SWAP, i, NONE), 1 + 16 * w)
     for k, h in enumerate(handles):  # an unused handle names no frame
@@ -411,7 +445,8 @@ def _signatures(lay: _Layout, s: tuple) -> dict[str, list]:
         if len(loc) == 5:
             refs.add(ite(_loc_kind(lay, t, th) == GUP, loc[2], NONE), 1 << 26)
         elif len(loc) == 1:
-            refs.add(ite(_loc_kind(lay, t, th) == SWAPOUT, loc[0], NONE), 1 << 26)
+            kind = _loc_kind(lay, t, th)
+            refs.add(ite((kind == SWAPOUT) | (kind == MIGRATE), loc[0], NONE), 1 << 26)
     for sl in slots:
         refs.add(sl[1], 1 << 28)
     if slotsym:
@@ -454,10 +489,12 @@ def _thread_sig(lay: _Layout, t: int, th: tuple) -> tuple:
             refs = refs | (kind == GUP)
             loc = (loc[0], loc[1], ite(kind == GUP, -9, loc[2]), loc[3], loc[4])
         elif len(loc) == 1:
-            refs = refs | (kind == SWAPOUT)
-            loc = (ite(kind == SWAPOUT, -9, loc[0]),)
+            isolated = (kind == SWAPOUT) | (kind == MIGRATE)
+            refs = refs | isolated
+            loc = (ite(isolated, -9, loc[0]),)
     if lay.children and op and len(op) > 1:
-        op = (op[0], ite((op[0] == FORK) | (op[0] == SWAPOUT), -9, op[1])) + op[2:]
+        op = (op[0], ite((op[0] == FORK) | (op[0] == SWAPOUT) | (op[0] == MIGRATE), -9, op[1])
+              ) + op[2:]
     return (pc, sub, loc, ite(held == NONE, NONE, -9), held_refs, op, refs)
 
 
@@ -595,12 +632,16 @@ class _Domain:
         for _p in range(b.P):
             ptes = []
             for _v in range(b.V):
-                kind = v.int(0, 2 if b.S else 1)
+                kind = v.int(0, b.kinds)
+                if b.migrate and not b.S:
+                    v.require(kind != SWAP)
                 idx = v.int(0, max(b.F, b.S) - 1)
                 w, x = v.bool(), v.bool()
                 for y in (idx, w, x):
                     v.require((kind != 0) | (y == 0))
                 v.require((kind != PRESENT) | (idx < b.F))
+                if b.migrate:
+                    v.require((kind != MIGRATION) | (idx < b.F))
                 if b.S:
                     v.require((kind != SWAP) | (idx < b.S))
                     v.require((kind != SWAP) | (x == 0))
@@ -710,7 +751,11 @@ def in_domain(m: CowBase, s: tuple) -> list[str]:
                                 or pr[3:] != (0, 0, 0, 0, (NONE,) * b.V, 0)):
             bad.append(f"p{p}: unborn but {pr!r}")
         for v, (k, i, w, x) in enumerate(pr[1]):
-            rng(f"p{p}.pte{v}.kind", k, 0, 2 if b.S else 1)
+            rng(f"p{p}.pte{v}.kind", k, 0, b.kinds)
+            if k == SWAP and not b.S:
+                bad.append(f"p{p}.pte{v}: a swap PTE without swap slots")
+            if k == MIGRATION:
+                rng(f"p{p}.pte{v}.frame", i, 0, b.F - 1)
             if k == 0 and (i, w, x) != (0, 0, 0):
                 bad.append(f"p{p}.pte{v}: a none PTE with fields {(i, w, x)}")
             if k == PRESENT:

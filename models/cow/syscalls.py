@@ -144,6 +144,10 @@ _ROWS = (
                 "swapout({page}, {need}, {step});", helpers=("pagemap", "swapout"), needs=("swap",),
                 cite=_COW_C + " range_is_swapped() after MADV_PAGEOUT; "
                 "Documentation/admin-guide/mm/pagemap.rst (bit 62: swapped)"),
+    Realisation("migrate", "move_pages(2)", "", cite="mm/migrate.c do_move_pages_to_node()",
+                skip="move_pages(2) needs a second NUMA node to move the page to, and no call "
+                "holds the page in its migration window while the other steps run, so the "
+                "model's interleavings cannot be forced from user space"),
     Realisation("final", "load of every page the process still maps",
                 "check_page({check}, {page});", helpers=("check_page",),
                 cite="the oracle's view check (oracle.py) at the end of the scenario"),

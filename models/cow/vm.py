@@ -22,7 +22,9 @@ Layout (see ../../docs/abstract-vm.md, "State"):
   ghost ``L[v]`` (what the process would read if memory were private) and
   ``hist`` (a bit set of the tokens the process legitimately held).
 * PTE: ``(NONE_K, 0, 0, 0)``, ``(PRESENT, frame, writable, softdirty)``,
-  ``(SWAP, slot, swp_exclusive, 0)``.
+  ``(SWAP, slot, swp_exclusive, 0)``, ``(MIGRATION, frame, writable, exclusive)``
+  (a migration entry names the page being migrated; it holds no reference
+  and no mapcount).
 * handle (a GUP reference): ``state`` (UNUSED/LIVE/RELEASED), ``frame``,
   ``owner``, ``vpn``, ``pin`` (FOLL_PIN, else FOLL_GET), ``rw``,
   ``attached`` (owner still maps ``vpn``), ``expect`` (ghost: what the
@@ -30,7 +32,7 @@ Layout (see ../../docs/abstract-vm.md, "State"):
 * thread: ``pc`` (operations completed; scripted scenarios only), ``sub``
   (step within the operation), ``loc`` (locals of the operation in
   flight), ``held`` and ``held_refs`` (references an in-flight step holds:
-  a GUP-fast grab before its recheck, reclaim's isolation reference),
+  a GUP-fast grab before its recheck, reclaim's or migration's isolation reference),
   ``op`` (open search: the operation in flight, or ``()`` when idle).
 * global: the open search's remaining budget per operation kind and the
   number of write tokens issued (``((), 0)`` for a scripted scenario).
@@ -45,7 +47,7 @@ from typing import Any
 from mcheck.symmetry import differs
 
 __all__ = [
-    "NONE", "NONE_K", "PRESENT", "SWAP", "NO_PTE",
+    "NONE", "NONE_K", "PRESENT", "SWAP", "MIGRATION", "NO_PTE", "migration_pte",
     "UNUSED", "LIVE", "RELEASED", "UNBORN", "ALIVE", "EXITED",
     "Config", "Frame", "Slot", "Proc", "Handle", "Thread", "World", "NeedChoice", "Blocked",
     "present_pte", "swap_pte", "token_bit",
@@ -53,7 +55,7 @@ __all__ = [
 
 NONE = -1  # no frame / no slot
 
-NONE_K, PRESENT, SWAP = 0, 1, 2
+NONE_K, PRESENT, SWAP, MIGRATION = 0, 1, 2, 3
 NO_PTE = (NONE_K, 0, 0, 0)
 
 
@@ -65,6 +67,12 @@ def present_pte(frame: int, writable: int, soft_dirty: int) -> tuple:
 def swap_pte(slot: int, exclusive: int) -> tuple:
     """A swap PTE: ``(SWAP, slot, SWP_EXCLUSIVE, 0)``."""
     return (SWAP, slot, exclusive, 0)
+
+
+def migration_pte(frame: int, writable: int, exclusive: int) -> tuple:
+    """A migration entry: ``(MIGRATION, frame, writable, exclusive)``; E6 has writable,
+    readable-exclusive and readable entries (6c287605fd56), earlier eras writable and readable."""
+    return (MIGRATION, frame, writable, exclusive)
 
 
 def token_bit(token: int) -> int:

@@ -62,6 +62,7 @@ STATIC_SKIPS = {
     "S14": "gup:get-rw",
     "X23": "exit() of P, which the harness started",
     "X23g": "exit() of P, which the harness started",
+    "X25": "migrate", "X26": "migrate", "X27": "migrate", "X28": "migrate", "X29": "migrate",
 }
 
 
@@ -70,7 +71,7 @@ STATIC_SKIPS = {
 def test_the_table_has_one_row_per_operation_variant() -> None:
     assert sorted(TABLE) == sorted([
         "write", "read", "fork", "reap", "exit", "munmap", "dontneed", "mprotect",
-        "clear_refs", "swapout", "final",
+        "clear_refs", "swapout", "migrate", "final",
         "gup:pin-rw", "gup:pin-ro", "gup:get-ro", "gup:get-rw",
         "unpin:pin-rw", "unpin:pin-ro", "unpin:get-ro", "unpin:get-rw",
         "dma_read:pin-rw", "dma_read:pin-ro", "dma_read:get-ro", "dma_read:get-rw",
@@ -407,7 +408,7 @@ def test_a_changed_model_or_foreign_trace_is_refused_in_one_line(
     assert capsys.readouterr().err == (
         f"reproduce: trace {path}: its parameters do not build the open model: unknown budget "
         "kind 'forks'; use fork, pin, get, write, read, dma, unpin, unmap, mprotect, "
-        "clear_refs, swapout, exit\n")
+        "clear_refs, swapout, exit, migrate\n")
     path = _trace(tmp_path, model="toys")
     assert reproduce_main(["--trace", path, "-o", str(tmp_path / "x.c")]) == 2
     assert capsys.readouterr().err == (

@@ -9,6 +9,9 @@
                 page_try_dup_anon_rmap, as a step machine with named phases
 ``vmscan.py``   mm/vmscan.c: shrink_page_list (isolate, add_to_swap, pageout) as a
                 step machine with named phases
+``migrate.py``  mm/migrate.c: migrate_pages() as a step machine with named phases
+                (isolate, try_to_migrate_one, the refcount freeze and copy,
+                remove_migration_ptes), migration_entry_wait
 ``rmap.py``     mm/rmap.c: try_to_unmap_one
 ``mprotect.py`` mm/mprotect.c: change_pte_range
 ``mmap.py``     mm/mmap.c: exit_mmap (zap every PTE, then the mm is gone)
@@ -32,7 +35,7 @@ exclude a step the kernel really excludes.
 
 from __future__ import annotations
 
-from . import fork, gup, memory, mmap, mprotect, rmap, swap, swapfile, task_mmu, vmscan
+from . import fork, gup, memory, migrate, mmap, mprotect, rmap, swap, swapfile, task_mmu, vmscan
 
-__all__ = ["fork", "gup", "memory", "mmap", "mprotect", "rmap", "swap", "swapfile", "task_mmu",
-           "vmscan"]
+__all__ = ["fork", "gup", "memory", "migrate", "mmap", "mprotect", "rmap", "swap", "swapfile",
+           "task_mmu", "vmscan"]

@@ -9,7 +9,19 @@ step (write-protect and share, or copy for the child), then end.
 from __future__ import annotations
 
 from ..policy import Policy
-from ..vm import ALIVE, NONE, PRESENT, SWAP, Blocked, Thread, World, present_pte, swap_pte
+from ..vm import (
+    ALIVE,
+    MIGRATION,
+    NONE,
+    PRESENT,
+    SWAP,
+    Blocked,
+    Thread,
+    World,
+    migration_pte,
+    present_pte,
+    swap_pte,
+)
 from .memory import new_anon_page
 
 __all__ = ["ForkPhase", "fork_step", "fork_begin", "fork_decide", "fork_apply", "fork_end"]
@@ -100,7 +112,8 @@ def fork_decide(w: World, pol: Policy, p: int, v: int) -> tuple[str, int]:
     pr.ptl = 1
     kind, f, _wr, _sd = pr.pte[v]
     if kind != PRESENT:
-        return "copy_pte_range: " + ("swap PTE" if kind == SWAP else "no PTE"), 0
+        return "copy_pte_range: " + ("swap PTE" if kind == SWAP else "migration entry"
+                                     if kind == MIGRATION else "no PTE"), 0
     pinned = w.maybe_dma_pinned(f) and (pr.has_pinned or not pol.fork_needs_has_pinned)
     if pol.fork_try_dup:
         if w.frames[f].ae and pinned:
@@ -118,8 +131,10 @@ def fork_apply(w: World, pol: Policy, p: int, c: int, v: int, copy: int) -> str:
     parent's was writable.  Copy: a new exclusive page with the parent's
     data, mapped writable in the child; the parent's PTE stays as it was.
     A swap PTE: swap_duplicate (swapcount+1); E6 clears SWP_EXCLUSIVE in
-    both (1493a1913e34).  Releases the PTL.  The child's ghost value is the
-    parent's at this moment.
+    both (1493a1913e34).  A migration entry: copy_nonpresent_pte makes a
+    writable one readable in both (all eras), and in E6 a readable-exclusive
+    one too (6c287605fd56); it holds no reference.  Releases the PTL.  The
+    child's ghost value is the parent's at this moment.
     """
     pr, ch = w.procs[p], w.procs[c]
     pr.ptl = 0
@@ -144,6 +159,12 @@ def fork_apply(w: World, pol: Policy, p: int, c: int, v: int, copy: int) -> str:
         pr.pte[v] = swap_pte(idx, 0)
         ch.pte[v] = swap_pte(idx, 0)
         return f"swap_duplicate s{idx}"
+    if kind == MIGRATION:
+        ent = migration_pte(idx, 0, 0)
+        pr.pte[v] = ent
+        ch.pte[v] = ent
+        return f"copy_nonpresent_pte: migration entry f{idx}" + (
+            " -> readable" if wr or sd else "")
     ch.L[v] = NONE
     return "no PTE"
 

@@ -12,8 +12,21 @@ through a reference (dma_write) is here too: it is what a GUP reference is for.
 from __future__ import annotations
 
 from ..policy import Policy
-from ..vm import LIVE, NONE, NONE_K, PRESENT, RELEASED, SWAP, Blocked, Thread, World, token_bit
+from ..vm import (
+    LIVE,
+    MIGRATION,
+    NONE,
+    NONE_K,
+    PRESENT,
+    RELEASED,
+    SWAP,
+    Blocked,
+    Thread,
+    World,
+    token_bit,
+)
 from .memory import anon_fault, do_swap_page, do_wp_page
+from .migrate import migration_entry_wait
 
 __all__ = ["GupPhase", "gup_step", "must_unshare", "foll_write", "gup_fast_begin",
            "gup_fast_pte", "gup_fast_grab", "gup_fast_recheck", "gup_fast_seq_retry",
@@ -225,8 +238,9 @@ def gup_slow_follow(w: World, pol: Policy, p: int, v: int, pin: bool, rw: bool
 
     Returns (label, frame) when the page can be taken, (label, NONE) after a
     fault (faultin_page; the caller retries).  No PTE: populate.  Swap PTE:
-    do_swap_page.  FOLL_WRITE on a R/O PTE: write fault (E2 forces FOLL_WRITE
-    for every get/pin, 17839856fd58).  E6: R/O pin of a non-exclusive page:
+    do_swap_page.  Migration entry: wait (blocked until it is gone).
+    FOLL_WRITE on a R/O PTE: write fault (E2 forces FOLL_WRITE for every
+    get/pin, 17839856fd58).  E6: R/O pin of a non-exclusive page:
     unshare fault (-EMLINK, a7f226604170).  Ignores: FOLL_FORCE/FOLL_COW
     (Dirty COW), VMA permission errors, FOLL_LONGTERM migration.
     """
@@ -238,6 +252,8 @@ def gup_slow_follow(w: World, pol: Policy, p: int, v: int, pin: bool, rw: bool
         return anon_fault(w, pol, p, v), NONE
     if kind == SWAP:
         return do_swap_page(w, pol, p, v, foll_write(pol, pin, rw)), NONE
+    if kind == MIGRATION:
+        migration_entry_wait()
     if not wr and foll_write(pol, pin, rw):
         return do_wp_page(w, pol, p, v), NONE
     if not wr and must_unshare(w, pol, f, pin, rw):
@@ -260,7 +276,8 @@ def take_reference(w: World, p: int, v: int, k: int, f: int, pin: bool, rw: bool
     ``f`` (no PTE, or a PTE to another frame) the handle starts detached,
     and the device must read what the page holds: no COW is involved.  A swap
     PTE still counts as the mapping (reclaim keeps a page GUP holds in the
-    swap cache).
+    swap cache), and so does a migration entry naming ``f`` (the migration
+    then fails on the reference and restores the PTE).
 
     This checks nothing less: the same call completing right after its
     recheck (same ``write_protect_seq``, so the same outcome) is another
@@ -271,7 +288,7 @@ def take_reference(w: World, p: int, v: int, k: int, f: int, pin: bool, rw: bool
     """
     h = w.handles[k]
     kind, idx, _wr, _sd = w.procs[p].pte[v]
-    mapped = kind == SWAP or (kind == PRESENT and idx == f)
+    mapped = kind == SWAP or ((kind == PRESENT or kind == MIGRATION) and idx == f)
     h.state, h.frame, h.owner, h.vpn, h.pin, h.rw = LIVE, f, p, v, int(pin), int(rw)
     h.attached = 1 if mapped else 0
     h.expect = w.procs[p].L[v] if mapped else w.frames[f].data

@@ -11,6 +11,7 @@ from __future__ import annotations
 from ..policy import Policy
 from ..vm import (
     LIVE,
+    MIGRATION,
     NO_PTE,
     NONE,
     PRESENT,
@@ -246,7 +247,8 @@ def zap_pte(w: World, pol: Policy, p: int, v: int) -> str:
     """zap_pte_range() for one PTE (munmap, MADV_DONTNEED, exit), mmap_lock for write.
 
     Present: mapcount-1 and the mapping's reference dropped (the TLB-flush
-    deferral is not modelled).  Swap: free_swap_and_cache.  GUP references
+    deferral is not modelled).  Swap: free_swap_and_cache.  A migration
+    entry just goes (migration restores only the entries it finds).  GUP references
     are untouched: a pin survives, detached, with its frame and expected
     data (../../../docs/eras.md, "Unmap and exit").
     """
@@ -268,6 +270,8 @@ def zap_pte(w: World, pol: Policy, p: int, v: int) -> str:
                 delete_from_swap_cache(w, sl.cache)
         w.free_slot_if_unused(idx)
         label = f"zap_pte_range: free_swap_and_cache s{idx}"
+    elif kind == MIGRATION:
+        label = f"zap_pte_range: migration entry f{idx}"  # holds no reference
     else:
         label = "zap_pte_range: none"
     handles = w.handles

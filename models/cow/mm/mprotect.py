@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..policy import Policy
-from ..vm import PRESENT, Blocked, World, present_pte
+from ..vm import MIGRATION, PRESENT, Blocked, World, migration_pte, present_pte
 
 __all__ = ["can_change_pte_writable", "mprotect"]
 
@@ -41,6 +41,11 @@ def mprotect(w: World, pol: Policy, p: int, v: int, writable: bool) -> str:
         raise Blocked("mmap_lock held")
     pr.vm_write[v] = 1 if writable else 0
     kind, f, wr, sd = pr.pte[v]
+    if kind == MIGRATION and wr:
+        # change_pte_range() makes a writable migration entry readable whatever the new
+        # protection: readable-exclusive in E6 (6c287605fd56), readable before
+        pr.pte[v] = migration_pte(f, 0, 1 if pol.anon_exclusive else 0)
+        return f"mprotect({'RW' if writable else 'R'}): migration entry -> readable"
     if kind != PRESENT:
         return f"mprotect({'RW' if writable else 'R'})"
     if not writable:
