@@ -8,7 +8,9 @@ failure naming the README's install command; elsewhere the tests skip.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
+import json
 import os
 import shutil
 import signal
@@ -147,7 +149,7 @@ def _wait_for(path: Path, proc: subprocess.Popen[str], seconds: float = 60) -> i
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if path.exists() and path.read_text().strip():
-            return int(path.read_text())
+            return int(path.read_text().split()[0])
         assert proc.poll() is None, proc.communicate()
         time.sleep(0.05)
     proc.kill()
@@ -161,9 +163,11 @@ def _popen(n: int, *argv: str) -> subprocess.Popen[str]:
 
 
 @pytest.mark.parametrize("n", [2, 3])
-def test_a_rank_killed_with_sigkill_ends_every_rank_with_one_line(probe, tmp_path, n):
+def test_a_rank_killed_with_sigkill_ends_every_rank_with_one_line(probe, tmp_path, n,
+                                                                  no_leftovers):
     pid_file = tmp_path / "pid"
     proc = _popen(n, probe, "kill", "5", str(pid_file))
+    no_leftovers.append(proc)
     os.kill(_wait_for(pid_file, proc), signal.SIGKILL)
     out, err = proc.communicate(timeout=60)
     assert (proc.returncode, out) == (2, "")
@@ -172,9 +176,10 @@ def test_a_rank_killed_with_sigkill_ends_every_rank_with_one_line(probe, tmp_pat
                    "out-of-memory killer: give --max-memory, or more ranks\n")
 
 
-def test_ctrl_c_stops_every_rank_after_the_same_exchange(probe, tmp_path):
+def test_ctrl_c_stops_every_rank_after_the_same_exchange(probe, tmp_path, no_leftovers):
     pid_file = tmp_path / "pid"
     proc = _popen(3, probe, "slow", "100000", str(pid_file))
+    no_leftovers.append(proc)
     _wait_for(pid_file, proc)
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=60)
@@ -185,3 +190,219 @@ def test_ctrl_c_stops_every_rank_after_the_same_exchange(probe, tmp_path):
     assert out == (f"[mpiexec@{host}] Sending Ctrl-C to processes as requested\n"
                    f"[mpiexec@{host}] Press Ctrl-C again to force abort\n"
                    "interrupted\n")
+
+
+# -- the command line: results identical to one process --------------------------------
+
+COW = str(ROOT / "models" / "cow")
+CVE = ["--budget", "fork=1,get=1,unmap=1,write=2", "--gup-modes", "ro-slow,ro-fast"]
+CONFIGS = {
+    "cow-violated": ["explore", COW, "--policy", "E1", *CVE],
+    "cow-holds": ["explore", COW, "--policy", "E3", *CVE],
+    "cow-violated-symmetry": ["check", COW, "--policy", "E3", "--scenario", "S07",
+                              "--symmetry", "on"],
+    "toy-violated": ["check", TOYS, "--toy", "lost-update"],
+    "toy-holds-symmetry": ["check", TOYS, "--toy", "increments", "--procs", "3",
+                           "--symmetry", "on"],
+}
+
+
+@pytest.fixture(scope="module")
+def proof_cache(tmp_path_factory):
+    """One proof cache for the module: the one-process run proves, the ranks read it."""
+    return str(tmp_path_factory.mktemp("proofs"))
+
+
+def _cli(argv: list[str], n: int | None, cache: str,
+         extra_env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    env = {**_env(), "MCHECK_CACHE_DIR": cache, **(extra_env or {})}
+    cmd = [sys.executable, "-m", "mcheck", *argv, "--json", "-q"]
+    if n is not None:
+        cmd = ["mpiexec", "-n", str(n), *cmd, "--mpi"]
+    return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+
+
+def _comparable(stdout: str) -> dict:
+    """The JSON document without times, store fields and how the proof was obtained.
+
+    (The COW model's proofs cost 10-60 s each: one, of a scenario, is enough here.)
+    """
+    doc = json.loads(stdout)
+    for m in doc["models"]:
+        m.pop("elapsed")
+        m.pop("store")
+        for key in ("proof", "seconds", "cached", "cache"):
+            m.get("symmetry", {}).pop(key, None)
+    return doc
+
+
+@pytest.fixture(scope="module")
+def one_process(proof_cache):
+    done: dict[str, subprocess.CompletedProcess[str]] = {}
+
+    def run(name: str) -> subprocess.CompletedProcess[str]:
+        if name not in done:
+            done[name] = _cli(CONFIGS[name], None, proof_cache)
+        return done[name]
+    return run
+
+
+@pytest.mark.parametrize("n", [2, 3])
+@pytest.mark.parametrize("name", sorted(CONFIGS))
+def test_json_is_one_process_s_apart_from_times_and_store(name, n, one_process, proof_cache):
+    one = one_process(name)
+    assert one.returncode == (1 if "violated" in name else 0), one.stderr
+    p = _cli(CONFIGS[name], n, proof_cache)
+    assert (p.returncode, p.stderr) == (one.returncode, "")
+    assert _comparable(p.stdout) == _comparable(one.stdout)
+    [model] = json.loads(p.stdout)["models"]
+    assert model["store"]["kind"] == "compact"
+
+
+def test_a_model_that_raises_reads_as_without_mpi(proof_cache):
+    argv = ["check", str(ROOT / "tests" / "bad_inputs" / "models" / "step_raises.py")]
+    one = _cli(argv, None, proof_cache)
+    assert one.returncode == 2 and "raised ZeroDivisionError: step at 2" in one.stderr
+    for n in (2, 3):
+        p = _cli(argv, n, proof_cache)
+        assert (p.returncode, p.stdout, p.stderr) == (2, "", one.stderr)
+
+
+# -- a rank killed, Ctrl-C, kill and resume, through the command line --------------------
+
+GRID = textwrap.dedent('''\
+    """A 2-D counter that stalls at the state SLOW_STALL_AT, writing its pid and rank."""
+    import os
+    import time
+
+    from mcheck import Model, invariant
+
+    STALL = os.environ.get("SLOW_STALL_AT")
+    PIDS = os.environ.get("SLOW_PID_FILE")
+
+
+    class Grid(Model):
+        name = "grid"
+
+        def params(self):
+            return {}
+
+        def initial_states(self):
+            return [(0, 0)]
+
+        def actions(self, s):
+            return [("x",), ("y",)] if s[0] + s[1] < 40 else []
+
+        def step(self, s, a):
+            if STALL is not None and s == tuple(map(int, STALL.split(","))):
+                with open(PIDS + ".tmp", "w") as f:
+                    f.write(f"{os.getpid()} {os.environ.get('PMI_RANK', '0')}")
+                os.rename(PIDS + ".tmp", PIDS)
+                time.sleep(600)
+            return (s[0] + 1, s[1]) if a == ("x",) else (s[0], s[1] + 1)
+
+        def properties(self):
+            return [invariant("small", lambda s: s[0] * s[1] < 10_000)]
+
+
+    def mcheck_models(options):
+        return [Grid()]
+''')
+
+
+@pytest.fixture
+def grid(tmp_path):
+    path = tmp_path / "grid.py"
+    path.write_text(GRID)
+    return str(path)
+
+
+@pytest.fixture(autouse=True)
+def no_leftovers():
+    """A failed test must not leave a rank asleep in its step: end what it started."""
+    started: list[subprocess.Popen[str]] = []
+    yield started
+    for proc in started:
+        if proc.poll() is None:
+            for pid in _tree(proc.pid):
+                with contextlib.suppress(OSError):
+                    os.kill(pid, signal.SIGKILL)
+            proc.communicate()
+
+
+def _tree(root: int) -> list[int]:
+    """``root`` and the processes below it (found through /proc)."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+            children.setdefault(ppid, []).append(int(entry))
+    out, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        out.append(pid)
+        todo.extend(children.get(pid, []))
+    return out
+
+
+def _popen_cli(n: int, argv: list[str], env: dict[str, str]) -> subprocess.Popen[str]:
+    return subprocess.Popen(["mpiexec", "-n", str(n), sys.executable, "-m", "mcheck", *argv,
+                             "--json", "-q", "--mpi"], cwd=ROOT, env={**_env(), **env},
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+@pytest.mark.parametrize("stall", ["5,5", "6,2"])
+def test_a_killed_rank_through_the_command_line(grid, tmp_path, stall, no_leftovers):
+    pid_file = tmp_path / "pid"
+    proc = _popen_cli(2, ["check", grid], {"SLOW_STALL_AT": stall,
+                                          "SLOW_PID_FILE": str(pid_file)})
+    no_leftovers.append(proc)
+    pid = _wait_for(pid_file, proc)
+    rank = pid_file.read_text().split()[1]
+    os.kill(pid, signal.SIGKILL)
+    out, err = proc.communicate(timeout=60)
+    assert (proc.returncode, out) == (2, "")
+    assert err == (f"mcheck: rank {rank} of 2 was killed by signal 9 (SIGKILL); the search "
+                   "stopped on every rank; a rank killed by signal 9 is usually the system's "
+                   "out-of-memory killer: give --max-memory, or more ranks\n")
+
+
+@pytest.mark.parametrize("how, status", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_a_signal_stops_every_rank_even_one_stuck_in_a_step(grid, tmp_path, how, status,
+                                                            no_leftovers):
+    # The stuck rank never reaches the level's end: 2 s later every rank stops where it is.
+    pid_file = tmp_path / "pid"
+    proc = _popen_cli(3, ["check", grid], {"SLOW_STALL_AT": "6,2",
+                                          "SLOW_PID_FILE": str(pid_file)})
+    no_leftovers.append(proc)
+    _wait_for(pid_file, proc)
+    proc.send_signal(how)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == status
+    what = "Ctrl-C (SIGINT)" if how == signal.SIGINT else "SIGTERM"
+    assert err == (f"mcheck: interrupted by {what}: the search stopped early and the report is "
+                   "what it found so far; give --timeout or --max-states to bound a long "
+                   "search\n")
+    doc = json.loads(out[out.index("{"):])
+    [model] = doc["models"]
+    assert (doc["interrupted"], model["verdict"], model["stopped_by"]) == (
+        True, "undetermined", "interrupt")
+
+
+def test_kill_and_resume_at_another_rank_count(grid, tmp_path, proof_cache, no_leftovers):
+    pid_file, ck = tmp_path / "pid", tmp_path / "ck"
+    proc = _popen_cli(2, ["check", grid, "--checkpoint", str(ck)],
+                      {"SLOW_STALL_AT": "12,10", "SLOW_PID_FILE": str(pid_file)})
+    no_leftovers.append(proc)
+    os.kill(_wait_for(pid_file, proc), signal.SIGKILL)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 2 and "was killed by signal 9" in err
+    resumed = _cli(["check", grid, "--resume", str(ck)], 3, proof_cache)
+    one = _cli(["check", grid], None, proof_cache)
+    assert (resumed.returncode, resumed.stderr) == (one.returncode, "") == (0, "")
+    assert _comparable(resumed.stdout) == _comparable(one.stdout)
+    assert json.loads(one.stdout)["models"][0]["states"] == 861
