@@ -10,7 +10,6 @@ leaves the previous checkpoint usable.  Format and argument: ``docs/parallel.md`
 
 from __future__ import annotations
 
-import marshal
 import os
 import pickle
 import shutil
@@ -138,7 +137,7 @@ class Checkpoint:
                         os.replace(part, self.root / "levels" / f.name)
             _dump(tmp / f"seen-r{t.rank}.bin", array("q", iter(s.seen)))
             _dump(tmp / f"front-r{t.rank}.bin",
-                  (s.front_g, [encode_state(x) for x in s.front]))
+                  (s.front_g, [x if type(x) is bytes else encode_state(x) for x in s.front]))
         except OSError as e:
             err = f"{type(e).__name__}: {e.strerror or e}"
         errs = [e for e in t.allgather(err) if e is not None]
@@ -224,7 +223,7 @@ def load(directory: Any, s: Any, identity: dict[str, Any]) -> None:
         g, datas = _read(root, root / tag / f"front-r{r}.bin")
         for j, data in enumerate(datas):
             if fingerprint_of(data) % n == me:
-                mine.append((g[j], marshal.loads(data), r, j))
+                mine.append((g[j], data, r, j))  # decoded when expanded
     mine.sort(key=lambda x: x[0])
     entries = [top.entry(r, j) for _g, _x, r, j in mine]
     s.tables.append(LevelTable([e[0] for e in entries], [e[1] for e in entries],

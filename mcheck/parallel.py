@@ -57,7 +57,7 @@ IMASK = (1 << SHIFT) - 1
 INF = 1 << 62
 # Phases of the work on one transition, in the sequential order.
 TPROP, METRIC, STORE = 0, 1, 2
-_HEAD = struct.Struct("<cQ")
+_HEAD = struct.Struct("<cQQ")  # tag, entries, bytes of encodings
 
 
 class Raised:
@@ -343,6 +343,8 @@ class _Partitioned:
         except (Exception, SystemExit) as e:
             out = [_marker((1, info.get("at", 0), Raised.of(e)))] * size
         msgs = self.t.alltoall(out)
+        del out
+        self.front = []  # expanded: only the next level's states are kept from here on
         self._raise([pickle.loads(m[1:]) for m in msgs if m[:1] == b"X"])
         err = None
         keys = array("q")
@@ -354,11 +356,12 @@ class _Partitioned:
                 cut = any(fp not in self.seen
                           for m in msgs for fp in array("q", m[_HEAD.size:]))
             else:
-                new = self._receive(msgs, info["local"])
+                new = self._receive(msgs, info["local"], ibad)
                 keys = new[0]
-                self._check_new(new[1], keys, ibad)
         except (Exception, SystemExit) as e:
             err = (2, 0, Raised.of(e))
+        del msgs
+        info["local"] = None
         sums = self._gather({"err": err, "keys": keys.tobytes(), "ibad": ibad, "cut": cut,
                              "tbad": info["tbad"], "mfirst": info["mfirst"],
                              "mcount": [len(k) for k in info["mkeys"]], "dead": info["dead"],
@@ -420,11 +423,11 @@ class _Partitioned:
         sk = spr << SHIFT | si
         return bisect_right(mkeys, sk) if phase >= METRIC else bisect_left(mkeys, sk)
 
-    def _expand(self, last: bool, info: dict[str, Any]) -> list[bytes]:
-        """Expand this rank's states; one buffer of successors per owner."""
+    def _expand(self, last: bool, info: dict[str, Any]) -> list[Any]:
+        """Expand this rank's states; one buffer of successors per owner (docs/parallel.md)."""
         model, canon = self.model, self.canon
         successors = model.successors
-        enc, fpo = encode_state, fingerprint_of
+        enc, fpo, loads = encode_state, fingerprint_of, marshal.loads
         size, me, seen = self.size, self.me, self.seen
         tprops, metrics = self.tprops, self.metrics
         slow = bool(tprops or metrics)
@@ -433,11 +436,20 @@ class _Partitioned:
         mkeys = [array("q") for _ in metrics]
         info.update(tbad=tbad, mfirst=mfirst, mkeys=mkeys, dead=None, outdeg=array("q"))
         outdeg = info["outdeg"]
-        cand: dict[int, tuple[int, int, bytes]] = {}
-        # Successors this rank owns skip the exchange, and keep their objects.
-        local: dict[int, tuple[int, int, bytes, Any]] = {}
+        # Per destination: the encodings, appended to the buffer that will be sent, and
+        # the fingerprints, keys, parents' local indices and lengths.
+        bufs = [bytearray(_HEAD.size) for _ in range(size)]
+        fpa = [array("q") for _ in range(size)]
+        ka = [array("q") for _ in range(size)]
+        ja = [array("L") for _ in range(size)]
+        la = [array("L") for _ in range(size)]
+        # Successors this rank owns skip the exchange.
+        local: dict[int, tuple[int, int, bytes]] = {}
         info["local"] = local
+        done: set[int] = set()  # this level's fingerprints met so far: the first has the least key
         for j, s in enumerate(self.front):
+            if type(s) is bytes:
+                s = loads(s)
             base = self.front_g[j] << SHIFT
             info["at"] = base
             n = 0
@@ -457,14 +469,22 @@ class _Partitioned:
                     t = canon(t)
                 data = enc(t)
                 fp = fpo(data)
-                if fp in cand:
+                if fp in done:
                     continue
-                if fp % size == me:
-                    if fp not in seen:
-                        cand[fp] = (key, j, data)
-                        local[fp] = (key, j, data, t)
-                    continue
-                cand[fp] = (key, j, data)
+                done.add(fp)
+                r = fp % size
+                if r == me:
+                    if fp in seen:
+                        continue
+                    if not last:
+                        local[fp] = (key, j, data)
+                        continue
+                fpa[r].append(fp)
+                if not last:
+                    ka[r].append(key)
+                    ja[r].append(j)
+                    la[r].append(len(data))
+                    bufs[r] += data
             if n > IMASK:
                 raise ValueError(f"a state has {n} successors: the partitioned search takes "
                                  f"at most {IMASK}")
@@ -472,45 +492,40 @@ class _Partitioned:
             if n == 0 and self.deadlock and info["dead"] is None \
                     and not model.is_final(s):
                 info["dead"] = (self.front_g[j], j)
-        per: list[list[Any]] = [[] for _ in range(size)]
-        for fp, v in cand.items():
-            per[fp % size].append((fp, v))
-        cand.clear()
-        out = []
-        for r, items in enumerate(per):
-            fps = array("q", [x[0] for x in items])
-            if r == me and not last:
-                out.append(_HEAD.pack(b"P", 0))
-                continue
-            if last:
-                out.append(_HEAD.pack(b"F", len(fps)) + fps.tobytes())
-                continue
-            keys = array("q", [x[1][0] for x in items])
-            js = array("L", [x[1][1] for x in items])
-            lens = array("L", [len(x[1][2]) for x in items])
-            out.append(b"".join((_HEAD.pack(b"P", len(fps)), fps.tobytes(), keys.tobytes(),
-                                 js.tobytes(), lens.tobytes(),
-                                 *(x[1][2] for x in items))))
-        return out
+        done.clear()
+        for r, buf in enumerate(bufs):
+            _HEAD.pack_into(buf, 0, b"F" if last else b"P", len(fpa[r]), len(buf) - _HEAD.size)
+            buf += fpa[r].tobytes()
+            if not last:
+                buf += ka[r].tobytes()
+                buf += ja[r].tobytes()
+                buf += la[r].tobytes()
+        return bufs
 
-    def _receive(self, msgs: list[bytes], local: dict[int, tuple[int, int, bytes, Any]]
+    def _receive(self, msgs: list[Any], local: dict[int, tuple[int, int, bytes]],
+                 ibad: list[tuple[int, int] | None]
                  ) -> tuple[array, list[Any], LevelTable]:
-        """The new states this rank owns, in key order: keys, states and their parents."""
+        """The new states this rank owns, in key order: keys, states and their parents.
+
+        Checks the invariants on them (``ibad``: see :meth:`_check_new`).  The states are
+        kept encoded until they are expanded: a decoded state shares nothing with its
+        parent, and its encoding is a third of its size or less.
+        """
         seen = self.seen
         me = self.me
         # fp -> key, source, parent's index there, start and length of the encoding
         best: dict[int, tuple[int, int, int, int, int]] = {
             fp: (v[0], me, v[1], 0, -1) for fp, v in local.items()}
         for src, m in enumerate(msgs):
-            _tag, n = _HEAD.unpack_from(m)
-            o = _HEAD.size
+            _tag, n, blob = _HEAD.unpack_from(m)
+            o = _HEAD.size + blob
             fps = array("q", m[o:o + 8 * n])
             keys = array("q", m[o + 8 * n:o + 16 * n])
             js, lens = array("L"), array("L")
             w = js.itemsize * n
             js.frombytes(m[o + 16 * n:o + 16 * n + w])
             lens.frombytes(m[o + 16 * n + w:o + 16 * n + 2 * w])
-            starts = itertools.accumulate(lens, initial=o + 16 * n + 2 * w)
+            starts = itertools.accumulate(lens, initial=_HEAD.size)
             for fp, k, j, ln, st in zip(fps, keys, js, lens, starts, strict=False):
                 if fp in seen:
                     continue
@@ -520,22 +535,23 @@ class _Partitioned:
         order = sorted(best.items(), key=lambda x: x[1][0])
         best.clear()
         keys = array("q", [v[0] for _fp, v in order])
-        states = []
+        front: list[Any] = []
         po, pj, si = [], [], []
         loads = marshal.loads
-        for fp, (k, src, j, st, ln) in order:
-            if ln < 0:
-                _k, _j, data, state = local[fp]
-            else:
-                data = msgs[src][st:st + ln]
-                state = loads(data)
+        invariants = list(enumerate(self.invariants))
+        for jj, (fp, (k, src, j, st, ln)) in enumerate(order):
+            data = local[fp][2] if ln < 0 else bytes(msgs[src][st:st + ln])
+            state = loads(data)
+            front.append(data)
             require_int_encoding(data, state)
+            for q, p in invariants:
+                if ibad[q] is None and not p.check(state):
+                    ibad[q] = (k, jj)
             seen.add(fp)
-            states.append(state)
             po.append(src)
             pj.append(j)
             si.append(k & IMASK)
-        return keys, states, LevelTable(po, pj, si)
+        return keys, front, LevelTable(po, pj, si)
 
     # -- events and the stop point ----------------------------------------------------
 
