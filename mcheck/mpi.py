@@ -6,7 +6,8 @@ Every rank runs the same :func:`mcheck.parallel.partitioned_search` over an
 line of ours and the same exit status everywhere:
 
 * the child initialises MPI, learns every parent's notice address (a TCP port
-  opened before the fork) and tells its parent its rank, then its outcome;
+  opened before the fork) and the key that signs notices (HMAC-SHA256, random
+  from rank 0), and tells its parent its rank, then its outcome;
 * rank 0's parent sends the result to every other parent, so every rank
   returns it and exits with the same status; a parent whose child died or
   raised sends every other parent the one line instead, and rank 0 prints it;
@@ -29,9 +30,11 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import hmac
 import importlib.util
 import os
 import pickle
+import secrets
 import selectors
 import signal
 import socket
@@ -251,7 +254,8 @@ def _child(search: Callable[[MPITransport], Any], fd: int, port: int,
         comm = MPI.COMM_WORLD
         transport = MPITransport(comm)
         peers = comm.allgather((socket.gethostname(), port))
-        _send(fd, ("rank", transport.rank, transport.size, peers))
+        key = comm.bcast(secrets.token_bytes(32) if transport.rank == 0 else None)
+        _send(fd, ("rank", transport.rank, transport.size, peers, key))
 
         main = threading.main_thread().ident
         assert main is not None
@@ -337,6 +341,8 @@ def _parent(pid: int, fd: int, listener: socket.socket) -> Any:
     (or raises) what the notice or its own child said.
     """
     rank, size, peers = None, None, []
+    secret: bytes | None = None  # signs the notices (rank 0's random key)
+    pending: list[bytes] = []  # notices received before the key
     buffer = bytearray()
     own: tuple[Any, ...] | None = None  # the child's last word
     notice: tuple[Any, ...] | None = None
@@ -355,7 +361,8 @@ def _parent(pid: int, fd: int, listener: socket.socket) -> Any:
                 continue
             for key, _ in events:
                 if key.data == "notice":
-                    notice = _take_notice(listener)
+                    pending.append(_receive(listener))
+                    notice = _first_notice(pending, secret)
                     continue
                 try:
                     messages = _read_message(fd, buffer)
@@ -365,7 +372,8 @@ def _parent(pid: int, fd: int, listener: socket.socket) -> Any:
                     continue
                 for m in messages:
                     if m[0] == "rank":
-                        rank, size, peers = m[1], m[2], m[3]
+                        rank, size, peers, secret = m[1], m[2], m[3], m[4]
+                        notice = _first_notice(pending, secret)
                     else:
                         own = m
             if status is not None and (rank in (0, None) or own is None or own[0] != "done"):
@@ -385,14 +393,14 @@ def _parent(pid: int, fd: int, listener: socket.socket) -> Any:
     _finalize_pmi()
     assert status is not None
     if own is not None and own[0] == "result":
-        _notify(peers, rank, ("result", own[1], own[2]))
+        _notify(peers, rank, secret, ("result", own[1], own[2]))
         return own[1]
     if own is not None and own[0] == "interrupted":
-        _notify(peers, rank, ("interrupted",))
+        _notify(peers, rank, secret, ("interrupted",))
         raise KeyboardInterrupt
     if own is not None and own[0] in ("error", "raised"):
         cause, fix = own[-2], own[-1]
-        _notify(peers, rank, ("failed", cause, fix))
+        _notify(peers, rank, secret, ("failed", cause, fix))
         if own[0] == "raised" and rank == 0:
             raise own[1]  # reads as without --mpi: the engine raises the first in order
         raise RankFailed(cause, fix)
@@ -402,7 +410,7 @@ def _parent(pid: int, fd: int, listener: socket.socket) -> Any:
            "give --max-memory, or more ranks" if "signal 9" in how else
            "run again; without --mpi the same error shows its cause")
     cause = f"{where} {how}; the search stopped on every rank"
-    _notify(peers, rank, ("failed", cause, fix))
+    _notify(peers, rank, secret, ("failed", cause, fix))
     raise RankFailed(cause, fix)
 
 
@@ -437,7 +445,8 @@ def _how_it_ended(status: int) -> str:
     return f"exited with status {os.waitstatus_to_exitcode(status)} without a result"
 
 
-def _take_notice(listener: socket.socket) -> tuple[Any, ...]:
+def _receive(listener: socket.socket) -> bytes:
+    """What one connection to the notice port sent."""
     conn, _ = listener.accept()
     data = bytearray()
     with conn:
@@ -445,19 +454,32 @@ def _take_notice(listener: socket.socket) -> tuple[Any, ...]:
         with contextlib.suppress(OSError):
             while chunk := conn.recv(1 << 20):
                 data += chunk
-    try:
-        notice = pickle.loads(bytes(data))
+    return bytes(data)
+
+
+def _first_notice(pending: list[bytes], secret: bytes | None) -> tuple[Any, ...] | None:
+    """The first of ``pending`` signed with ``secret`` (others are dropped: not ours)."""
+    if secret is None:
+        return None
+    while pending:
+        data = pending.pop(0)
+        mac, body = data[:32], data[32:]
+        if not hmac.compare_digest(mac, hmac.digest(secret, body, "sha256")):
+            continue  # the port is open to the network: only the ranks know the key
+        notice = pickle.loads(body)
         if isinstance(notice, tuple) and notice and notice[0] in (
                 "result", "interrupted", "failed"):
             return notice
-    except Exception:
-        pass
-    return ("failed", "another rank failed; the search stopped on every rank", "")
+    return None
 
 
-def _notify(peers: list[tuple[str, int]], rank: int | None, notice: tuple[Any, ...]) -> None:
-    """Send ``notice`` to every other rank's parent (best effort)."""
-    data = pickle.dumps(notice, protocol=pickle.HIGHEST_PROTOCOL)
+def _notify(peers: list[tuple[str, int]], rank: int | None, secret: bytes | None,
+            notice: tuple[Any, ...]) -> None:
+    """Send ``notice``, signed, to every other rank's parent (best effort)."""
+    if secret is None:
+        return
+    body = pickle.dumps(notice, protocol=pickle.HIGHEST_PROTOCOL)
+    data = hmac.digest(secret, body, "sha256") + body
     for r, (host, port) in enumerate(peers):
         if r == rank:
             continue
