@@ -58,6 +58,8 @@ INF = 1 << 62
 # Phases of the work on one transition, in the sequential order.
 TPROP, METRIC, STORE = 0, 1, 2
 _HEAD = struct.Struct("<cQQ")  # tag, entries, bytes of encodings
+#: States a rank expands between two exchanges.
+CHUNK = 1 << 13
 
 
 class Raised:
@@ -185,6 +187,7 @@ class _Partitioned:
         self.tables: list[Any] = []  # per level: LevelTable (this run) or FileTable
         self.front: list[Any] = []  # the states of the current level this rank owns
         self.front_g = array("q")  # their global ranks
+        self.owned = [0] * t.size  # how many states of the current level each rank owns
         self.width = 0  # states in the current level, over all ranks
         self.n_states = 0
         self.transitions = 0
@@ -310,6 +313,8 @@ class _Partitioned:
                 (g, jj), r = min(firsts)
                 events.append(((-1, g, STORE), 1, q, p, (r, jj)))
         self.width = len(inits)
+        for fp, _idx, _c in inits:
+            self.owned[fp % self.size] += 1
         stop = self._stop_at(events, [], initial=True)
         if stop is not None:
             self.n_states = sum(1 for g in range(len(inits)) if (-1, g, STORE) <= stop)
@@ -336,32 +341,49 @@ class _Partitioned:
         d = self.depth
         last = self.bounds.max_depth is not None and d >= self.bounds.max_depth
         size = self.size
-        out: list[bytes]
-        info: dict[str, Any] = {}
-        try:
-            out = self._expand(last, info)
-        except (Exception, SystemExit) as e:
-            out = [_marker((1, info.get("at", 0), Raised.of(e)))] * size
-        msgs = self.t.alltoall(out)
-        del out
-        self.front = []  # expanded: only the next level's states are kept from here on
-        self._raise([pickle.loads(m[1:]) for m in msgs if m[:1] == b"X"])
+        info: dict[str, Any] = {"tbad": [None] * len(self.tprops),
+                                "mfirst": [None] * len(self.metrics),
+                                "mkeys": [array("q") for _ in self.metrics], "dead": None,
+                                "outdeg": array("q")}
+        best: dict[int, tuple[int, int, int, bytes]] = {}  # new fp -> key, src, j, encoding
         err = None
+        cut = False
+        # The level goes in chunks of CHUNK states a rank, so that the buffers in flight
+        # stay small; every rank takes part in as many exchanges as the widest one needs.
+        front = self.front
+        for lo in range(0, max(max(self.owned), 1), CHUNK):
+            out: list[Any] = []
+            if err is None:
+                try:
+                    out = self._expand(lo, min(lo + CHUNK, len(front)), last, info, best)
+                except (Exception, SystemExit) as e:
+                    err = (1, info.get("at", 0), Raised.of(e))
+            if err is not None:
+                out = [_marker(err)] * size
+            msgs = self.t.alltoall(out)
+            del out
+            front[lo:lo + CHUNK] = [None] * len(front[lo:lo + CHUNK])  # expanded
+            self._raise([pickle.loads(m[1:]) for m in msgs if m[:1] == b"X"])
+            try:
+                if last:
+                    cut = cut or any(fp not in self.seen
+                                     for m in msgs for fp in array("q", m[_HEAD.size:]))
+                else:
+                    self._merge(msgs, best)
+            except (Exception, SystemExit) as e:
+                err = (2, 0, Raised.of(e))
+            del msgs
+        self.front = []
         keys = array("q")
         new: tuple[Any, ...] = ()
         ibad: list[tuple[int, int] | None] = [None] * len(self.invariants)
-        cut = False
-        try:
-            if last:
-                cut = any(fp not in self.seen
-                          for m in msgs for fp in array("q", m[_HEAD.size:]))
-            else:
-                new = self._receive(msgs, info["local"], ibad)
+        if err is None and not last:
+            try:
+                new = self._new_level(best, ibad)
                 keys = new[0]
-        except (Exception, SystemExit) as e:
-            err = (2, 0, Raised.of(e))
-        del msgs
-        info["local"] = None
+            except (Exception, SystemExit) as e:
+                err = (2, 0, Raised.of(e))
+        best.clear()
         sums = self._gather({"err": err, "keys": keys.tobytes(), "ibad": ibad, "cut": cut,
                              "tbad": info["tbad"], "mfirst": info["mfirst"],
                              "mcount": [len(k) for k in info["mkeys"]], "dead": info["dead"],
@@ -399,6 +421,7 @@ class _Partitioned:
             self.width = len(allk)
             self.front = new[1]
             self.front_g = array("q", [bisect_left(allk, k) for k in keys])
+            self.owned = [len(s["keys"]) // 8 for s in sums]
             if allk:
                 self.depth += 1
             return
@@ -423,18 +446,17 @@ class _Partitioned:
         sk = spr << SHIFT | si
         return bisect_right(mkeys, sk) if phase >= METRIC else bisect_left(mkeys, sk)
 
-    def _expand(self, last: bool, info: dict[str, Any]) -> list[Any]:
-        """Expand this rank's states; one buffer of successors per owner (docs/parallel.md)."""
+    def _expand(self, lo: int, hi: int, last: bool, info: dict[str, Any],
+                best: dict[int, tuple[int, int, int, bytes]]) -> list[Any]:
+        """Expand this rank's states ``lo..hi-1``; one buffer of successors per owner
+        (docs/parallel.md).  New successors this rank owns go into ``best`` at once."""
         model, canon = self.model, self.canon
         successors = model.successors
         enc, fpo, loads = encode_state, fingerprint_of, marshal.loads
         size, me, seen = self.size, self.me, self.seen
         tprops, metrics = self.tprops, self.metrics
         slow = bool(tprops or metrics)
-        tbad: list[tuple[int, int] | None] = [None] * len(tprops)
-        mfirst: list[tuple[int, int] | None] = [None] * len(metrics)
-        mkeys = [array("q") for _ in metrics]
-        info.update(tbad=tbad, mfirst=mfirst, mkeys=mkeys, dead=None, outdeg=array("q"))
+        tbad, mfirst, mkeys = info["tbad"], info["mfirst"], info["mkeys"]
         outdeg = info["outdeg"]
         # Per destination: the encodings, appended to the buffer that will be sent, and
         # the fingerprints, keys, parents' local indices and lengths.
@@ -443,14 +465,13 @@ class _Partitioned:
         ka = [array("q") for _ in range(size)]
         ja = [array("L") for _ in range(size)]
         la = [array("L") for _ in range(size)]
-        # Successors this rank owns skip the exchange.
-        local: dict[int, tuple[int, int, bytes]] = {}
-        info["local"] = local
-        done: set[int] = set()  # this level's fingerprints met so far: the first has the least key
-        for j, s in enumerate(self.front):
+        done: set[int] = set()  # this chunk's fingerprints met so far: the first has the least key
+        front, front_g = self.front, self.front_g
+        for j in range(lo, hi):
+            s = front[j]
             if type(s) is bytes:
                 s = loads(s)
-            base = self.front_g[j] << SHIFT
+            base = front_g[j] << SHIFT
             info["at"] = base
             n = 0
             for i, (a, t) in enumerate(successors(s)):
@@ -477,7 +498,9 @@ class _Partitioned:
                     if fp in seen:
                         continue
                     if not last:
-                        local[fp] = (key, j, data)
+                        b = best.get(fp)
+                        if b is None or key < b[0]:
+                            best[fp] = (key, me, j, data)
                         continue
                 fpa[r].append(fp)
                 if not last:
@@ -491,7 +514,7 @@ class _Partitioned:
             outdeg.append(n)
             if n == 0 and self.deadlock and info["dead"] is None \
                     and not model.is_final(s):
-                info["dead"] = (self.front_g[j], j)
+                info["dead"] = (front_g[j], j)
         done.clear()
         for r, buf in enumerate(bufs):
             _HEAD.pack_into(buf, 0, b"F" if last else b"P", len(fpa[r]), len(buf) - _HEAD.size)
@@ -502,22 +525,13 @@ class _Partitioned:
                 buf += la[r].tobytes()
         return bufs
 
-    def _receive(self, msgs: list[Any], local: dict[int, tuple[int, int, bytes]],
-                 ibad: list[tuple[int, int] | None]
-                 ) -> tuple[array, list[Any], LevelTable]:
-        """The new states this rank owns, in key order: keys, states and their parents.
-
-        Checks the invariants on them (``ibad``: see :meth:`_check_new`).  The states are
-        kept encoded until they are expanded: a decoded state shares nothing with its
-        parent, and its encoding is a third of its size or less.
-        """
+    def _merge(self, msgs: list[Any], best: dict[int, tuple[int, int, int, bytes]]) -> None:
+        """Keep, for each successor this rank owns and has not seen, the least key yet."""
         seen = self.seen
-        me = self.me
-        # fp -> key, source, parent's index there, start and length of the encoding
-        best: dict[int, tuple[int, int, int, int, int]] = {
-            fp: (v[0], me, v[1], 0, -1) for fp, v in local.items()}
         for src, m in enumerate(msgs):
             _tag, n, blob = _HEAD.unpack_from(m)
+            if not n:
+                continue
             o = _HEAD.size + blob
             fps = array("q", m[o:o + 8 * n])
             keys = array("q", m[o + 8 * n:o + 16 * n])
@@ -531,7 +545,17 @@ class _Partitioned:
                     continue
                 b = best.get(fp)
                 if b is None or k < b[0]:
-                    best[fp] = (k, src, j, st, ln)
+                    best[fp] = (k, src, j, bytes(m[st:st + ln]))
+
+    def _new_level(self, best: dict[int, tuple[int, int, int, bytes]],
+                   ibad: list[tuple[int, int] | None]) -> tuple[array, list[Any], LevelTable]:
+        """The new states this rank owns, in key order: keys, encodings and parents.
+
+        Checks the invariants on them (``ibad``: see :meth:`_check_new`).  The states are
+        kept encoded until they are expanded: a decoded state shares nothing with its
+        parent, and its encoding is a third of its size or less.
+        """
+        seen = self.seen
         order = sorted(best.items(), key=lambda x: x[1][0])
         best.clear()
         keys = array("q", [v[0] for _fp, v in order])
@@ -539,8 +563,7 @@ class _Partitioned:
         po, pj, si = [], [], []
         loads = marshal.loads
         invariants = list(enumerate(self.invariants))
-        for jj, (fp, (k, src, j, st, ln)) in enumerate(order):
-            data = local[fp][2] if ln < 0 else bytes(msgs[src][st:st + ln])
+        for jj, (fp, (k, src, j, data)) in enumerate(order):
             state = loads(data)
             front.append(data)
             require_int_encoding(data, state)
@@ -704,6 +727,7 @@ class _Partitioned:
         load(self.resume, self, identity_of(self.model, self.props, self.stop_at_first,
                                             self.deadlock, self.canon))
         self.start_depth = self.depth
+        self.owned = self.t.allgather(len(self.front))
         self.flags = {}
         if self.root:
             self.flags = self._flags()

@@ -107,3 +107,30 @@ def test_a_killed_rank_ends_the_run_with_one_line_naming_it(at: int) -> None:
         f"mcheck: worker process {state_fingerprint(at) % 3} was killed by signal 9 "
         "(SIGKILL); the search stopped on every worker; a worker killed by signal 9 is "
         "usually the system's out-of-memory killer: give --max-memory, or fewer --workers\n")
+
+
+def _key(r: Any) -> tuple[Any, ...]:
+    return (r.verdict, r.states, r.transitions, r.depth, r.stopped_by, r.exhausted,
+            [(p.name, p.verdict, p.count, p.path, p.message) for p in r.properties.values()])
+
+
+@pytest.mark.parametrize("ranks", [1, 2, 3])
+def test_levels_exchanged_in_many_chunks_give_the_same_results(ranks: int, monkeypatch) -> None:
+    """Three states a rank between exchanges (forked ranks inherit the setting)."""
+    import mcheck.parallel
+    from examples.toys import LostUpdate, Philosophers
+    from mcheck import check
+    from models.cow import mcheck_models
+
+    monkeypatch.setattr(mcheck.parallel, "CHUNK", 3)
+    models = [Philosophers(3), LostUpdate(),
+              mcheck_models({"policy": "E3", "scenario": "S07"})[0]]
+    runs: list[dict[str, Any]] = [{}, {"stop_at_first": False, "deadlock": True},
+                                  {"bounds": Bounds(max_states=300)},
+                                  {"bounds": Bounds(max_depth=7)}]
+    for m in models:
+        for kw in runs:
+            props = list(m.properties())
+            args = (kw.get("bounds", Bounds()), kw.get("stop_at_first", True),
+                    kw.get("deadlock", False), None, None, ranks)
+            assert _key(parallel_check(m, props, *args)) == _key(check(m, **kw)), (m.name, kw)
