@@ -66,7 +66,7 @@ class CowBase(Model):
     """Step machinery, properties and rendering shared by scripted and open models."""
 
     name = "cow"
-    version = "1"
+    version = "2"  # 2: frames carry the inactive count (issue 15)
     policy: Policy
     cfg: Config
     thread_names: list[str]
@@ -228,7 +228,7 @@ class CowBase(Model):
         frames, slots, procs, handles, _threads = state[:5]
         out: dict[str, Any] = {}
         for i, f in enumerate(frames):
-            ref, mapc, lru, sc, ae, locked, data = f
+            ref, mapc, lru, sc, ae, locked, data, inactive = f
             if ref == 0:
                 out[f"f{i}"] = "free"
                 continue
@@ -240,6 +240,8 @@ class CowBase(Model):
                 out[f"f{i}.AE"] = ae
             out[f"f{i}.locked"] = locked
             out[f"f{i}.data"] = self.token_name(data)
+            if self.policy.wp_reuse == "precise":  # only the precise design reads it
+                out[f"f{i}.inactive"] = inactive
         for i, sl in enumerate(slots):
             swc, cache, data = sl
             out[f"s{i}"] = ("free" if swc == 0 and cache == NONE else

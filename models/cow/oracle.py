@@ -15,10 +15,10 @@ A mismatch whose observed token is outside the observer's history is a
 COW** (the observer's own data went stale).  R/O gets (vmsplice pipes) are
 checked for leaks only; pins and R/W gets for both (../../docs/oracle.md).
 
-Kernel accounting (refcount discipline, mapcount and swapcount, no use
-after free, E6's "writable implies exclusive" and "pinned implies
-exclusive", BIAS above every ordinary count) is reported separately as
-model errors.
+Kernel accounting (refcount discipline, mapcount and swapcount, the
+inactive count of swap and migration entries, no use after free, E6's
+"writable implies exclusive" and "pinned implies exclusive", BIAS above
+every ordinary count) is reported separately as model errors.
 """
 
 from __future__ import annotations
@@ -154,13 +154,17 @@ def accounting_errors(m: CowModel, state: tuple) -> list[str]:
             holders[th[3]] += th[4]
             if th[4] == bias:  # a speculative GUP-fast pin
                 pins[th[3]] += 1
-    for f, (ref, mapc, lru, sc, _ae, locked, _data) in enumerate(frames):
+    for f, (ref, mapc, lru, sc, _ae, locked, _data, inactive) in enumerate(frames):
         if ref == 0:
             if maps[f] or holders[f] or migr[f] or any(s[1] == f for s in slots):
                 errs.append(f"use after free: f{f} is free but still referenced")
             continue
         if migr[f] and not locked:
             errs.append(f"f{f}: {migr[f]} migration entries name it but it is not locked")
+        want_inactive = migr[f] + (swapped[sc] if sc != NONE else 0)
+        if inactive != want_inactive:
+            errs.append(f"f{f}: inactive count {inactive} != {want_inactive} swap and"
+                        f" migration entries referencing it")
         want = mapc + (1 if sc != NONE else 0) + lru + holders[f]
         if ref != want:
             errs.append(f"f{f}: refcount {ref} != mapcount {mapc} + swapcache + lru {lru} "
@@ -260,12 +264,16 @@ def accounting_ok(m: CowModel, state: tuple, key: tuple) -> object:
     kind = key[0]
     if kind == "frame":
         f = key[1]
-        ref, mapc, lru, sc, _ae, locked, _data = frames[f]
+        ref, mapc, lru, sc, _ae, locked, _data, inactive = frames[f]
         if ref == 0:  # free: nothing may refer to it
             return maps[f] == 0 and holders[f] == 0 and cached[f] == 0 and migr[f] == 0
         if ref != mapc + (sc != NONE) + lru + holders[f] or mapc != maps[f]:
             return False
         if migr[f] != 0 and not locked:  # a page under migration is locked
+            return False
+        # the inactive count: migration entries naming the page, swap entries of its slot
+        in_swap = ite(sc == NONE, 0, pick(tuple(swapped), sc)) if len(slots) else 0
+        if inactive != migr[f] + in_swap:
             return False
         if ref - bias * pins[f] >= bias:  # ordinary references reach BIAS
             return False
@@ -311,7 +319,7 @@ def copy_was_unnecessary(state: tuple, p: int, v: int) -> bool:
     kind, f, _w, _sd = procs[p][1][v]
     if kind != PRESENT:
         return False
-    ref, mapc, _lru, sc, _ae, _locked, _data = frames[f]
+    ref, mapc, _lru, sc, _ae, _locked, _data, _inactive = frames[f]
     if mapc != 1:
         return False
     if any(k == MIGRATION and i == f for pr in procs for k, i, _w2, _x in pr[1]):

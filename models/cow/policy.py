@@ -22,6 +22,16 @@ E6     5.19+          PageAnonExclusive (6c287605fd56), unshare for R/O pins (a7
                       try_to_unmap refuses pinned exclusive pages, SWP_EXCLUSIVE (1493a1913e34),
                       mprotect upgrade of exclusive pages (64fe24a3e05e, 6.0; clean too 6.2)
 ====== ============== ===============================================================
+
+The December 2021 designs (../../docs/eras.md).  Source: issue 15's seed,
+seed-lkml-2021-12-18.txt, David Hildenbrand's reply to Linus Torvalds's mail of
+18 Dec 2021 20:52 in the linux-mm thread of David's RFC v1 (GUP-triggered unsharing,
+17 Dec 2021); the seed carries no message ids.  ``linus-2021`` (page_count reuse, pins
+break COW), ``david-2021`` (the RFC: GUP-triggered unsharing keyed by mapcount),
+``precise-2021`` (the idea in the seed: "having the active and inactive count instead of
+just the active (mapcount) part ... active: page tables mapping this page -> mapcount
+inactive: page tables referencing this page via swap/migration entry ... We'd have to read
+both values atomically in one shot"; the counter is ``Frame.inactive``, vm.py).
 """
 
 from __future__ import annotations
@@ -36,9 +46,10 @@ from typing import Any
 __all__ = ["Policy", "POLICIES", "ALIASES", "ERAS", "CONTROLS", "PROPOSALS", "get_policy",
            "policy_names", "SWITCHES"]
 
-WP_REUSE = ("mapcount", "page_count", "page_count_drain", "anon_exclusive")
-SWAPIN_REUSE = ("mapcount", "page_count", "swp_exclusive")
-GUP_UNSHARE = ("none", "force_write", "force_write_pin", "unshare_ae", "unshare_mapcount")
+WP_REUSE = ("mapcount", "page_count", "page_count_drain", "anon_exclusive", "precise")
+SWAPIN_REUSE = ("mapcount", "page_count", "swp_exclusive", "precise")
+GUP_UNSHARE = ("none", "force_write", "force_write_pin", "unshare_ae", "unshare_mapcount",
+               "unshare_precise")
 GUP_FAST_RO = ("follow", "fallback", "fallback_pin", "back_off_unshare")
 MPROTECT = ("never", "exclusive_dirty", "exclusive", "mapcount", "always")
 
@@ -56,18 +67,21 @@ class Policy:
     #: do_wp_page() reuse test: "mapcount" (mapcount + swapcount == 1 under the page lock,
     #: E1/E2), "page_count" (page_count == 1 and mapcount == 1 under trylock, E3t-E4),
     #: "page_count_drain" (E5: drain the LRU pagevec, try to free the swap cache, then
-    #: page_count == 1), "anon_exclusive" (E6: PageAnonExclusive, else the E5 test), or a
-    #: function ``(world, frame) -> bool`` (True = reuse).
+    #: page_count == 1), "anon_exclusive" (E6: PageAnonExclusive, else the E5 test),
+    #: "precise" (the seed's third design: active + inactive count == 1, read together,
+    #: no page lock), or a function ``(world, frame) -> bool`` (True = reuse).
     wp_reuse: str | Callable[..., bool] = "mapcount"
     #: do_swap_page() on a write fault: "mapcount" (reuse_swap_page, E1-E4), "page_count"
-    #: (fresh page or page_count == 1, E5), "swp_exclusive" (E6), or a function
+    #: (fresh page or page_count == 1, E5), "swp_exclusive" (E6), "precise" (active +
+    #: inactive count == 1: our own swap entry is the only reference), or a function
     #: ``(world, frame, swp_exclusive_bit, write) -> bool`` (True = map exclusive).
     swapin_reuse: str | Callable[..., bool] = "mapcount"
     #: what slow GUP does on a R/O PTE of a COW mapping: "none" (take the reference, E1,
     #: E3-E5), "force_write" (FOLL_WRITE for every get/pin, E2), "force_write_pin" (for pins
     #: only, Linus's proposal), "unshare_ae" (unshare fault for R/O pins of pages that are
     #: not PageAnonExclusive, E6), "unshare_mapcount" (unshare for R/O gets and pins of
-    #: pages with mapcount > 1, David's December 2021 RFC), or a function
+    #: pages with mapcount > 1, David's December 2021 RFC), "unshare_precise" (the same
+    #: with active + inactive count > 1, the seed's third design), or a function
     #: ``(world, frame, pin, rw) -> bool`` (True = unshare before taking the reference).
     gup_unshare: str | Callable[..., bool] = "none"
     #: GUP-fast on a R/O PTE: "follow", "fallback" (walk as FOLL_WRITE: every R/O PTE falls
@@ -231,6 +245,16 @@ DAVID = E4.replace(
     gup_unshare="unshare_mapcount",
 )
 
+PRECISE = DAVID.replace(
+    name="precise-2021", kernels="proposal (LKML, 18 Dec 2021)",
+    summary="David's third design in the seed (his reply to Linus, 18 Dec 2021): precise COW"
+            " from the active count (mapcount) and an inactive count (swap and migration"
+            " entries) read together, for reuse, swap-in and GUP unsharing (GUP-fast backs off"
+            " where slow GUP would unshare, as the RFC's gup_must_unshare does)",
+    wp_reuse="precise", swapin_reuse="precise", gup_unshare="unshare_precise",
+    gup_fast_ro="back_off_unshare",
+)
+
 E6_NO_SWP = E6.replace(
     name="E6-no-swp-exclusive", kernels="5.19-6.2 on archs without SWP_EXCLUSIVE",
     summary="E6 where swap PTEs cannot remember exclusivity (all but x86, arm64, s390,"
@@ -275,7 +299,7 @@ CONTROL_REUSE_NO_AE = E6.replace(
 )
 
 ERAS = (E1, E2, E3t, E3, E4, E5, E6)
-PROPOSALS = (LINUS, DAVID)
+PROPOSALS = (LINUS, DAVID, PRECISE)
 VARIANTS = (E6_519, E6_60, E6_NO_SWP)
 CONTROLS = (CONTROL_MPROTECT, CONTROL_NOSEQ, CONTROL_NO_EARLY_COPY, CONTROL_NO_UNSHARE,
             CONTROL_SWAP_PINNED, CONTROL_NO_TRY_SHARE, CONTROL_REUSE_NO_AE)

@@ -139,7 +139,7 @@ class _Bounds:
             f"frames {self.F}, slots {self.S}, processes {self.P}, pages {self.V}, "
             f"handles {self.H}, threads {self.T}, BIAS {self.B}, tokens 0..{self.tokens}",
             f"frame: ref 0..{self.ref}, mapcount 0..{self.maps}, lru/AE/locked 0..1, "
-            f"swapcache a slot or none, data a token",
+            f"swapcache a slot or none, data a token, inactive 0..{self.maps}",
             f"slot: swapcount 0..{self.maps}, cache a frame or none, data a token; a "
             "frame's swapcache names a slot iff that slot's cache names the frame",
             f"process: alive 0..2, PTE kind 0..{self.kinds} naming a frame (present, "
@@ -330,7 +330,7 @@ def _permute_state(lay: _Layout, s: tuple, p: Perm) -> tuple:
     if pt is not _IDENT and pt.identity:
         pt = _IDENT
     if ps is not _IDENT:
-        frames = tuple((r, mp, lru, ps(sc), ae, lk, d) for r, mp, lru, sc, ae, lk, d in frames)
+        frames = tuple(fr[:3] + (ps(fr[3]),) + fr[4:] for fr in frames)
     if pf is not _IDENT:
         frames = pf.reorder(frames)
         slots = tuple((swc, pf(cache), d) for swc, cache, d in slots)
@@ -454,7 +454,7 @@ def _signatures(lay: _Layout, s: tuple) -> dict[str, list]:
             sref.add(fr[3], 1 << 10)
     out: dict[str, list] = {
         "frames": [(fr[0], fr[1], fr[2], fr[3] != NONE, fr[4], fr[5], fr[6], ptes.counts[f],
-                    refs.counts[f]) for f, fr in enumerate(frames)],
+                    refs.counts[f], fr[7]) for f, fr in enumerate(frames)],
         "slots": [(sl[0], sl[1] != NONE, sl[2], sref.counts[i]) for i, sl in enumerate(slots)]
         if slotsym else [()] * ns,
     }
@@ -614,7 +614,7 @@ class _Domain:
         b = self.b
         tok = b.tokens
         frames = tuple((v.int(0, b.ref), v.int(0, b.maps), v.bool(), v.ref(b.S), v.bool(),
-                        v.bool(), v.int(0, tok)) for _ in range(b.F))
+                        v.bool(), v.int(0, tok), v.int(0, b.maps)) for _ in range(b.F))
         for fr in frames:  # a free frame has one form (vm.FREE_FRAME)
             for x, free in zip(fr[1:], FREE_FRAME[1:], strict=True):
                 v.require((fr[0] != 0) | (x == free))
@@ -718,12 +718,13 @@ def in_domain(m: CowBase, s: tuple) -> list[str]:
 
     frames, slots, procs, handles, threads, glob = s
     for f, fr in enumerate(frames):
-        for name, x, lo, hi in zip(("ref", "map", "lru", "swapcache", "ae", "locked", "data"),
-                                   fr, (0, 0, 0, -1, 0, 0, 0),
-                                   (b.ref, b.maps, 1, b.S - 1, 1, 1, b.tokens), strict=True):
+        for name, x, lo, hi in zip(("ref", "map", "lru", "swapcache", "ae", "locked", "data",
+                                    "inactive"), fr, (0, 0, 0, -1, 0, 0, 0, 0),
+                                   (b.ref, b.maps, 1, b.S - 1, 1, 1, b.tokens, b.maps),
+                                   strict=True):
             rng(f"f{f}.{name}", x, lo, hi)
     for f, fr in enumerate(frames):
-        if fr[0] == 0 and fr != (0, 0, 0, NONE, 0, 0, 0):
+        if fr[0] == 0 and fr != FREE_FRAME:
             bad.append(f"f{f}: free but {fr!r}")
         if fr[0] < fr[1] + fr[2] + (fr[3] != NONE):
             bad.append(f"f{f}: refcount below mapcount + pagevec + swap cache: {fr!r}")

@@ -10,7 +10,10 @@ Layout (see ../../docs/abstract-vm.md, "State"):
 * frame (struct page): ``ref`` (page_count), ``map`` (page_mapcount), ``lru``
   (a fresh page's LRU-pagevec reference until drained), ``swapcache`` (slot
   or NONE), ``ae`` (PageAnonExclusive), ``locked`` (page lock, held by
-  reclaim), ``data`` (content token).  A free frame is all zero with
+  reclaim), ``data`` (content token), ``inactive`` (David Hildenbrand's
+  "inactive count" of the seed: page tables referencing the page through a
+  swap entry of its swap-cache slot or a migration entry; kept in every era,
+  read only by ``precise-2021``).  A free frame is all zero with
   ``swapcache == NONE``: one canonical free form.
 * swap slot: ``swapcount`` (swap PTEs naming it), ``cache`` (frame or NONE),
   ``data`` (what pageout wrote).  Free when both counts are zero.
@@ -113,26 +116,28 @@ class Blocked(Exception):
 
 
 class Frame:
-    __slots__ = ("ref", "map", "lru", "swapcache", "ae", "locked", "data")
+    __slots__ = ("ref", "map", "lru", "swapcache", "ae", "locked", "data", "inactive")
 
     def __init__(self, t: tuple) -> None:
-        (self.ref, self.map, self.lru, self.swapcache, self.ae, self.locked, self.data) = t
+        (self.ref, self.map, self.lru, self.swapcache, self.ae, self.locked, self.data,
+         self.inactive) = t
 
     @classmethod
     def new(cls, *, ref: int, map: int, lru: int, swapcache: int, ae: int, data: int,
-            locked: int = 0) -> Frame:
+            locked: int = 0, inactive: int = 0) -> Frame:
         """A frame built by field name."""
-        return cls((ref, map, lru, swapcache, ae, locked, data))
+        return cls((ref, map, lru, swapcache, ae, locked, data, inactive))
 
     def freeze(self) -> tuple:
-        return (self.ref, self.map, self.lru, self.swapcache, self.ae, self.locked, self.data)
+        return (self.ref, self.map, self.lru, self.swapcache, self.ae, self.locked, self.data,
+                self.inactive)
 
     @property
     def free(self) -> bool:
         return self.ref == 0
 
 
-FREE_FRAME = (0, 0, 0, NONE, 0, 0, 0)
+FREE_FRAME = (0, 0, 0, NONE, 0, 0, 0, 0)
 
 
 class Slot:
@@ -319,7 +324,8 @@ class World:
     def free_frame_if_unused(self, f: int) -> None:
         fr = self.frames[f]
         if fr.ref == 0:
-            assert fr.map == 0 and fr.swapcache == NONE, "freeing a mapped or cached page"
+            assert fr.map == 0 and fr.swapcache == NONE and fr.inactive == 0, \
+                "freeing a mapped, cached or entry-referenced page"
             self.frames[f] = Frame(FREE_FRAME)
 
     def put_page(self, f: int, n: int = 1) -> None:

@@ -9,7 +9,7 @@ from mcheck.cli import main
 from mcheck.compare import compare, distinguish, load_baseline, run_matrix
 from models.cow import mcheck_matrix, mcheck_models
 from models.cow.catalogue import CATALOGUE
-from models.cow.policy import POLICIES
+from models.cow.policy import CONTROLS, POLICIES
 from tests.test_cli import run
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -136,10 +136,11 @@ def test_baseline_rows_and_columns_the_model_no_longer_knows_are_missing(tmp_pat
     doc = json.loads(BASELINE.read_text())
     total = len(doc["cells"])
     run_ = ["compare", "models/cow", "--scenarios", "A4,S07", "-q", "--baseline"]
+    n = len(POLICIES) - len(CONTROLS)  # the default run's policies: all but the controls
     status, out, err = _main(capsys, *run_, BASELINE)
     assert (status, err) == (0, "")
-    assert out.split("\n\n")[-1] == (f"baseline: 24 cells compared: no change; {total - 24} "
-                                     "baseline cells not run\n")
+    assert out.split("\n\n")[-1] == (f"baseline: {2 * n} cells compared: no change; "
+                                     f"{total - 2 * n} baseline cells not run\n")
     rename = {"E6-6.0": "E9", "A4": "A99"}
     doc["rows"] = [rename.get(r, r) for r in doc["rows"]]
     doc["columns"] = [rename.get(c, c) for c in doc["columns"]]
@@ -157,9 +158,10 @@ def test_baseline_rows_and_columns_the_model_no_longer_knows_are_missing(tmp_pat
         f"MISSING       scenario A99: in the baseline ({rows} cells) but neither run nor known "
         "to the model\n"
         "NEW           policy E6-6.0: not in the baseline (2 cells)\n"
-        "NEW           scenario A4: not in the baseline (12 cells)\n"
-        "baseline: 11 cells compared: missing policy E9, missing scenario A99, new policy "
-        f"E6-6.0, new scenario A4; {total - 11 - cols - rows + 1} baseline cells not run\n"
+        f"NEW           scenario A4: not in the baseline ({n} cells)\n"
+        f"baseline: {n - 1} cells compared: missing policy E9, missing scenario A99, new "
+        f"policy E6-6.0, new scenario A4; {total - (n - 1) - cols - rows + 1} baseline cells "
+        "not run\n"
         "new and missing rows, columns and cells fail the run: compare a renamed policy with "
         "--baseline-row NEW=OLD, or accept them with --allow-new\n")
     status, out, err = _main(capsys, *run_, f, "--allow-new")

@@ -30,7 +30,7 @@ def world(choices=()) -> World:
 def mapped(w: World, f: int = 0, *, ref=1, mapc=1, lru=0, ae=0, writable=0, data=1,
            sc=NONE) -> World:
     """Process 0 maps frame f at page 0."""
-    w.frames[f] = Frame((ref, mapc, lru, sc, ae, 0, data))
+    w.frames[f] = Frame.new(ref=ref, map=mapc, lru=lru, swapcache=sc, ae=ae, data=data)
     w.procs[0].pte[0] = (PRESENT, f, writable, 1)
     w.procs[0].L[0] = data
     w.procs[0].hist |= 1 << data
@@ -47,7 +47,7 @@ def test_allocation_offers_every_free_frame() -> None:
 def test_anon_fault_maps_an_exclusive_fresh_page() -> None:
     w = world([2])
     assert memory.anon_fault(w, get_policy("E6"), 0, 0) == "do_anonymous_page -> f2"
-    assert w.frames[2].freeze() == (2, 1, 1, NONE, 1, 0, 0)
+    assert w.frames[2].freeze() == (2, 1, 1, NONE, 1, 0, 0, 0)
     assert w.procs[0].pte[0] == (PRESENT, 2, 1, 1)
 
 
@@ -61,7 +61,7 @@ def test_e3_copies_on_any_extra_reference() -> None:
     w = mapped(world([1]), ref=2)
     assert memory.do_wp_page(w, get_policy("E3"), 0, 0) == "do_wp_page(write) copy f0 -> f1"
     assert w.frames[0].freeze()[:2] == (1, 0)
-    assert w.frames[1].freeze() == (2, 1, 1, NONE, 0, 0, 1)
+    assert w.frames[1].freeze() == (2, 1, 1, NONE, 0, 0, 1, 0)
 
 
 def test_e3_trylock_failure_copies_and_e1_sleeps() -> None:
@@ -78,7 +78,7 @@ def test_e5_drains_the_pagevec_and_frees_the_swap_cache_then_reuses() -> None:
     w = mapped(world(), ref=3, lru=1, sc=0)
     w.slots[0].cache = 0
     assert memory.do_wp_page(w, get_policy("E5"), 0, 0) == "do_wp_page(write) reuse f0"
-    assert w.frames[0].freeze() == (1, 1, 0, NONE, 0, 0, 1)
+    assert w.frames[0].freeze() == (1, 1, 0, NONE, 0, 0, 1, 0)
     assert w.slots[0].freeze() == (0, NONE, 0)
 
 
@@ -162,11 +162,13 @@ def test_try_to_unmap_records_swp_exclusive() -> None:
 
 def test_pageout_leaves_a_referenced_page_in_the_swap_cache() -> None:
     w = world()
-    w.frames[0] = Frame((3, 0, 0, 0, 0, 1, 5))  # isolation + swap cache + a get
+    # isolation + swap cache + a get; one swap entry of its slot references it
+    w.frames[0] = Frame.new(ref=3, map=0, lru=0, swapcache=0, ae=0, locked=1, data=5,
+                            inactive=1)
     w.slots[0].cache = 0
     w.slots[0].swapcount = 1
     assert "stays in swap cache" in vmscan.reclaim_pageout(w, get_policy("E4"), 0)
-    assert w.frames[0].freeze() == (2, 0, 0, 0, 0, 0, 5)
+    assert w.frames[0].freeze() == (2, 0, 0, 0, 0, 0, 5, 1)
     assert w.slots[0].data == 5
 
 
@@ -176,7 +178,8 @@ def _swapped(w: World, cached: bool, extra_refs: int = 0, excl: int = 0) -> Worl
     w.slots[0].swapcount = 1
     w.slots[0].data = 1
     if cached:
-        w.frames[0] = Frame((1 + extra_refs, 0, 0, 0, 0, 0, 1))
+        w.frames[0] = Frame.new(ref=1 + extra_refs, map=0, lru=0, swapcache=0, ae=0, data=1,
+                                inactive=1)
         w.slots[0].cache = 0
     return w
 
@@ -193,7 +196,7 @@ def test_swapin_write_reuse_by_mapcount_e4_and_by_page_count_e5() -> None:
 def test_swapin_reads_a_freed_page_back_into_the_swap_cache() -> None:
     w = _swapped(world([2]), cached=False)
     memory.do_swap_page(w, get_policy("E6"), 0, 0, write=False)
-    assert w.frames[2].freeze() == (3, 1, 1, 0, 0, 0, 1)
+    assert w.frames[2].freeze() == (3, 1, 1, 0, 0, 0, 1, 0)
     assert w.slots[0].freeze() == (0, 2, 1)
 
 

@@ -51,7 +51,7 @@ def test_a_migration_moves_the_data_to_a_new_page_and_restores_the_pte() -> None
         "try_to_migrate: done", "migrate_folio f0 -> f2", "remove_migration_pte: mm0 f2 W "
         "exclusive", "remove_migration_ptes: done", "migrate: unlock, putback f2"]
     assert w.frames[0].free
-    assert w.frames[2].freeze() == (1, 1, 0, NONE, 1, 0, 1)
+    assert w.frames[2].freeze() == (1, 1, 0, NONE, 1, 0, 1, 0)
     assert w.procs[0].pte[0] == (PRESENT, 2, 1, 1)
 
 
@@ -66,7 +66,7 @@ def test_e6_refuses_a_pinned_exclusive_page_and_earlier_eras_fail_at_the_freeze(
                            "try_to_migrate: done",
                            "folio_migrate_mapping: f0 refcount 9 != 1 -> -EAGAIN",
                            "remove_migration_pte: mm0 f0 W"]
-    assert w.frames[0].freeze() == (9, 1, 0, NONE, 0, 0, 1)
+    assert w.frames[0].freeze() == (9, 1, 0, NONE, 0, 0, 1, 0)
 
 
 def test_a_readable_exclusive_entry_keeps_the_page_exclusive_in_e6_only() -> None:

@@ -164,7 +164,7 @@ def test_the_lowest_free_frame_allocator_is_refused_with_its_witness():
 # A state whose slot s1 caches f2 while f2 names no slot: unreachable (model_error checks the
 # link), but once in the proof's domain it refuted munmap's component under "slots: swap 0 1"
 # (free_swap_and_cache followed f2's missing back link to slots[-1]).
-_UNLINKED = (((0, 0, 0, -1, 0, 0, 0), (0, 0, 0, -1, 0, 0, 0), (1, 0, 0, -1, 0, 0, 0)),
+_UNLINKED = (((0, 0, 0, -1, 0, 0, 0, 0), (0, 0, 0, -1, 0, 0, 0, 0), (1, 0, 0, -1, 0, 0, 0, 0)),
              ((0, -1, 0), (1, 2, 0)),
              ((0, ((2, 1, 0, 0),), (0,), 0, 0, 0, 0, (-1,), 0),
               (0, ((0, 0, 0, 0),), (0,), 0, -1, 0, 0, (-1,), 0)),

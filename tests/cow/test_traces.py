@@ -88,7 +88,7 @@ OLD_V1 = """\
   "mcheck": "0.1.0",
   "model": "cow",
   "model_path": "models/cow",
-  "fingerprint": "35104a5766591cbc65f3d8578774bc7a",
+  "fingerprint": "236741c615a6aab9e87d53d4a745dce4",
   "params": {"policy": "E5", "scenario": "S09"},
   "property": "wrong_cow",
   "kind": "invariant",
@@ -106,17 +106,17 @@ OLD_V1 = """\
     ["P", "write b: store f1", []]
   ],
   "states": [
-    "7f2e35d49532028cc8938c0fa4cab07b",
-    "c1789c1f4355955c39c7e3f456a45218",
-    "c819ce02d776e61f471c6bfc707bb80b",
-    "a1db0ea2549b8913f5426a8fced8c488",
-    "e51a2fa74c2b04281ba9428a2e4c5775",
-    "b6cd21c3b18ffb66e2e64a8580aea7d6",
-    "be36ef35e958a69873d84549a1c20857",
-    "e04d5e530201921a1119b709abcd3b5f",
-    "6f6e00b36b7411c330f4cc70d5a1949c",
-    "e3f14243408f7497278a6c47a69cccbb",
-    "65d10641732efadbf7551e27ee20a5f1"
+    "ee023dad3af20ed9c5db075c7b8a2670",
+    "42f1df46ef838bc783f015f55caac94e",
+    "471e23cafb94425cef3f2372844d0b7d",
+    "bdde82ae519271f1624ad560c397f507",
+    "015eaa8b26cde87f12a95963a39232ab",
+    "4e54e68351978693d0d23c7a4409c576",
+    "56705c566515e6b928e179215baebace",
+    "8864add6a2f9f1eaf9bc3c1aecbb3ca4",
+    "ce7f61b76b0d2632a25cf4565d7707de",
+    "8df1bb1ebd2abc7ba4576ef8989031bf",
+    "869f936bee3220a3671e5d1a6544c747"
   ]
 }
 """

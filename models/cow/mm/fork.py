@@ -155,11 +155,15 @@ def fork_apply(w: World, pol: Policy, p: int, c: int, v: int, copy: int) -> str:
         ch.pte[v] = present_pte(idx, 0, sd)
         return f"share f{idx}" + (": wrprotect" if wr else "")
     if kind == SWAP:
-        w.slots[idx].swapcount += 1
+        sl = w.slots[idx]
+        sl.swapcount += 1
+        if sl.cache != NONE:
+            w.frames[sl.cache].inactive += 1
         pr.pte[v] = swap_pte(idx, 0)
         ch.pte[v] = swap_pte(idx, 0)
         return f"swap_duplicate s{idx}"
     if kind == MIGRATION:
+        w.frames[idx].inactive += 1  # the child's entry
         ent = migration_pte(idx, 0, 0)
         pr.pte[v] = ent
         ch.pte[v] = ent

@@ -131,7 +131,8 @@ def must_unshare(w: World, pol: Policy, f: int, pin: bool, rw: bool) -> bool:
 
     E6 gup_must_unshare() (a7f226604170): R/O FOLL_PIN of a page that is not
     PageAnonExclusive.  David's December 2021 RFC: R/O get or pin of a page
-    with mapcount > 1.  Other eras: never.
+    with mapcount > 1; precise-2021 with active + inactive count > 1.  Other
+    eras: never.
     """
     rule = pol.gup_unshare
     if rw:
@@ -142,6 +143,9 @@ def must_unshare(w: World, pol: Policy, f: int, pin: bool, rw: bool) -> bool:
         return pin and not w.frames[f].ae
     if rule == "unshare_mapcount":
         return w.frames[f].map > 1
+    if rule == "unshare_precise":
+        fr = w.frames[f]
+        return fr.map + fr.inactive > 1
     return False
 
 

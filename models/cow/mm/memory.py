@@ -118,7 +118,9 @@ def wp_can_reuse(w: World, pol: Policy, f: int) -> bool:
     E1/E2 mapcount + swapcount under the page lock; E3t-E4 page_count under
     trylock; E5 the same after draining the pagevec and freeing the swap
     cache; E6 PageAnonExclusive, else the E5 test (and page_move_anon_rmap
-    sets AE on reuse).  A policy may give its own function ``(world, frame)``.
+    sets AE on reuse); precise-2021 active (mapcount) + inactive (swap and
+    migration entries) == 1, read together without the page lock.  A policy
+    may give its own function ``(world, frame)``.
     """
     rule = pol.wp_reuse
     if callable(rule):
@@ -129,6 +131,9 @@ def wp_can_reuse(w: World, pol: Policy, f: int) -> bool:
         return _reuse_page_count(w, f)
     if rule == "page_count_drain":
         return _reuse_page_count_drain(w, f)
+    if rule == "precise":  # the seed's third design: one atomic read of both counts
+        fr = w.frames[f]
+        return fr.map + fr.inactive == 1
     # anon_exclusive (E6): AE reuses without reading any counter; else the E5 test.
     if w.frames[f].ae:
         return True
@@ -195,7 +200,8 @@ def do_swap_page(w: World, pol: Policy, p: int, v: int, write: bool) -> str:
         src = "swap cache"
     else:
         f = w.alloc_frame()
-        w.frames[f] = Frame.new(ref=3, map=0, lru=1, swapcache=s, ae=0, data=sl.data)
+        w.frames[f] = Frame.new(ref=3, map=0, lru=1, swapcache=s, ae=0, data=sl.data,
+                                inactive=sl.swapcount)
         fr = w.frames[f]
         sl.cache = f
         src = "read from slot"
@@ -203,6 +209,11 @@ def do_swap_page(w: World, pol: Policy, p: int, v: int, write: bool) -> str:
     exclusive = False
     if callable(rule):
         exclusive = bool(rule(w, f, excl, write))
+        swap_free(w, s)
+    elif rule == "precise":  # active + inactive: our own swap entry is the only reference
+        if write and fr.map + fr.inactive == 1:
+            delete_from_swap_cache(w, f)
+            exclusive = True
         swap_free(w, s)
     elif rule == "mapcount":
         if write:
@@ -264,6 +275,8 @@ def zap_pte(w: World, pol: Policy, p: int, v: int) -> str:
     elif kind == SWAP:
         sl = w.slots[idx]
         sl.swapcount -= 1
+        if sl.cache != NONE:
+            w.frames[sl.cache].inactive -= 1
         if sl.swapcount == 0 and sl.cache != NONE:
             cf = w.frames[sl.cache]
             if cf.map == 0 and not cf.locked and cf.ref == 1:
@@ -271,7 +284,8 @@ def zap_pte(w: World, pol: Policy, p: int, v: int) -> str:
         w.free_slot_if_unused(idx)
         label = f"zap_pte_range: free_swap_and_cache s{idx}"
     elif kind == MIGRATION:
-        label = f"zap_pte_range: migration entry f{idx}"  # holds no reference
+        w.frames[idx].inactive -= 1  # the entry holds no reference, only the inactive count
+        label = f"zap_pte_range: migration entry f{idx}"
     else:
         label = "zap_pte_range: none"
     handles = w.handles

@@ -43,6 +43,7 @@ def try_to_unmap_one(w: World, pol: Policy, f: int) -> tuple[str, int]:
                 s = fr.swapcache
                 pr.pte[v] = swap_pte(s, 1 if (ae and pol.swp_exclusive) else 0)
                 w.slots[s].swapcount += 1
+                fr.inactive += 1  # the swap entry references the swap-cache page
                 fr.map -= 1
                 fr.ref -= 1
                 return f"try_to_unmap: {mm_name(q)} pte -> s{s}", 1

@@ -8,8 +8,12 @@ __all__ = ["swap_free", "delete_from_swap_cache", "try_to_free_swap"]
 
 
 def swap_free(w: World, s: int) -> None:
-    """swap_free(): one swap PTE less; the slot goes when nothing names it (all eras)."""
-    w.slots[s].swapcount -= 1
+    """swap_free(): one swap PTE less (and one inactive reference of the swap-cache page);
+    the slot goes when nothing names it (all eras)."""
+    sl = w.slots[s]
+    sl.swapcount -= 1
+    if sl.cache != NONE:
+        w.frames[sl.cache].inactive -= 1
     w.free_slot_if_unused(s)
 
 
@@ -18,6 +22,7 @@ def delete_from_swap_cache(w: World, f: int) -> None:
     fr = w.frames[f]
     s = fr.swapcache
     fr.swapcache = NONE
+    fr.inactive -= w.slots[s].swapcount  # its swap entries no longer reference this page
     w.slots[s].cache = NONE
     w.free_slot_if_unused(s)
     w.put_page(f)

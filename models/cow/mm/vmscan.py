@@ -100,6 +100,7 @@ def reclaim_pageout(w: World, pol: Policy, f: int) -> str:
         s = fr.swapcache
         w.slots[s].data = fr.data
         if fr.ref == 2:
+            fr.inactive -= w.slots[s].swapcount  # the page leaves: its entries name the slot
             fr.swapcache = NONE
             w.slots[s].cache = NONE
             fr.ref -= 1
