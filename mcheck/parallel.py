@@ -113,18 +113,25 @@ def make_slice(store_kind: str) -> Any:
                      "'fingerprint' or 'compact'")
 
 
+def _narrowest(codes: tuple[str, ...], values: list[int]) -> array:
+    for code in codes[:-1]:
+        try:
+            return array(code, values)
+        except OverflowError:
+            pass
+    return array(codes[-1], values)
+
+
 class LevelTable:
     """The parents of the states one rank owns in one level, in global order: the parent's
     owner, its index among its owner's states of the level before, and the successor
     index (for level 0: owner 0, the index in ``model.initial_states()``, 0)."""
 
     def __init__(self, po: list[int], pj: list[int], si: list[int]) -> None:
-        self.po = array("H", po)
-        self.pj = array("L", pj)
-        try:
-            self.si = array("H", si)
-        except OverflowError:
-            self.si = array("L", si)
+        # The narrowest arrays that hold them: usually 1 + 4 + 2 bytes a state.
+        self.po = _narrowest(("B", "H", "I"), po)
+        self.pj = _narrowest(("I", "Q"), pj)
+        self.si = _narrowest(("H", "I"), si)
 
     def entry(self, j: int) -> tuple[int, int, int]:
         return self.po[j], self.pj[j], self.si[j]
@@ -463,8 +470,8 @@ class _Partitioned:
         bufs = [bytearray(_HEAD.size) for _ in range(size)]
         fpa = [array("q") for _ in range(size)]
         ka = [array("q") for _ in range(size)]
-        ja = [array("L") for _ in range(size)]
-        la = [array("L") for _ in range(size)]
+        ja = [array("I") for _ in range(size)]
+        la = [array("I") for _ in range(size)]
         done: set[int] = set()  # this chunk's fingerprints met so far: the first has the least key
         front, front_g = self.front, self.front_g
         for j in range(lo, hi):
@@ -535,7 +542,7 @@ class _Partitioned:
             o = _HEAD.size + blob
             fps = array("q", m[o:o + 8 * n])
             keys = array("q", m[o + 8 * n:o + 16 * n])
-            js, lens = array("L"), array("L")
+            js, lens = array("I"), array("I")
             w = js.itemsize * n
             js.frombytes(m[o + 16 * n:o + 16 * n + w])
             lens.frombytes(m[o + 16 * n + w:o + 16 * n + 2 * w])
