@@ -119,7 +119,8 @@ def test_every_reachable_state_lies_in_the_proofs_domain():
                 assert not in_domain(m, st), (era, s.name, in_domain(m, st)[:3])
     for opts in ({"budget": "fork=1,get=1,unmap=1,write=2", "gup_modes": "ro-slow,ro-fast"},
                  {"budget": "pin=1,swapout=1,write=2,read=1"},
-                 {"budget": "fork=1,pin=1,write=1", "gup_modes": "rw-fast", "threads": 2}):
+                 {"budget": "fork=1,pin=1,write=1", "gup_modes": "rw-fast", "threads": 2},
+                 {"budget": "fork=1,pin=1,write=1,migrate=1", "gup_modes": "rw-slow"}):
         m = _model("E3", **opts)
         for st in _reachable(m):
             assert not in_domain(m, st), in_domain(m, st)[:3]
