@@ -247,3 +247,29 @@ def test_a_bad_resume_directory_is_one_line_on_the_command_line(walk: Path,
     assert (r.returncode, r.stdout, r.stderr) == (
         2, "", f"mcheck: no checkpoint in {empty}; give --resume the directory a --checkpoint "
                "run wrote\n")
+
+
+def test_each_rank_keeps_only_its_slice_of_the_visited_set(walk: Path, tmp_path: Path) -> None:
+    """No replica: the slices in a 3-rank checkpoint are disjoint, each holds only the
+    fingerprints its rank owns, and together they are the states stored so far."""
+    import pickle
+
+    from mcheck.fingerprint import state_fingerprint
+
+    d = tmp_path / "ckpt"
+    m = _model(walk)
+    check(m, workers=3, checkpoint=d, bounds=Bounds(max_depth=6), deadlock=True,
+          stop_at_first=False)
+    tag = (d / "CURRENT").read_text().strip()
+    assert tag == "ckpt-000006"
+    slices = []
+    for r in range(3):
+        with open(d / tag / f"seen-r{r}.bin", "rb") as f:
+            magic, version, fps = pickle.load(f)
+        assert (magic, version) == ("mcheck-checkpoint", 1)
+        assert all(fp % 3 == r for fp in fps)
+        slices.append(set(fps))
+    within = {state_fingerprint((x, y)) for x in range(10) for y in range(10) if x + y <= 6}
+    assert sorted(len(s) for s in slices) == sorted(
+        sum(1 for fp in within if fp % 3 == r) for r in range(3))
+    assert set().union(*slices) == within and sum(map(len, slices)) == len(within) == 28
