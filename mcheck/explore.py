@@ -151,8 +151,9 @@ def check(
         collision-probability estimate in the result; BFS only; states must
         be ints and tuples).
     workers:
-        Worker processes (BFS with the fingerprint store).  Any number gives
-        the same verdicts, counts and traces (see :mod:`mcheck.parallel`).
+        Processes of the partitioned search (BFS; each keeps the slice of the
+        visited fingerprints it owns).  Any number gives the same verdicts,
+        counts and traces (see :mod:`mcheck.parallel`).
     checkpoint, checkpoint_every, resume:
         Write a checkpoint into the directory ``checkpoint`` at level
         boundaries (every level, or once ``checkpoint_every`` seconds have
