@@ -27,10 +27,8 @@ from .mm.memory import need_fault_lock, new_anon_page
 from .policy import Policy
 from .vm import NONE, PRESENT, Blocked, Frame, World, present_pte
 
-__all__ = ["BACKINGS", "huge_fault", "huge_wp_fault", "thp_reuse_rule", "do_huge_pmd_wp_page",
+__all__ = ["huge_fault", "huge_wp_fault", "thp_reuse_rule", "do_huge_pmd_wp_page",
            "hugetlb_wp"]
-
-BACKINGS = ("page", "thp", "hugetlb")
 
 
 def huge_fault(w: World, pol: Policy, p: int, v: int, backing: str) -> str:

@@ -506,7 +506,8 @@ class CowModel(CowBase):
         s = scenario
         self.cfg = Config(procs=len(s.procs), pages=s.pages, frames=s.frames, slots=s.slots,
                           handles=len(s.handles), threads=len(s.threads), bias=bias,
-                          spurious_trylock=spurious_trylock, alloc_lowest=alloc_lowest)
+                          spurious_trylock=spurious_trylock, alloc_lowest=alloc_lowest,
+                          backing=s.backing)
         self.thread_names = [t for t, _ in s.threads]
         self.thread_proc = [p for _, p in s.threads]
         self.proc_names = list(s.procs)
@@ -532,7 +533,8 @@ class CowModel(CowBase):
         return digest(("cow", self.version, tuple(sorted(self.policy.switches().items())),
                        s.procs, s.threads, tuple(tuple(p) for p in self.programs),
                        s.pages, s.frames, s.slots, self.cfg.bias, self.cfg.spurious_trylock)
-                      + (("alloc_lowest",) if self.cfg.alloc_lowest else ()))
+                      + (("alloc_lowest",) if self.cfg.alloc_lowest else ())
+                      + ((s.backing,) if s.backing != "page" else ()))
 
     def initial_states(self) -> list[tuple]:
         return [initial_state(self.cfg, self._alive)]

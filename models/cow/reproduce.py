@@ -273,7 +273,9 @@ def plan(s: Scenario) -> Plan:
     # the handle variants, and what cannot be realised here
     variant: dict[str, str] = {}
     maker: dict[str, int] = {}
-    skip = ""
+    skip = "" if s.backing == "page" else (
+        f"backing {s.backing}: the reproducer maps small pages only (no MADV_HUGEPAGE or "
+        "MAP_HUGETLB program yet)")
     needs: list[str] = []
     helpers: list[str] = []
 

@@ -34,9 +34,12 @@ from types import MappingProxyType
 
 __all__ = ["Op", "Race", "Scenario", "race", "write", "read", "fork", "pin", "get", "unpin",
            "dma_write", "dma_read", "munmap", "exit_", "mprotect", "clear_refs", "swapout",
-           "migrate", "ERA_ORDER", "scenario", "validate"]
+           "migrate", "BACKINGS", "ERA_ORDER", "scenario", "validate"]
 
 ERA_ORDER = ("E1", "E2", "E3t", "E3", "E4", "E5", "E6")
+
+#: What a scenario's page is: a small page, a PMD-mapped anonymous THP, a hugetlb page.
+BACKINGS = ("page", "thp", "hugetlb")
 
 
 @dataclass(frozen=True)
@@ -139,6 +142,8 @@ class Scenario:
     expect: dict[str, str] = field(default_factory=dict, compare=False)
     source: str = ""
     reproduces: str = ""
+    #: what the page is: "page" (small), "thp" (PMD-mapped THP) or "hugetlb" (../huge.py)
+    backing: str = "page"
 
     def proc_index(self, name: str) -> int:
         return self.procs.index(name)
@@ -154,7 +159,7 @@ class Scenario:
         e.update(kw)
         return Scenario(self.name, self.title, self.procs, self.threads, self.programs,
                         self.handles, self.tokens, self.pages, self.frames, self.slots, e,
-                        self.source, self.reproduces)
+                        self.source, self.reproduces, self.backing)
 
 
 def _proc_of_thread(name: str, procs: Sequence[str], explicit: dict[str, str]) -> int:
@@ -170,7 +175,7 @@ def _proc_of_thread(name: str, procs: Sequence[str], explicit: dict[str, str]) -
 def scenario(name: str, title: str, steps: Sequence[Op | Race], *, procs: Sequence[str],
              expect: str | dict[str, str] = "", source: str = "", pages: int = 1,
              frames: int = 3, slots: int = 1, threads: dict[str, str] | None = None,
-             reproduces: str = "") -> Scenario:
+             reproduces: str = "", backing: str = "page") -> Scenario:
     """Build a scenario from its sequenced steps.
 
     ``expect`` is either seven verdicts in era order (E1 E2 E3t E3 E4 E5 E6,
@@ -217,7 +222,7 @@ def scenario(name: str, title: str, steps: Sequence[Op | Race], *, procs: Sequen
     th = tuple((t, _proc_of_thread(t, procs, threads)) for t in order)
     built = Scenario(name, title, tuple(procs), th, tuple(tuple(p) for p in programs),
                      tuple(handles), tuple(tokens), pages, frames, slots, exp, source,
-                     reproduces)
+                     reproduces, backing)
     validate(built)
     return built
 
@@ -305,6 +310,8 @@ def validate(s: Scenario) -> None:
     and say HOLDS.
     """
     where = f"scenario {s.name}"
+    if s.backing not in BACKINGS:
+        raise ValueError(f"{where}: backing={s.backing!r}; use one of {', '.join(BACKINGS)}")
     for what, value, least in (("pages", s.pages, 1), ("frames", s.frames, 1),
                                ("slots", s.slots, 0)):
         if not _is_count(value) or value < least:

@@ -100,6 +100,7 @@ class Config:
     bias: int = 8          # GUP_PIN_COUNTING_BIAS; page_maybe_dma_pinned is ref >= bias
     spurious_trylock: bool = False  # let trylock_page fail at will (not only under reclaim)
     alloc_lowest: bool = False  # broken control: the allocator takes the lowest free frame
+    backing: str = "page"  # the one page: a small page, a PMD-mapped THP or hugetlb (huge.py)
 
 
 class NeedChoice(Exception):

@@ -53,8 +53,12 @@ def anon_fault(w: World, pol: Policy, p: int, v: int) -> str:
     Abstracts: page allocation (the search picks the frame), LRU-pagevec
     reference, PageAnonExclusive in E6.  Ignores: the shared zero page for
     read faults (every populating access is modelled as a write fault),
-    memcg, userfaultfd.  All eras.
+    memcg, userfaultfd.  All eras.  A THP or hugetlb page: ../huge.py.
     """
+    if w.cfg.backing != "page":
+        from ..huge import huge_fault
+
+        return huge_fault(w, pol, p, v, w.cfg.backing)
     need_fault_lock(w, p)
     pr = w.procs[p]
     f = new_anon_page(w, pol, 0)
@@ -152,8 +156,12 @@ def do_wp_page(w: World, pol: Policy, p: int, v: int, unshare: bool = False) -> 
     the old page's mapping and reference.  The reuse test is the policy's
     (../../../docs/eras.md, "Write fault").  Abstracts: the whole fault, copy included, as
     one step under the PTL (wp_page_copy's unlocked copy window is not split).
-    Ignores: KSM, PageWriteback, THP.
+    Ignores: KSM, PageWriteback.  A THP or hugetlb page: ../huge.py.
     """
+    if w.cfg.backing != "page":  # do_huge_pmd_wp_page(), hugetlb_wp()
+        from ..huge import huge_wp_fault
+
+        return huge_wp_fault(w, pol, p, v, w.cfg.backing, unshare)
     need_fault_lock(w, p)
     pr = w.procs[p]
     kind, f, writable, _sd = pr.pte[v]
