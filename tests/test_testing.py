@@ -168,17 +168,18 @@ def test_the_readme_example_runs_as_printed(tmp_path):
                        text=True, timeout=120)
     assert p.returncode == 0, p.stdout + p.stderr
     assert p.stdout.splitlines()[-1].startswith("1 passed")
-    # the parametrised example: E6 passes everywhere (X24 is an expected failure); the
-    # mapcount variant has no expectations and fails on A4 (missed COW, the regression) and
-    # on X24 (E6's own O_DIRECT-and-fork wrong COW); the failure shows the diagram
+    # the parametrised example: E6 passes everywhere (X24 and S03h are expected failures);
+    # the mapcount variant has no expectations and fails on A4 (missed COW, the regression),
+    # on X24 (E6's own O_DIRECT-and-fork wrong COW) and on S03h (E6's hugetlb missed COW, a
+    # known kernel limitation); the failure shows the diagram
     p = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
                         "test_readme_matrix.py"], cwd=tmp_path, env=env, capture_output=True,
                        text=True, timeout=120)
     assert p.returncode == 1
     failed = sorted(re.findall(r"^FAILED test_readme_matrix.py::test_cell\[(\S+)\]", p.stdout,
                                re.M))
-    assert failed == ["mine-A4", "mine-X24"]
-    assert p.stdout.splitlines()[-1].startswith("2 failed, 90 passed")
+    assert failed == ["mine-A4", "mine-S03h", "mine-X24"]
+    assert p.stdout.splitlines()[-1].startswith("3 failed, 103 passed")
     assert "mine / A4: M missed COW (expected no failure)" in p.stdout
 
 

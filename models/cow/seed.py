@@ -56,7 +56,8 @@ BUDGETS: tuple[tuple[str, str, Mapping[str, Any]], ...] = (
 )
 
 #: The steps that decide between reusing and copying a page.
-_DECIDERS = ("do_wp_page", "do_swap_page", "copy_present_pte", "page_try_dup_anon_rmap")
+_DECIDERS = ("do_wp_page", "do_swap_page", "copy_present_pte", "page_try_dup_anon_rmap",
+             "do_huge_pmd_wp_page", "hugetlb_wp")
 
 COMMAND = "python -m models.cow.seed -o docs/seed-2021.md"
 

@@ -88,7 +88,8 @@ def test_pinned_table_covers_the_catalogue() -> None:
 def test_the_fixed_era_holds_everywhere_and_every_older_era_fails_somewhere() -> None:
     letters = {era: {s.name: cell_verdict(run(era, s.name)) for s in CATALOGUE}
                for era in ERA_ORDER}
-    # E6 holds everywhere but in X24, the R/W FOLL_GET across fork that open(2) documents.
-    assert {s for s, x in letters["E6"].items() if x != "H"} == {"X24"}
+    # E6 holds everywhere but in X24, the R/W FOLL_GET across fork that open(2) documents,
+    # and S03h, hugetlb's mapcount reuse (a known kernel limitation: cow.c xfail).
+    assert {s for s, x in letters["E6"].items() if x != "H"} == {"X24", "S03h"}
     for era in ERA_ORDER[:-1]:
         assert {"M", "W"} & set(letters[era].values()), era
