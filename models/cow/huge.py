@@ -23,7 +23,7 @@ model's fork follows the small-page era rule).
 
 from __future__ import annotations
 
-from .mm.memory import need_fault_lock, new_anon_page
+from .mm.memory import need_fault_lock, new_anon_page, wp_can_reuse
 from .policy import Policy
 from .vm import NONE, PRESENT, Blocked, Frame, World, present_pte
 
@@ -60,18 +60,21 @@ def huge_wp_fault(w: World, pol: Policy, p: int, v: int, backing: str,
 
 
 def thp_reuse_rule(pol: Policy) -> str:
-    """The era's reuse test in do_huge_pmd_wp_page(): "mapcount", "page_count" or "anon_exclusive".
+    """The reuse test of do_huge_pmd_wp_page(): mapcount, page_count, anon_exclusive, precise.
 
     Until 5.17 do_huge_pmd_wp_page() and do_swap_page() both decided by
     reuse_swap_page(), mapcount + swapcount (kernel-facts T4; c444eb564fb1),
     and the 5.18 series moved both to page_count (3bff7e3f1f16 for THP,
     c145e0b47c77 for swap-in): so the THP test is mapcount while the
     policy's swap-in test is, page_count in E5 and the E6 test with
-    PageAnonExclusive (6c287605fd56) after.  The 2021 proposals, built on
-    5.16, keep mapcount.  A policy's own ``wp_reuse`` function decides THP too.
+    PageAnonExclusive (6c287605fd56) after.  Linus's and David's RFC, built
+    on 5.16, keep mapcount; precise-2021 and a policy's own ``wp_reuse``
+    function decide THP as they decide a small page.
     """
     if callable(pol.wp_reuse):
         return "function"
+    if pol.wp_reuse == "precise":
+        return "precise"
     if pol.swapin_reuse == "mapcount":
         return "mapcount"
     return "anon_exclusive" if pol.wp_reuse == "anon_exclusive" else "page_count"
@@ -83,6 +86,8 @@ def _thp_can_reuse(w: World, pol: Policy, f: int) -> tuple[bool, str]:
     rule = thp_reuse_rule(pol)
     if rule == "function":
         return bool(pol.wp_reuse(w, f)), "the policy's wp_reuse"  # type: ignore[operator]
+    if rule == "precise":
+        return wp_can_reuse(w, pol, f), f"mapcount {fr.map} + inactive {fr.inactive}"
     if rule == "mapcount":
         # reuse_swap_page() under lock_page(), which sleeps (E1-E4)
         if fr.locked:

@@ -40,7 +40,7 @@ def test_the_thp_rule_follows_the_5_18_series() -> None:
         "E4": "mapcount", "E5": "page_count", "E6": "anon_exclusive",
         "E6-5.19": "anon_exclusive", "E6-6.0": "anon_exclusive",
         "E6-no-swp-exclusive": "anon_exclusive", "linus-2021": "mapcount",
-        "david-2021": "mapcount",
+        "david-2021": "mapcount", "precise-2021": "precise",
     }
     assert {n: huge.thp_reuse_rule(POLICIES[n]) for n in want} == want
 
@@ -87,3 +87,9 @@ def test_hugetlb_copies_a_shared_page_into_a_huge_page_and_unshare_keeps_it_read
     assert fields(w.frames[0]) == (1, 1, 0, NONE, 0, 0, 1)
     assert fields(w.frames[2]) == (1, 1, 0, NONE, 1, 0, 1)
     assert w.procs[0].pte[0] == (PRESENT, 2, 0, 1)
+
+
+def test_precise_2021_decides_a_thp_by_its_active_and_inactive_counts() -> None:
+    w = mapped("precise-2021", ref=2, mapc=1)  # a GUP reference is in neither count
+    assert huge.do_huge_pmd_wp_page(w, get_policy("precise-2021"), 0, 0) == \
+        "do_huge_pmd_wp_page(write) reuse f0 (mapcount 1 + inactive 0)"
