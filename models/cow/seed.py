@@ -71,8 +71,9 @@ _NEEDS = _Frozen({
                   "before a R/O get or pin of a page mapped more than once; the rest is "
                   "5.16 (page_count reuse, early copy at fork, write_protect_seq).",
     "precise-2021": "an inactive count per page (page tables that reference it through a "
-                    "swap or migration entry), read atomically with the mapcount; reuse "
-                    "and fork decide on active + inactive.",
+                    "swap or migration entry), read atomically with the mapcount; reuse, "
+                    "swap-in and GUP unsharing decide on active + inactive, and GUP-fast "
+                    "backs off where slow GUP would unshare.",
     "E6": "a page flag, PageAnonExclusive (6c287605fd56), and a bit in the page table, "
           "SWP_EXCLUSIVE (1493a1913e34), so exclusivity survives swap-out; unshare for R/O "
           "pins of pages that are not exclusive (a7f226604170).",
