@@ -78,6 +78,11 @@ def _read(root: Path, path: Path) -> Any:
     return obj
 
 
+def _corrupt(root: Path, name: str, why: str) -> CheckpointError:
+    return CheckpointError(f"checkpoint {root} is corrupt: {name} cannot be read ({why})",
+                           "resume from an intact copy, or start again with --checkpoint")
+
+
 class FileTable:
     """A level's parent table read back from a checkpoint, in the layout of the run that
     wrote it (``size`` ranks); any rank reads any entry."""
@@ -89,8 +94,12 @@ class FileTable:
     def entry(self, r: int, j: int) -> tuple[int, int, int]:
         if r not in self.cache:
             self.cache[r] = _read(self.root, _level_file(self.root, self.level, self.size, r))
-        po, pj, si = self.cache[r]
-        return po[j], pj[j], si[j]
+        try:
+            po, pj, si = self.cache[r]
+            return int(po[j]), int(pj[j]), int(si[j])
+        except (TypeError, ValueError, IndexError):
+            raise _corrupt(self.root, _level_file(self.root, self.level, self.size, r).name,
+                           "its entries do not match the checkpoint") from None
 
     def files(self) -> list[Path]:
         return [_level_file(self.root, self.level, self.size, r) for r in range(self.size)]
@@ -193,12 +202,13 @@ def load(directory: Any, s: Any, identity: dict[str, Any]) -> None:
                               "give --resume the directory a --checkpoint run wrote") from None
     meta = _read(root, root / tag / "meta.pickle")
     try:
-        old = meta["identity"]
-        size, depth, layouts = meta["size"], meta["depth"], meta["layouts"]
-    except (TypeError, KeyError):
-        raise CheckpointError(f"checkpoint {root} is corrupt: meta.pickle lacks its fields",
-                              "resume from an intact copy, or start again with "
-                              "--checkpoint") from None
+        old = dict(meta["identity"])
+        size, depth, layouts = int(meta["size"]), int(meta["depth"]), list(meta["layouts"])
+        if any(k not in meta for k in ("width", "n_states", "transitions", "counts",
+                                       "found", "witness", "has_witness")):
+            raise KeyError
+    except (TypeError, KeyError, ValueError):
+        raise _corrupt(root, "meta.pickle", "it lacks its fields") from None
     for k, v in identity.items():
         if old.get(k) != v:
             raise CheckpointError(f"checkpoint {root} was written for {_WHAT[k]}",
@@ -217,13 +227,18 @@ def load(directory: Any, s: Any, identity: dict[str, Any]) -> None:
     top = FileTable(root, depth, size)
     mine = []
     for r in range(size):
-        for fp in _read(root, root / tag / f"seen-r{r}.bin"):
-            if fp % n == me:
-                s.seen.add(fp)
-        g, datas = _read(root, root / tag / f"front-r{r}.bin")
-        for j, data in enumerate(datas):
-            if fingerprint_of(data) % n == me:
-                mine.append((g[j], data, r, j))  # decoded when expanded
+        name = f"seen-r{r}.bin"
+        try:
+            for fp in _read(root, root / tag / name):
+                if fp % n == me:
+                    s.seen.add(fp)
+            name = f"front-r{r}.bin"
+            g, datas = _read(root, root / tag / name)
+            for j, data in enumerate(datas):
+                if fingerprint_of(data) % n == me:
+                    mine.append((int(g[j]), data, r, j))  # decoded when expanded
+        except (TypeError, ValueError, IndexError, OverflowError):
+            raise _corrupt(root, name, "its contents are not a rank's slice") from None
     mine.sort(key=lambda x: x[0])
     entries = [top.entry(r, j) for _g, _x, r, j in mine]
     s.tables.append(LevelTable([e[0] for e in entries], [e[1] for e in entries],

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import pickle
 import subprocess
 import sys
 from pathlib import Path
@@ -16,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from mcheck import Bounds, check
+from mcheck import Bounds, Verdict, check
 from mcheck.checkpoint import CheckpointError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -211,6 +212,16 @@ def test_a_checkpoint_from_another_model_or_flags_or_corrupt_is_one_line(
         check(_model(walk, 9), resume=d, deadlock=True)
     assert str(e.value) == (f"mcheck: checkpoint {d} was written for another model (its name, "
                             f"version, parameters or initial states differ); {fix}")
+    front = d / "ckpt-000002" / "front-r0.bin"
+    good = front.read_bytes()
+    front.write_bytes(pickle.dumps(("mcheck-checkpoint", 1, "junk")))
+    with pytest.raises(CheckpointError) as e:
+        check(_model(walk), resume=d, deadlock=True)
+    assert str(e.value) == (f"mcheck: checkpoint {d} is corrupt: front-r0.bin cannot be read "
+                            "(its contents are not a rank's slice); resume from an intact "
+                            "copy, or start again with --checkpoint")
+    front.write_bytes(good)
+    assert check(_model(walk), resume=d, deadlock=True).verdict is Verdict.VIOLATED
     (d / "ckpt-000002" / "meta.pickle").write_bytes(b"not a pickle")
     with pytest.raises(CheckpointError) as e:
         check(_model(walk), resume=d, deadlock=True)
@@ -252,8 +263,6 @@ def test_a_bad_resume_directory_is_one_line_on_the_command_line(walk: Path,
 def test_each_rank_keeps_only_its_slice_of_the_visited_set(walk: Path, tmp_path: Path) -> None:
     """No replica: the slices in a 3-rank checkpoint are disjoint, each holds only the
     fingerprints its rank owns, and together they are the states stored so far."""
-    import pickle
-
     from mcheck.fingerprint import state_fingerprint
 
     d = tmp_path / "ckpt"
