@@ -15,7 +15,6 @@ import gc
 import itertools
 import marshal
 import pickle
-import resource
 import struct
 import sys
 import time
@@ -143,17 +142,6 @@ class LevelTable:
         return sum(a.buffer_info()[1] * a.itemsize for a in (self.po, self.pj, self.si))
 
 
-def _rss_now() -> int:
-    try:
-        with open("/proc/self/status", "rb") as f:
-            for line in f:
-                if line.startswith(b"VmRSS:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-
-
 def _peak_rss() -> int:
     from mcheck.explore import peak_rss
 
@@ -262,12 +250,13 @@ class _Partitioned:
     def _gather(self, summary: dict[str, Any]) -> list[dict[str, Any]]:
         """Every rank's summary; a model's exception on any rank ends the run here."""
         summary["flags"] = self._flags()
-        summary["rss"] = _rss_now()
+        summary["rss"] = _peak_rss()
         sums: list[dict[str, Any]] = self.t.allgather(summary)
         self._raise([s["err"] for s in sums if s.get("err") is not None])
         self.flags = dict(sums[0]["flags"])
         mem = self.bounds.max_memory
-        self.flags["memory"] = mem is not None and sum(s["rss"] for s in sums) > mem
+        # The bound is on each process's peak, as in one process: the largest rank's.
+        self.flags["memory"] = mem is not None and max(s["rss"] for s in sums) > mem
         return sums
 
     def _raise(self, errs: list[tuple[int, int, Raised]]) -> None:
@@ -280,9 +269,7 @@ class _Partitioned:
 
     def _finish(self) -> None:
         tables = sum(t.nbytes() for t in self.tables if isinstance(t, LevelTable))
-        got = self.t.allgather((self.seen.nbytes() + tables, _peak_rss()))
-        self.set_bytes = sum(g[0] for g in got)
-        self.rank_peak_rss = [g[1] for g in got]
+        self.set_bytes = sum(self.t.allgather(self.seen.nbytes() + tables))
 
     # -- level 0 ----------------------------------------------------------------------
 

@@ -134,3 +134,14 @@ def test_levels_exchanged_in_many_chunks_give_the_same_results(ranks: int, monke
             args = (kw.get("bounds", Bounds()), kw.get("stop_at_first", True),
                     kw.get("deadlock", False), None, None, ranks)
             assert _key(parallel_check(m, props, *args)) == _key(check(m, **kw)), (m.name, kw)
+
+
+@pytest.mark.parametrize("ranks", [1, 2, 3])
+def test_the_memory_bound_stops_at_the_first_level_boundary_past_it(ranks: int) -> None:
+    from examples.toys import Increments
+
+    m = Increments(3)
+    r = parallel_check(m, list(m.properties()), Bounds(max_memory=1), True, False, None, None,
+                       ranks)
+    assert (r.verdict.value, r.stopped_by, r.states, r.transitions, r.depth) == \
+        ("undetermined", "memory", 1, 0, 0)
