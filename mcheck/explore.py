@@ -193,6 +193,9 @@ def check(
                 or not 0 < checkpoint_every < float("inf")):
             raise ValueError(f"checkpoint_every must be a positive number of seconds, got "
                              f"{checkpoint_every!r}")
+    for name, d in (("checkpoint", checkpoint), ("resume", resume)):
+        if d is not None and not os.fspath(d):
+            raise ValueError(f"{name} must name a directory, got an empty path")
     partitioned = mpi or workers > 1 or checkpoint is not None or resume is not None
     if partitioned and strategy != "bfs":
         raise ValueError("worker processes search breadth-first only; drop --dfs")
