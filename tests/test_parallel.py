@@ -105,6 +105,17 @@ def test_bad_arguments() -> None:
         check(LostUpdate(), workers=0)
     with pytest.raises(ValueError, match="breadth-first only"):
         check(LostUpdate(), workers=2, strategy="dfs")
+    with pytest.raises(ValueError, match="^worker processes search breadth-first only; "
+                                         "drop --dfs$"):
+        check(LostUpdate(), resume="somewhere", strategy="dfs")
+    with pytest.raises(ValueError, match="^checkpoint must name a directory, got an empty "
+                                         "path$"):
+        check(LostUpdate(), checkpoint="")
+    with pytest.raises(ValueError, match="^checkpoint_every needs a checkpoint directory$"):
+        check(LostUpdate(), checkpoint_every=5)
+    with pytest.raises(ValueError, match=r"^checkpoint_every must be a positive number of "
+                                         r"seconds, got 0$"):
+        check(LostUpdate(), checkpoint="somewhere", checkpoint_every=0)
 
 
 @pytest.mark.parametrize("kw", [{}, {"store": "fingerprint"}, {"workers": 2}, {"workers": 3}],
