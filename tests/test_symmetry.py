@@ -25,7 +25,7 @@ from examples.toys import Increments
 from mcheck import Verdict, check
 from mcheck.cli import main
 from mcheck.errors import UsageError
-from mcheck.proof import certify, certify_canonicaliser, proof_inputs, prover
+from mcheck.proof import canon_tasks, certify, certify_canonicaliser, proof_inputs
 from mcheck.symmetry import Canonicaliser, IndexSet, Perm, SetPerm, prepare, self_check
 from mcheck.trace import Trace, replay
 
@@ -179,8 +179,8 @@ def test_a_canonicaliser_that_sorts_descending_for_3_members_is_refused(monkeypa
 def test_equivariance_is_compared_across_paths_and_a_difference_is_refused():
     # (iii) for a set that is not complete: the permuted signatures are another path's;
     # given (i) and (ii) it cannot fail, so the difference is planted after the exploration
-    [(name, fn, ex)] = prover._canon_tasks([IndexSet("procs", (0, 1, 2), 3)], timeout_ms=20_000,
-                                        max_paths=1_000, deadline=None)
+    [(name, fn, ex)] = canon_tasks([IndexSet("procs", (0, 1, 2), 3)], timeout_ms=20_000,
+                                   max_paths=1_000, deadline=None)
     ex.fresh_solver()
     assert sum(ex.refute(info, info.result[0]) is None for info in ex.run(fn)) == 13
     assert fn.finish() is None
@@ -305,12 +305,12 @@ def test_an_asymmetric_step_of_a_component_proven_through_its_orbit_is_refused()
     # The processes' components form one orbit, so the prover checks (0,) only, under the
     # stabiliser's generators and one element taking (0,) to each other member: a step that
     # is special in process 2 must still be caught, through the element that maps 0 to 2.
-    from mcheck.proof.prover import _component_plan
+    from mcheck.proof import component_plan
     from mcheck.symmetry import generators
 
     m = Increments(3)
     d = m.symmetry()
-    plan = _component_plan(d, list(d.components), generators(d.sets))
+    plan = component_plan(d, list(d.components), generators(d.sets))
     assert {c: [n for n, _ in v] for c, v in plan.items()} == {
         (0,): ["procs: [0, 2, 1]", "procs: swap 0 1", "procs: [2, 0, 1]"]}
 

@@ -174,17 +174,17 @@ _UNLINKED = (((0, 0, 0, -1, 0, 0, 0, 0), (0, 0, 0, -1, 0, 0, 0, 0), (1, 0, 0, -1
 
 
 def test_the_swap_cache_link_is_mutual_in_the_domain():
-    from mcheck.proof import prover as smt
+    from mcheck.proof import Prover
 
     [m] = mcheck_models({"policy": "E6", "budget": "write=1", "slots": 2})
     assert "s1: caches f2, which does not name it" in in_domain(m, _UNLINKED)
-    prover = smt._Prover(m, m.symmetry(), timeout_ms=20000, max_paths=200_000,
-                         deadline=None, progress=None)
+    prover = Prover(m, m.symmetry(), timeout_ms=20000, max_paths=200_000,
+                    deadline=None, progress=None)
     prover.tasks = []
     prover.steps()
     prover.tasks = [t for t in prover.tasks if t[0] == "component ('busy', 0, 7) commutes"]
     assert len(prover.tasks) == 1
-    prover._run_tasks(1)  # raises _Refuted with the old, loose domain
+    prover.run_tasks(1)  # raises Refuted with the old, loose domain
     assert prover.obligations == 1
 
 
@@ -193,29 +193,29 @@ def test_reclaim_unmapping_a_page_outside_the_swap_cache_aborts_symmetrically():
     # (unreachable: add_to_swap put it there and reclaim holds its lock).  The step used to make
     # the PTE a swap entry for slot -1, i.e. the last slot, and swapping the slots refuted it;
     # it now aborts the walk as try_to_unmap_one() does for such a page.
-    from mcheck.proof import prover as smt
+    from mcheck.proof import Prover
 
     [m] = mcheck_models({"policy": "E6", "budget": "pin=1,swapout=1,write=2,unmap=1",
                          "slots": 2, "gup_modes": "rw-slow"})
-    prover = smt._Prover(m, m.symmetry(), timeout_ms=20000, max_paths=200_000,
-                         deadline=None, progress=None)
+    prover = Prover(m, m.symmetry(), timeout_ms=20000, max_paths=200_000,
+                    deadline=None, progress=None)
     prover.tasks = []
     prover.steps()
     prover.tasks = [t for t in prover.tasks if t[0] == "component ('busy', 2, 11) commutes"]
     assert len(prover.tasks) == 2  # idle, holding its page
-    prover._run_tasks(1)
+    prover.run_tasks(1)
     assert prover.obligations == 2
 
 
 def test_interchangeable_threads_are_proven_once_per_orbit_of_components():
-    from mcheck.proof.prover import _component_plan
+    from mcheck.proof import component_plan
     from mcheck.symmetry import generators
 
     [m] = mcheck_models({"policy": "E6", "budget": "fork=1,pin=1,write=2", "threads": 2,
                          "gup_modes": "rw-fast"})
     d = m.symmetry()
     comps, gens = list(d.components), generators(d.sets)
-    plan = _component_plan(d, comps, gens)
+    plan = component_plan(d, comps, gens)
     assert (len(comps), len(gens), len(plan)) == (89, 4, 45)
     assert sum(len(v) for v in plan.values()) == 180  # of 89 x 4 = 356
     # thread 0's steps: the stabiliser (frames, the child's lanes) and the swap to thread 1
@@ -225,7 +225,7 @@ def test_interchangeable_threads_are_proven_once_per_orbit_of_components():
     # a scenario's components are fixed by every permutation: the declared generators
     s15 = _model("E1", scenario="S15")
     d15 = s15.symmetry()
-    plan15 = _component_plan(d15, list(d15.components), generators(d15.sets))
+    plan15 = component_plan(d15, list(d15.components), generators(d15.sets))
     assert all([n for n, _ in v] == ["frames: swap 0 1", "frames: cycle 0 1 2"]
                for v in plan15.values())
     assert len(plan15) == len(list(d15.components))
