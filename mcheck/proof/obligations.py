@@ -117,10 +117,15 @@ class Runner:
             with signals_now():
                 for i in range(n):
                     while i not in done:
-                        if reader.poll(0.5):
-                            j, result = reader.recv()
-                            done[j] = result
-                        elif not any(p.is_alive() for p in procs):
+                        try:
+                            if reader.poll(0.5):
+                                j, result = reader.recv()
+                                done[j] = result
+                                continue
+                        except EOFError:  # every worker has ended (or is ending)
+                            for p in procs:
+                                p.join(0.5)
+                        if not any(p.is_alive() for p in procs):
                             raise ProofUnknown("a proof worker ended without an answer")
                     status, payload, name, (paths, queries, seconds) = done.pop(i)
                     self.obligations += 1
