@@ -1,61 +1,10 @@
 """The proof cache: what a proof depends on, and entries that cannot be forged or go stale.
 
-A proof (:func:`mcheck.proof.prover.certify`) runs the model's own Python on symbolic
-values, so its verdict depends on every piece of code it runs and every
-module-level value that code reads, not only on the model's parameters.  An
-entry is therefore looked up under a key that digests all of that
-(:func:`proof_inputs`), computed from the live objects before the proof runs
-and again on every later lookup:
-
-* the engine: every source file of the ``mcheck`` package (the prover, the
-  canonicaliser it proves, the model base class), the Python version and
-  the solver's version;
-* the objects the proof starts from (the model and its symmetry
-  declaration), walked field by field: data by value; a function by its
-  code (instructions, names, constants, nested code), its defaults, the
-  contents of its closure cells and the module it was defined in; a class
-  by its name, its own attributes and its module; an instance by its type
-  and its fields;
-* every user module reached that way (a module that is neither the engine,
-  nor the standard library, nor an installed package), by the bytes of its
-  source file and by the value of every module-level name, walked the same
-  way (except the memos it lists in ``__proof_volatile__``, a tuple of
-  names: a memo changes as code runs, so its contents would change the key
-  from one run to the next; a class may list its instances' memo fields
-  the same way), so a helper in another module, a sibling module of a
-  model package, a constant a helper reads, or a module imported under
-  another name is part of the key as soon as something the proof can
-  reach refers to it;
-  installed packages by their version and the file of the module reached.
-
-Code may also import a module inside a function, where no object refers to
-it.  So the entry records, each by its digest, the source files of what the
-walk reached and of every user module loaded in the process when the proof
-ended (including what the proof imported while it ran), and a hit checks
-that none of them changed.
-
-What a walk cannot see into it names (:attr:`ProofInputs.unverifiable`), and
-a proof with such an input is neither stored nor answered from the cache:
-a cache that cannot show it applies is not used.  The key is taken before
-the proof runs; the proof is a function of what the key digests (and of
-the recorded files), so a memo that the proof itself fills does not make
-its verdict stale.
-
-Entries are signed: each file holds the key, the certificate and an
-HMAC-SHA256 over both under a secret made once per installation
-(:func:`secret_path`, outside the cache directory, mode 0600).  An entry
-that was edited by hand, copied from another installation, or written for
-another key fails the check and is ignored (the proof runs again and
-replaces it).  Re-verifying a cached proof instead would cost the proof
-itself (up to minutes); the HMAC costs microseconds and keeps the cache
-directory a plain directory that tools and people may copy or clean.
-
-What is still not seen: a data file or an environment variable that the
-proof's code reads while it runs, and the module-level values of a module
-that is loaded but that nothing reachable refers to (its source file is
-checked, not what its import computed from elsewhere).  Models do none of
-this; a model that must can put what it reads in its ``params()`` or its
-declaration's ``version``.
+An entry is looked up under a key that digests everything the proof can reach
+(:func:`proof_inputs`: the engine's sources, the model and its declaration walked
+field by field, every user module reached), and is signed with an HMAC so that an
+edited or copied one is not trusted.  What is digested, what is not seen, and why:
+docs/proof.md, "The cache".
 """
 
 from __future__ import annotations

@@ -338,18 +338,8 @@ def _canon_task(st: Any, kind: str, *, timeout_ms: int, max_paths: int,
 
 class _OrderExplorer(Explorer):
     """The explorer of obligation 6: it knows that comparisons between the signature variables
-    are an order.
-
-    The code under proof sorts the same signatures several times (and in a permuted order),
-    so most comparisons it makes are implied by the path's earlier ones through
-    transitivity, and an uninterpreted ``complete`` asked about two signatures the path
-    proves equal has one answer.  The base explorer would fork on each such question and
-    let z3 refute the impossible branch; this one answers it from the path's comparisons
-    (the order's reflexive-transitive closure, kept per path), which is exactly what the
-    refuted branch's z3 query would establish.  It also builds a model of a new branch
-    from its comparisons (the classes of equal variables, ranked along the order) and
-    checks it by evaluation before asking z3 for one.  Everything else, and the validity
-    of every obligation condition, is the base explorer's (z3).
+    are an order, and answers those the path's comparisons imply by transitivity instead of
+    asking z3 (docs/proof.md, "Obligation 6's explorer").
     """
 
     def __init__(self, vs: Vars, order: Sequence[str], uf: dict[Any, str], flags: Sequence[str],
