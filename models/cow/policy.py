@@ -241,8 +241,13 @@ LINUS = E4.replace(
 DAVID = E4.replace(
     name="david-2021", kernels="proposal (RFC v1, 17 Dec 2021)",
     summary="David's December 2021 RFC on 5.16: GUP-triggered unsharing (FAULT_FLAG_UNSHARE)"
-            " of R/O references to anonymous pages with mapcount > 1",
-    gup_unshare="unshare_mapcount",
+            " of R/O references to anonymous pages with mapcount > 1; GUP-fast backs off to"
+            " slow GUP where it would have to unshare",
+    # GUP-fast backs off: the RFC (20211217113049.23850-1-david@redhat.com) is titled "fix
+    # the COW security issue for THP and hugetlb", and that reproducer (vmsplice) takes its
+    # reference through GUP-fast, so its gup_must_unshare() must act there too (as it does
+    # in a7f226604170, the merged form).  Following the PTE there would leave S03t/S03h open.
+    gup_unshare="unshare_mapcount", gup_fast_ro="back_off_unshare",
 )
 
 PRECISE = DAVID.replace(
