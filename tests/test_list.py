@@ -45,13 +45,13 @@ def test_list_prints_policies_scenarios_switches_and_budget_kinds():
     start = lines.index("switches (get_policy(NAME).replace(SWITCH=VALUE, ...) in a policy "
                         "file):")
     assert lines[start + 1] == ("  wp_reuse                mapcount | page_count | "
-                                "page_count_drain | anon_exclusive | a function")
+                                "page_count_drain | anon_exclusive | precise | a function")
     assert "  gup_fast_ro             follow | fallback | fallback_pin | back_off_unshare" \
         in lines
     assert "  fork_seqcount           True | False" in lines
     assert lines[-3:] == [
         "budget kinds (mcheck explore models/cow --budget KIND=N,...): fork, pin, get, write, "
-        "read, dma, unpin, unmap, mprotect, clear_refs, swapout, exit",
+        "read, dma, unpin, unmap, mprotect, clear_refs, swapout, exit, migrate",
         "GUP modes (--gup-modes, --pin-modes, --get-modes): rw-slow,rw-fast,ro-slow,ro-fast",
         "a race between two threads of one process (fork against GUP-fast) needs --threads 2"]
 

@@ -1,4 +1,4 @@
-"""Commands that a model module brings itself: ``mcheck list``, ``reproduce`` and ``conform``.
+"""Commands that a model module brings itself: ``mcheck list``, ``reproduce``, ``conform``, ``report``.
 
 The engine cannot know how a model's operations map onto the real system it
 abstracts; the model module can.  A model module may define
@@ -8,7 +8,9 @@ abstracts; the model module can.  A model module may define
 * ``mcheck_reproduce(argv, prog) -> int``: write a program that drives the
   real system through one of the model's scenarios or traces;
 * ``mcheck_conform(argv, prog) -> int``: build and run such programs on this
-  machine and compare each outcome with the model's verdict.
+  machine and compare each outcome with the model's verdict;
+* ``mcheck_report(argv, prog) -> int``: write a document generated from the
+  model's own checks.
 
 ``mcheck reproduce MODEL_PATH ARGS...`` loads the module and hands it
 ``ARGS`` and a program name for its messages; the hook returns the exit
@@ -36,6 +38,7 @@ HOOKS = MappingProxyType({
                   "write a program that drives the real system through a scenario or trace"),
     "conform": ("mcheck_conform",
                 "run the model's programs on this machine and compare with its verdicts"),
+    "report": ("mcheck_report", "write a document the model generates from its own checks"),
 })
 
 

@@ -67,7 +67,7 @@ def _run(argv: Sequence[str] | None, received: list[int]) -> int:
         return check.check_command(args, extras)
     if args.command in ("compare", "minimize"):
         return matrix.run(args, extras)
-    if args.command in ("reproduce", "conform", "list"):
+    if args.command in hooks.HOOKS:
         return hooks.run(args.command, args.model_path, [*args.hook_args, *extras])
     refuse_leftover(extras, "", f"see `mcheck {args.command} --help`")
     if args.command == "replay":

@@ -336,3 +336,10 @@ def mcheck_conform(argv: list[str], prog: str) -> int:
     from .conform import main
 
     return main(argv, prog)
+
+
+def mcheck_report(argv: list[str], prog: str) -> int:
+    """``mcheck report models/cow seed -o docs/seed-2021.md``: the designs of the seed judged."""
+    from .seed import main
+
+    return main(argv, prog)

@@ -59,7 +59,7 @@ BUDGETS: tuple[tuple[str, str, Mapping[str, Any]], ...] = (
 _DECIDERS = ("do_wp_page", "do_swap_page", "copy_present_pte", "page_try_dup_anon_rmap",
              "do_huge_pmd_wp_page", "hugetlb_wp")
 
-COMMAND = "python -m models.cow.seed -o docs/seed-2021.md"
+COMMAND = "mcheck report models/cow seed -o docs/seed-2021.md"
 
 #: What each design adds, in words (the switches follow from the policies).
 _NEEDS = _Frozen({
