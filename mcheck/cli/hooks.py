@@ -1,4 +1,4 @@
-"""Commands that a model module brings itself: ``mcheck list``, ``reproduce``, ``conform``, ``report``.
+"""Commands a model module brings itself: ``mcheck list``, ``reproduce``, ``conform``, ``report``.
 
 The engine cannot know how a model's operations map onto the real system it
 abstracts; the model module can.  A model module may define
