@@ -48,7 +48,7 @@ from mcheck.result import (
     Verdict,
     build_result,
 )
-from mcheck.store import STORES, ExactStore, FingerprintStore, make_store, path_to
+from mcheck.store import STORES, Store, make_store, path_to
 
 __all__ = [
     "DEADLOCK",
@@ -180,11 +180,11 @@ def check(
                              f"{', '.join(sorted(known)) or 'none'}")
         props = [p for p in props if p.name in properties]
     if store not in STORES:
-        raise ValueError(f"unknown store {store!r}: use 'exact' or 'fingerprint'")
+        raise ValueError(f"unknown store {store!r}: use one of {', '.join(STORES)}")
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise ValueError(f"workers must be an integer of at least 1, got {workers!r}")
     if strategy == "dfs" and store != "exact":
-        raise ValueError("the fingerprint store works with BFS only; use the exact store "
+        raise ValueError(f"the {store} store works with BFS only; use the exact store "
                          "for DFS")
     if checkpoint_every is not None:
         if checkpoint is None:
@@ -250,7 +250,7 @@ class _Search:
     def __init__(self, model: Model, props: list[Property], bounds: Bounds,
                  stop_at_first: bool, deadlock: bool, progress: Any,
                  canonical: Callable[[Any], Any] | None,
-                 store: ExactStore | FingerprintStore) -> None:
+                 store: Store) -> None:
         self.model = model
         self.canon = canonical
         self.store = store
