@@ -192,7 +192,7 @@ class CowBase(Model):
                       " no use after free, E6 exclusivity invariants",
                       lambda s: "; ".join(accounting_errors(self, s))),
             metric("unnecessary_cow", self._unnecessary,
-                   "do_wp_page copies a page the faulting process alone could observe",
+                   "do_wp_page or hugetlb_wp copies a page the faulting process alone could observe",
                    lambda s, a, t: f"{a[0]}: {a[1]}"),
         ]
 
@@ -213,7 +213,7 @@ class CowBase(Model):
 
     def _unnecessary(self, s: tuple, a: Any, t: tuple) -> bool:
         name, label = a[0], a[1]
-        if not label.startswith("do_wp_page") or " copy " not in label:
+        if not label.startswith(("do_wp_page", "hugetlb_wp")) or " copy " not in label:
             return False
         ti = self.thread_names.index(name)
         op = self.current_op(s, ti)
