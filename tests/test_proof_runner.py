@@ -79,7 +79,7 @@ def test_terms_belong_to_the_context_of_their_variables():
     a, b = Vars("a"), Vars("b", ProofContext())
     x, y = a.int(0, 3), b.int(0, 3)
     assert a.proof is not b.proof
-    assert type(x + 1) is Sym and (x + 1).proof is a.proof and (y < 2).proof is b.proof
+    assert type(x + 1) is Sym and (x + 1).owner() is a.proof and (y < 2).owner() is b.proof
     with pytest.raises(RuntimeError, match="outside a symbolic exploration"):
         bool(x == 1)  # no explorer runs a path of a's proof
 

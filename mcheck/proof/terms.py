@@ -81,12 +81,7 @@ class Sym:
         self.op = op
         self.args = args
         self.isbool = isbool
-        if proof is None:  # a compound term belongs to the proof of its operands
-            for a in args:
-                if type(a) is Sym:
-                    proof = a.proof
-                    break
-        self.proof = proof
+        self.proof = proof  # a variable's; a compound term's is found when first asked (owner)
         self._vars: frozenset | None = None
         self._key: Any = None
         self._pe: Any = None
@@ -133,10 +128,24 @@ class Sym:
     def __index__(self) -> int:
         return self._explorer().concretize(self)
 
+    def owner(self) -> ProofContext | None:
+        """The proof this term belongs to: that of its variables (None for a term made
+        outside any proof)."""
+        proof = self.proof
+        x = self
+        while proof is None:
+            x = next((a for a in x.args if type(a) is Sym), None)
+            if x is None:
+                return None
+            proof = x.proof
+        self.proof = proof
+        return proof
+
     def _explorer(self) -> Any:
-        if self.proof is None:
+        proof = self.owner()
+        if proof is None:
             raise RuntimeError("a symbolic value was used outside a symbolic exploration")
-        return self.proof.explorer()
+        return proof.explorer()
 
     __int__ = __index__
 
