@@ -48,6 +48,10 @@ CONFIGS = {
     # 2,912,818 states under E6 on this tree (the issue's >= 1M configuration; 4-6 min in
     # one process, peak 1 GB).
     "e6-big": ["--policy", "E6", "--budget", "fork=1,pin=1,get=1,write=2,unmap=1,swapout=1"],
+    # 1,096,709 states under E6 (about a minute in one process): the >= 1M configuration
+    # the speed bar is measured on, small enough for several alternating rounds.
+    "e6-1m": ["--policy", "E6", "--budget", "fork=1,pin=1,get=1,write=2,swapout=1",
+              "--gup-modes", "rw-slow,rw-fast,ro-fast"],
     # 197,341 states: a quick check that the script works.
     "e6-mixed": ["--policy", "E6", "--budget", "fork=1,pin=1,get=1,write=2,unmap=1",
                  "--gup-modes", "rw-slow,rw-fast,ro-fast"],
