@@ -65,6 +65,9 @@ class Overlay(dict):
 
 @dataclass
 class Alt:
+    """One branch: the literal it adds to the path condition, the value the code sees, and
+    the value sets it narrows (None: none)."""
+
     literal: Any
     value: Any
     narrow: dict[str, tuple] | None
@@ -72,6 +75,9 @@ class Alt:
 
 @dataclass
 class PathInfo:
+    """One feasible path: its condition, what the function returned, a model of the
+    condition, and the variables' value sets on it."""
+
     pc: list[Any]
     result: Any
     model: dict[str, int]
