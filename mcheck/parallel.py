@@ -731,8 +731,10 @@ class _Partitioned:
 
     def result(self) -> Result:
         n = self.n_states
-        info = StoreInfo(self.store_kind, n, self.set_bytes / n if n else 0.0,
-                         collision_probability(n))
+        # set_bytes is gathered at the end; a run stopped from outside (time, Ctrl-C) on
+        # rank 0 leaves the other ranks where they are, and their size unknown.
+        size = None if n and not self.set_bytes else (self.set_bytes / n if n else 0.0)
+        info = StoreInfo(self.store_kind, n, size, collision_probability(n))
         found = {k: v for k, v in self.found.items() if v is not None}
         return build_result(
             model=self.model.name, strategy="bfs", props=self.props, deadlock=self.deadlock,

@@ -14,8 +14,9 @@ from typing import Any
 
 from mcheck.explore import PropertyResult, Result, Verdict
 from mcheck.model import Kind, Model
+from mcheck.result import StoreInfo
 
-__all__ = ["how_far", "model_doc", "print_result", "property_line", "stop_reason",
+__all__ = ["how_far", "model_doc", "print_result", "property_line", "stop_reason", "store_json",
            "summary_line"]
 
 
@@ -90,10 +91,15 @@ def model_doc(m: Model, result: Result, traces: dict[str, Any],
         "states": result.states, "transitions": result.transitions, "depth": result.depth,
         "exhausted": result.exhausted, "stopped_by": result.stopped_by,
         "elapsed": round(result.elapsed, 6), "properties": props,
-        "store": None if result.store is None else {
-            "kind": result.store.kind, "bytes_per_state": round(result.store.bytes_per_state, 1),
-            "collision_probability": result.store.collision_probability},
+        "store": None if result.store is None else store_json(result.store),
     }
+
+
+def store_json(store: StoreInfo) -> dict[str, Any]:
+    """A store's report as JSON (its size is null when it is not known)."""
+    size = store.bytes_per_state
+    return {"kind": store.kind, "bytes_per_state": None if size is None else round(size, 1),
+            "collision_probability": store.collision_probability}
 
 
 def print_result(m: Model, label: str, result: Result, traces: dict[str, Any],

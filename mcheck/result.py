@@ -108,13 +108,14 @@ class StoreInfo:
 
     kind: str
     states: int
-    bytes_per_state: float
+    bytes_per_state: float | None  # None: not known (ranks stopped before reporting it)
     collision_probability: float
 
     def summary(self) -> str:
-        return (f"{self.kind} store: {self.states} states, {self.bytes_per_state:.0f} bytes a"
-                f" state, probability of a fingerprint collision about "
-                f"{self.collision_probability:.1e}")
+        size = ("size unknown (the search stopped before every rank reported it)"
+                if self.bytes_per_state is None else f"{self.bytes_per_state:.0f} bytes a state")
+        return (f"{self.kind} store: {self.states} states, {size}, probability of a "
+                f"fingerprint collision about {self.collision_probability:.1e}")
 
 
 @dataclass

@@ -291,3 +291,16 @@ def test_a_worker_that_dies_stops_the_run_with_one_line_naming_it():
                                    "signal 9 (SIGKILL); the search stopped on every worker; ")
     assert "out-of-memory killer" in str(e.value)
     assert check(KillsItsWorker()).verdict is Verdict.HOLDS  # no worker: nothing is killed
+
+
+def test_a_store_size_not_reported_reads_as_unknown_not_zero():
+    from mcheck.report import store_json
+    from mcheck.result import StoreInfo
+
+    info = StoreInfo("compact", 45, None, 1e-16)
+    assert info.summary() == ("compact store: 45 states, size unknown (the search stopped before "
+                              "every rank reported it), probability of a fingerprint collision "
+                              "about 1.0e-16")
+    assert store_json(info) == {"kind": "compact", "bytes_per_state": None,
+                                "collision_probability": 1e-16}
+    assert store_json(StoreInfo("compact", 45, 14.567, 1e-16))["bytes_per_state"] == 14.6

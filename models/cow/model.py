@@ -192,7 +192,8 @@ class CowBase(Model):
                       " no use after free, E6 exclusivity invariants",
                       lambda s: "; ".join(accounting_errors(self, s))),
             metric("unnecessary_cow", self._unnecessary,
-                   "do_wp_page or hugetlb_wp copies a page the faulting process alone could observe",
+                   "do_wp_page or hugetlb_wp copies a page the faulting process alone could "
+                   "observe",
                    lambda s, a, t: f"{a[0]}: {a[1]}"),
         ]
 
