@@ -56,6 +56,7 @@ IMASK = (1 << SHIFT) - 1
 INF = 1 << 62
 # Phases of the work on one transition, in the sequential order.
 TPROP, METRIC, STORE = 0, 1, 2
+DEAD = 3  # asking whether a state without successors is final (its event sorts as TPROP)
 _HEAD = struct.Struct("<cQQ")  # tag, entries, bytes of encodings
 #: States a rank expands between two exchanges.
 CHUNK = 1 << 13
@@ -156,6 +157,14 @@ def _nth(it: Any, n: int) -> Any:
     return next(itertools.islice(it, n, None))
 
 
+class _Raised(Exception):
+    """A model's exception during expansion, with its place in the sequential order."""
+
+    def __init__(self, at: tuple[int, int, int], exc: BaseException) -> None:
+        super().__init__(at)
+        self.at, self.exc = at, exc
+
+
 class _Stopped(Exception):
     """The search ended on every rank (a stop, or a model's exception on rank 0)."""
 
@@ -248,7 +257,8 @@ class _Partitioned:
                 "checkpoint": self.ckpt is not None and self.ckpt.due(now)}
 
     def _gather(self, summary: dict[str, Any]) -> list[dict[str, Any]]:
-        """Every rank's summary; a model's exception on any rank ends the run here."""
+        """Every rank's summary; a model's exception on any rank ends the run here, except
+        one with a place in the level (``"at"``), which the level weighs against its events."""
         summary["flags"] = self._flags()
         summary["rss"] = _peak_rss()
         sums: list[dict[str, Any]] = self.t.allgather(summary)
@@ -340,18 +350,17 @@ class _Partitioned:
                                 "mkeys": [array("q") for _ in self.metrics], "dead": None,
                                 "outdeg": array("q")}
         best: dict[int, tuple[int, int, int, bytes]] = {}  # new fp -> key, src, j, encoding
-        err = None
+        err = None  # an error outside the model's code (merging): ends the run at once
+        info["at"] = None  # a model's exception and its place in the sequential order
         cut = False
         # The level goes in chunks of CHUNK states a rank, so that the buffers in flight
         # stay small; every rank takes part in as many exchanges as the widest one needs.
         front = self.front
         for lo in range(0, max(max(self.owned), 1), CHUNK):
-            out: list[Any] = []
-            if err is None:
-                try:
-                    out = self._expand(lo, min(lo + CHUNK, len(front)), last, info, best)
-                except (Exception, SystemExit) as e:
-                    err = (1, info.get("at", 0), Raised.of(e))
+            # After a model's exception this rank expands nothing more (what follows comes
+            # later in the sequential order) but still takes part in every exchange.
+            hi = lo if info["at"] is not None else min(lo + CHUNK, len(front))
+            out: list[Any] = self._expand(lo, hi, last, info, best)
             if err is not None:
                 out = [_marker(err)] * size
             msgs = self.t.alltoall(out)
@@ -372,13 +381,11 @@ class _Partitioned:
         new: tuple[Any, ...] = ()
         ibad: list[tuple[int, int] | None] = [None] * len(self.invariants)
         if err is None and not last:
-            try:
-                new = self._new_level(best, ibad)
-                keys = new[0]
-            except (Exception, SystemExit) as e:
-                err = (2, 0, Raised.of(e))
+            new = self._new_level(best, ibad, info)
+            keys = new[0]
         best.clear()
         sums = self._gather({"err": err, "keys": keys.tobytes(), "ibad": ibad, "cut": cut,
+                             "at": info["at"],
                              "tbad": info["tbad"], "mfirst": info["mfirst"],
                              "mcount": [len(k) for k in info["mkeys"]], "dead": info["dead"],
                              "ntrans": sum(info["outdeg"])})
@@ -403,7 +410,17 @@ class _Partitioned:
             if deads:
                 (pr, j), r = min(deads)
                 events.append(((pr, INF, TPROP), 2, 0, None, (r, j)))
-        stop = self._stop_at(events, allk, initial=False)
+        # A model's exception stops the sequential search where it is raised, unless a
+        # violation or a bound stops it earlier: only what comes before it counts.
+        raised = min((s["at"] for s in sums if s["at"] is not None), default=None,
+                     key=lambda x: x[0])
+        stop = self._stop_at(events, allk, initial=False,
+                             limit=None if raised is None else raised[0])
+        if raised is not None and stop is None:
+            self.stopped_by = "raised"
+            if self.root:
+                raise raised[1].exc
+            raise _Stopped
         self._metrics(stop, sums, info)
         if stop is None:
             self.transitions += sum(s["ntrans"] for s in sums)
@@ -443,73 +460,20 @@ class _Partitioned:
     def _expand(self, lo: int, hi: int, last: bool, info: dict[str, Any],
                 best: dict[int, tuple[int, int, int, bytes]]) -> list[Any]:
         """Expand this rank's states ``lo..hi-1``; one buffer of successors per owner
-        (docs/parallel.md).  New successors this rank owns go into ``best`` at once."""
-        model, canon = self.model, self.canon
-        successors = model.successors
-        enc, fpo, loads = encode_state, fingerprint_of, marshal.loads
-        size, me, seen = self.size, self.me, self.seen
-        tprops, metrics = self.tprops, self.metrics
-        slow = bool(tprops or metrics)
-        tbad, mfirst, mkeys = info["tbad"], info["mfirst"], info["mkeys"]
-        outdeg = info["outdeg"]
+        (docs/parallel.md).  New successors this rank owns go into ``best`` at once.  A
+        model's exception is kept in ``info["at"]`` with its place in the sequential
+        order; what came before it is sent all the same."""
+        size = self.size
         # Per destination: the encodings, appended to the buffer that will be sent, and
         # the fingerprints, keys, parents' local indices and lengths.
         bufs = [bytearray(_HEAD.size) for _ in range(size)]
-        fpa = [array("q") for _ in range(size)]
-        ka = [array("q") for _ in range(size)]
-        ja = [array("I") for _ in range(size)]
-        la = [array("I") for _ in range(size)]
-        done: set[int] = set()  # this chunk's fingerprints met so far: the first has the least key
-        front, front_g = self.front, self.front_g
-        for j in range(lo, hi):
-            s = front[j]
-            if type(s) is bytes:
-                s = loads(s)
-            base = front_g[j] << SHIFT
-            info["at"] = base
-            n = 0
-            for i, (a, t) in enumerate(successors(s)):
-                n += 1
-                key = base | i
-                if slow:
-                    for q, p in enumerate(tprops):
-                        if tbad[q] is None and not p.check(s, a, t):
-                            tbad[q] = (key, j)
-                    for q, m in enumerate(metrics):
-                        if m.check(s, a, t):
-                            mkeys[q].append(key)
-                            if mfirst[q] is None:
-                                mfirst[q] = (key, j)
-                if canon is not None:
-                    t = canon(t)
-                data = enc(t)
-                fp = fpo(data)
-                if fp in done:
-                    continue
-                done.add(fp)
-                r = fp % size
-                if r == me:
-                    if fp in seen:
-                        continue
-                    if not last:
-                        b = best.get(fp)
-                        if b is None or key < b[0]:
-                            best[fp] = (key, me, j, data)
-                        continue
-                fpa[r].append(fp)
-                if not last:
-                    ka[r].append(key)
-                    ja[r].append(j)
-                    la[r].append(len(data))
-                    bufs[r] += data
-            if n > IMASK:
-                raise ValueError(f"a state has {n} successors: the partitioned search takes "
-                                 f"at most {IMASK}")
-            outdeg.append(n)
-            if n == 0 and self.deadlock and info["dead"] is None \
-                    and not model.is_final(s):
-                info["dead"] = (front_g[j], j)
-        done.clear()
+        arrays = ([array("q") for _ in range(size)], [array("q") for _ in range(size)],
+                  [array("I") for _ in range(size)], [array("I") for _ in range(size)])
+        try:
+            self._expand_states(lo, hi, last, info, best, bufs, *arrays)
+        except _Raised as x:
+            info["at"] = (x.at, Raised.of(x.exc))
+        fpa, ka, ja, la = arrays
         for r, buf in enumerate(bufs):
             _HEAD.pack_into(buf, 0, b"F" if last else b"P", len(fpa[r]), len(buf) - _HEAD.size)
             buf += fpa[r].tobytes()
@@ -518,6 +482,90 @@ class _Partitioned:
                 buf += ja[r].tobytes()
                 buf += la[r].tobytes()
         return bufs
+
+    def _expand_states(self, lo: int, hi: int, last: bool, info: dict[str, Any],
+                       best: dict[int, tuple[int, int, int, bytes]], bufs: list[bytearray],
+                       fpa: list[array], ka: list[array], ja: list[array],
+                       la: list[array]) -> None:
+        """The loop of :meth:`_expand`.  A model's exception leaves as :class:`_Raised`
+        with its place: (parent's global rank, successor index, phase), phase -1 when the
+        successor function raised asking for that successor."""
+        model, canon = self.model, self.canon
+        successors = model.successors
+        enc, fpo, loads = encode_state, fingerprint_of, marshal.loads
+        size, me, seen = self.size, self.me, self.seen
+        tprops, metrics = self.tprops, self.metrics
+        slow = bool(tprops or metrics)
+        tbad, mfirst, mkeys = info["tbad"], info["mfirst"], info["mkeys"]
+        outdeg = info["outdeg"]
+        done: set[int] = set()  # this chunk's fingerprints met so far: the first has the least key
+        front, front_g = self.front, self.front_g
+        g = n = q = 0
+        ph = -1  # the phase of the transition in hand; -1: asking for the next one
+        try:
+            for j in range(lo, hi):
+                s = front[j]
+                if type(s) is bytes:
+                    s = loads(s)
+                g = front_g[j]
+                base = g << SHIFT
+                n = 0
+                for i, (a, t) in enumerate(successors(s)):
+                    n += 1
+                    key = base | i
+                    if slow:
+                        ph = TPROP
+                        for q, p in enumerate(tprops):
+                            if not p.check(s, a, t) and tbad[q] is None:  # called as in one process
+                                tbad[q] = (key, j)
+                        ph = METRIC
+                        for q, m in enumerate(metrics):
+                            if m.check(s, a, t):
+                                mkeys[q].append(key)
+                                if mfirst[q] is None:
+                                    mfirst[q] = (key, j)
+                    ph = STORE
+                    if canon is not None:
+                        t = canon(t)
+                    data = enc(t)
+                    fp = fpo(data)
+                    ph = -1
+                    if fp in done:
+                        continue
+                    done.add(fp)
+                    r = fp % size
+                    if r == me:
+                        if fp in seen:
+                            continue
+                        if not last:
+                            b = best.get(fp)
+                            if b is None or key < b[0]:
+                                best[fp] = (key, me, j, data)
+                            continue
+                    fpa[r].append(fp)
+                    if not last:
+                        ka[r].append(key)
+                        ja[r].append(j)
+                        la[r].append(len(data))
+                        bufs[r] += data
+                if n > IMASK:
+                    raise ValueError(f"a state has {n} successors: the partitioned search "
+                                     f"takes at most {IMASK}")
+                outdeg.append(n)
+                if n == 0 and self.deadlock and info["dead"] is None:
+                    ph = DEAD
+                    if not model.is_final(s):
+                        info["dead"] = (g, j)
+                    ph = -1
+        except (Exception, SystemExit) as e:
+            # The place, comparable with an event's (key, kind, property index).
+            if ph == DEAD:
+                at = ((g, INF, TPROP), 2, 0)  # the deadlock cannot be decided
+            elif ph == -1:
+                at = ((g, n, -1), -1, 0)
+            else:
+                at = ((g, n - 1, ph), 0 if ph == TPROP else -1, q if ph == TPROP else 0)
+            raise _Raised(at, e) from None
 
     def _merge(self, msgs: list[Any], best: dict[int, tuple[int, int, int, bytes]]) -> None:
         """Keep, for each successor this rank owns and has not seen, the least key yet."""
@@ -542,12 +590,14 @@ class _Partitioned:
                     best[fp] = (k, src, j, bytes(m[st:st + ln]))
 
     def _new_level(self, best: dict[int, tuple[int, int, int, bytes]],
-                   ibad: list[tuple[int, int] | None]) -> tuple[array, list[Any], LevelTable]:
+                   ibad: list[tuple[int, int] | None], info: dict[str, Any]
+                   ) -> tuple[array, list[Any], LevelTable]:
         """The new states this rank owns, in key order: keys, encodings and parents.
 
-        Checks the invariants on them (``ibad``: see :meth:`_check_new`).  The states are
-        kept encoded until they are expanded: a decoded state shares nothing with its
-        parent, and its encoding is a third of its size or less.
+        Checks the invariants on them (``ibad``: see :meth:`_check_new`); a model's
+        exception there goes to ``info["at"]`` with its place, unless an earlier one is
+        there.  The states are kept encoded until they are expanded: a decoded state
+        shares nothing with its parent, and its encoding is a third of its size or less.
         """
         seen = self.seen
         order = sorted(best.items(), key=lambda x: x[1][0])
@@ -558,12 +608,20 @@ class _Partitioned:
         loads = marshal.loads
         invariants = list(enumerate(self.invariants))
         for jj, (fp, (k, src, j, data)) in enumerate(order):
+            here = (k >> SHIFT, k & IMASK, STORE)
+            if info["at"] is not None and info["at"][0] <= (here, -1, 0):
+                break  # after this rank's exception: the level ends there or earlier
             state = loads(data)
             front.append(data)
-            require_int_encoding(data, state)
-            for q, p in invariants:
-                if ibad[q] is None and not p.check(state):
-                    ibad[q] = (k, jj)
+            q = -1
+            try:
+                require_int_encoding(data, state)
+                for q, p in invariants:
+                    if ibad[q] is None and not p.check(state):
+                        ibad[q] = (k, jj)
+            except (Exception, SystemExit) as e:
+                info["at"] = ((here, 1, q) if q >= 0 else (here, -1, 0), Raised.of(e))
+                break
             seen.add(fp)
             po.append(src)
             pj.append(j)
@@ -572,9 +630,12 @@ class _Partitioned:
 
     # -- events and the stop point ----------------------------------------------------
 
-    def _stop_at(self, events: list[Any], allk: list[int], initial: bool
-                 ) -> tuple[int, int, int] | None:
-        """Record violations in sequential order; the key where the sequential search stops."""
+    def _stop_at(self, events: list[Any], allk: list[int], initial: bool,
+                 limit: tuple[Any, int, int] | None = None) -> tuple[int, int, int] | None:
+        """Record violations in sequential order; the key where the sequential search stops.
+
+        ``limit``: the place of a model's exception, as (key, kind, property index): what
+        comes at or after it never happens in the sequential search."""
         events.sort(key=lambda e: (e[0], e[1], e[2]))
         stop: tuple[int, int, int] | None = None
         bound = self.bounds.max_states
@@ -582,8 +643,10 @@ class _Partitioned:
         if bound is not None and not initial and self.n_states + len(allk) >= bound:
             k = allk[bound - self.n_states - 1]
             bound_key = (k >> SHIFT, k & IMASK, STORE)
-        for key, kind, _q, p, loc in events:
+        for key, kind, q, p, loc in events:
             if bound_key is not None and key > bound_key:
+                break
+            if limit is not None and (key, kind, q) >= limit:
                 break
             name = p.name if p is not None else DEADLOCK
             if name in self.found:
@@ -593,7 +656,9 @@ class _Partitioned:
                 stop = key
                 self.stopped_by = "violation"
                 break
-        if stop is None and bound_key is not None:
+        # The bound is checked after the invariants of the state that reaches it.
+        if stop is None and bound_key is not None and (limit is None
+                                                       or (bound_key, 1, INF) < limit):
             stop = bound_key
             self.stopped_by = "states"
         return stop

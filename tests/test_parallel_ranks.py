@@ -145,3 +145,79 @@ def test_the_memory_bound_stops_at_the_first_level_boundary_past_it(ranks: int) 
                        ranks)
     assert (r.verdict.value, r.stopped_by, r.states, r.transitions, r.depth) == \
         ("undetermined", "memory", 1, 0, 0)
+
+
+class Fan(Model):
+    """0 -> 1..8 -> s*10+k (k < 3): a wide level where a violation and a model's exception
+    race.  Stepping ``boom`` (a (state, action) pair) raises; ``bad`` breaks the invariant;
+    the transition property raises on ``tboom``, and is violated on ``tbad``."""
+
+    name = "fan"
+
+    def __init__(self, boom: Any = None, bad: int = -1, tboom: Any = None,
+                 tbad: Any = None) -> None:
+        self.boom, self.bad, self.tboom, self.tbad = boom, bad, tboom, tbad
+
+    def initial_states(self):
+        return [0]
+
+    def actions(self, s):
+        if s == 0:
+            return list(range(1, 9))
+        return list(range(3)) if s < 10 else []
+
+    def step(self, s, a):
+        if (s, a) == self.boom:
+            raise ZeroDivisionError(f"step {s} {a}")
+        return a if s == 0 else s * 10 + a
+
+    def is_final(self, s):
+        return s >= 10
+
+    def properties(self):
+        from mcheck import transition
+
+        def edge(s, a, t):
+            if (s, a) == self.tboom:
+                raise KeyError(f"edge {s} {a}")
+            return (s, a) != self.tbad
+        return [invariant("not_bad", lambda s: s != self.bad), transition("edge", edge)]
+
+
+def _outcome(run: Any) -> Any:
+    try:
+        return ("result", _key(run()))
+    except (ZeroDivisionError, KeyError) as e:
+        return ("raised", type(e).__name__, str(e))
+
+
+@pytest.mark.parametrize("ranks", [1, 2, 3])
+def test_a_violation_or_bound_before_a_model_exception_wins_as_in_one_process(
+        ranks: int, monkeypatch) -> None:
+    """In one process the search stops at whichever comes first in its order: a violation,
+    the state bound, or a model's exception; the partitioned search weighs the same places
+    (its ranks expand in chunks of 2 states, so the exception falls mid-level)."""
+    import mcheck.parallel
+    from mcheck import check
+
+    monkeypatch.setattr(mcheck.parallel, "CHUNK", 2)
+    cases: list[tuple[Fan, dict[str, Any]]] = []
+    for p in (1, 4, 8):
+        for a in (0, 2):
+            for bad in (11, 12, 40, 42, 80, 81):
+                cases.append((Fan(boom=(p, a), bad=bad), {}))
+                cases.append((Fan(boom=(p, a), bad=bad), {"stop_at_first": False}))
+            for tbad in ((1, 1), (4, 0), (8, 2)):
+                cases.append((Fan(tboom=(p, a), tbad=tbad), {}))
+            for n in (12, 18, 24, 33):
+                cases.append((Fan(boom=(p, a)), {"bounds": Bounds(max_states=n)}))
+    outcomes = set()
+    for m, kw in cases:
+        props = list(m.properties())
+        args = (kw.get("bounds", Bounds()), kw.get("stop_at_first", True), False, None, None,
+                ranks)
+        want = _outcome(lambda m=m, kw=kw: check(m, store="fingerprint", **kw))
+        got = _outcome(lambda m=m, props=props, args=args: parallel_check(m, props, *args))
+        assert got == want, (m.boom, m.bad, m.tboom, m.tbad, kw)
+        outcomes.add(want[0])
+    assert outcomes == {"result", "raised"}  # both orders are exercised
