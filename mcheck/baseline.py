@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mcheck.errors import UsageError
-from mcheck.matrix import Cell, MatrixResult, letter_rank_clash
+from mcheck.matrix import Cell, MatrixResult, letter_rank_clash, short_repr
 
 __all__ = [
     "FORMAT",
@@ -76,14 +76,6 @@ def to_json(mr: MatrixResult, model_path: str,
 def _fix(file: str, model_path: str) -> str:
     return (f"regenerate it with `mcheck compare {model_path} --baseline {file} "
             "--update-baseline` (and the run's matrix flags)")
-
-
-def _short(value: Any) -> str:
-    try:
-        text = repr(value)
-    except RecursionError:
-        return "a deeply nested value"
-    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def _jtype(value: Any) -> str:
@@ -182,7 +174,7 @@ def load_baseline(file: str | os.PathLike[str], *, name: str | None = None,
     except json.JSONDecodeError as e:
         raise bad(f"is not valid JSON ({e.msg} at line {e.lineno} column {e.colno})") from e
     except _DuplicateKey as e:
-        raise bad(f"names the key {_short(e.args[0])} twice in one object (JSON would keep "
+        raise bad(f"names the key {short_repr(e.args[0])} twice in one object (JSON would keep "
                   "the last one silently)") from e
     except RecursionError as e:
         raise bad("is nested too deeply to read (Python's JSON reader raised "
@@ -196,11 +188,11 @@ def load_baseline(file: str | os.PathLike[str], *, name: str | None = None,
         raise bad(f"is not an mcheck matrix (it is {_jtype(doc)}, expected an object with "
                   f"format {FORMAT!r})")
     if doc.get("format") != FORMAT:
-        raise bad(f"is not an mcheck matrix (format {_short(doc.get('format'))}, expected "
+        raise bad(f"is not an mcheck matrix (format {short_repr(doc.get('format'))}, expected "
                   f"{FORMAT!r})")
     version = doc.get("version")
     if version != VERSION or isinstance(version, bool):
-        raise bad(f"has matrix format version {_short(version)}; this mcheck reads version "
+        raise bad(f"has matrix format version {short_repr(version)}; this mcheck reads version "
                   f"{VERSION}")
     for key in ("name", "rows", "columns", "cells"):
         if key not in doc:
@@ -243,7 +235,7 @@ def load_baseline(file: str | os.PathLike[str], *, name: str | None = None,
                       f"{i})")
         first[key] = i
         if isinstance(c, dict) and "matches" in c and c["matches"] != cell.matches:
-            raise bad(f"is inconsistent: {where} has matches {_short(c['matches'])}, but "
+            raise bad(f"is inconsistent: {where} has matches {short_repr(c['matches'])}, but "
                       f"letter {cell.letter!r} with expected {cell.expected!r} and rank "
                       f"{cell.rank!r} gives {cell.matches!r}")
         out[key] = cell
@@ -273,7 +265,7 @@ def _read_cell(c: Any, where: str, bad: Callable[[str], UsageError]) -> Cell:
     for key in ("row", "column", "letter", "verdict"):
         want(key, isinstance(c[key], str), "a string")
     if len(c["letter"]) != 1:
-        raise bad(f"has {where} with letter {_short(c['letter'])}, expected one character")
+        raise bad(f"has {where} with letter {short_repr(c['letter'])}, expected one character")
     rank = c["rank"]
     want("rank", rank is None or (isinstance(rank, int) and not isinstance(rank, bool)),
          "a whole number or null")

@@ -40,11 +40,13 @@ __all__ = [
     "check_letter_ranks",
     "letter_rank_clash",
     "run_matrix",
+    "short_repr",
     "stderr_progress",
 ]
 
 
-def _short(value: Any) -> str:
+def short_repr(value: Any) -> str:
+    """``repr(value)`` cut to 40 characters, for one-line messages about bad input."""
     try:
         text = repr(value)
     except RecursionError:
@@ -231,8 +233,8 @@ def letter_rank_clash(cells: Sequence[tuple[str, Cell]],
         for attr in ("rank", "verdict", "failure"):
             a, b = getattr(c0, attr), getattr(cell, attr)
             if a != b:
-                raise bad(f"gives letter {cell.letter!r} {attr} {_short(a)} in {w0} and "
-                          f"{attr} {_short(b)} in {where}")
+                raise bad(f"gives letter {cell.letter!r} {attr} {short_repr(a)} in {w0} and "
+                          f"{attr} {short_repr(b)} in {where}")
         if cell.rank is None:
             continue
         w1, c1 = by_rank.setdefault(cell.rank, (where, cell))
