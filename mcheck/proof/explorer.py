@@ -285,6 +285,24 @@ class Explorer:
 
     # -- paths -------------------------------------------------------------------------------------
 
+    def _path_model(self, pend: list | None, hint: Any,
+                    first: Callable[[], Any]) -> Any:
+        """The z3 model of the next path to run (``first()`` for the initial one), counted
+        against ``max_paths``; None when the path's condition is unsatisfiable."""
+        if pend is None:
+            model = first()
+        else:
+            model = self._guess(pend, hint) if hint is not None else None
+            if model is None:
+                model = self._check(pend)
+        if model is None:
+            return None
+        self.paths += 1
+        if self.paths - self._p_start > self.max_paths:
+            raise ProofUnknown(f"more than {self.max_paths} paths")
+        self._tick()
+        return model
+
     def run(self, fn: Callable[[], Any]) -> Iterator[PathInfo]:
         """Yield one :class:`PathInfo` per feasible path of ``fn()``."""
         from mcheck.symmetry import PROVING
@@ -292,18 +310,9 @@ class Explorer:
         work: list[tuple[tuple, list | None, Any]] = [((), None, None)]
         while work:
             prefix, pend, hint = work.pop()
-            if pend is None:
-                model = self.initial_model()
-            else:
-                model = self._guess(pend, hint) if hint is not None else None
-                if model is None:
-                    model = self._check(pend)
+            model = self._path_model(pend, hint, self.initial_model)
             if model is None:
                 continue
-            self.paths += 1
-            if self.paths - self._p_start > self.max_paths:
-                raise ProofUnknown(f"more than {self.max_paths} paths")
-            self._tick()
             self._start(prefix, model)
             proving = PROVING[0]
             PROVING[0] = True  # structure-sharing comparisons do not branch (symmetry.differs)
@@ -468,18 +477,9 @@ class Explorer:
         try:
             while work:
                 prefix, pend, hint = work.pop()
-                if pend is None:
-                    model = base_model
-                else:
-                    model = self._guess(pend, hint) if hint is not None else None
-                    if model is None:
-                        model = self._check(pend)
+                model = self._path_model(pend, hint, lambda: base_model)
                 if model is None:
                     continue
-                self.paths += 1
-                if self.paths - self._p_start > self.max_paths:
-                    raise ProofUnknown(f"more than {self.max_paths} paths")
-                self._tick()
                 self.prefix, self.decisions, self.sets = prefix, [], dict(base_sets)
                 self.pc, self.pc_keys, self.M, self._new = list(base_pc), dict(base_keys), \
                     model, []
