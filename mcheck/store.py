@@ -9,7 +9,7 @@ what is the path to a stored state?
 * :class:`ExactStore` keeps every state with its parent state: no false
   merges, and the memory of a bare dict-plus-deque BFS.
 * :class:`FingerprintStore` keeps a 64-bit fingerprint per state and, per
-  level, each state's fingerprint and its parent's rank: about 80 bytes a
+  level, each state's fingerprint and its parent's rank: about 90-130 bytes a
   state.  Two distinct states merge only when their fingerprints collide;
   the fingerprint (:func:`mcheck.fingerprint.state_fingerprint`) is a
   cryptographic digest of a canonical encoding, so no two states collide by
@@ -190,7 +190,7 @@ def collision_probability(n: int) -> float:
 
 class FingerprintStore:
     """Visited set of 64-bit fingerprints plus, per BFS level, the fingerprint and the
-    parent's rank of each state in discovery order: about 80 bytes a state.
+    parent's rank of each state in discovery order: about 90-130 bytes a state.
 
     States must be built from ints and tuples only (the encoding is canonical
     for those): every new state is checked
@@ -326,7 +326,9 @@ class CompactStore:
     def __contains__(self, state: Any) -> bool:
         return state_fingerprint(state) in self.seen
 
-    def add_initial(self, state: Any) -> bool:
+    def _new(self, state: Any) -> bool:
+        """Insert ``state``'s fingerprint; whether it was new.  One search of the set
+        answers and inserts; a state that is not ints and tuples is taken out again."""
         data = encode_state(state)
         fp = fingerprint_of(data)
         if not self.seen.add(fp):
@@ -338,6 +340,9 @@ class CompactStore:
             raise
         return True
 
+    def add_initial(self, state: Any) -> bool:
+        return self._new(state)
+
     def next_level(self) -> None:
         if self.levels_par:
             self.levels_par[-1] = self.levels_par[-1][:]
@@ -346,17 +351,8 @@ class CompactStore:
         self.levels_index.append(array("H"))
 
     def add(self, state: Any, parent_rank: int, parent: Any, index: int) -> bool:
-        # add_initial's insertion, inlined: this runs once a transition.  One search of the
-        # set answers and inserts; a state that is not ints and tuples is taken out again.
-        data = encode_state(state)
-        fp = fingerprint_of(data)
-        if not self.seen.add(fp):
+        if not self._new(state):
             return False
-        try:
-            require_int_encoding(data, state)
-        except ValueError:
-            self.seen.discard(fp)
-            raise
         try:
             self.levels_par[-1].append(parent_rank)
         except OverflowError:
