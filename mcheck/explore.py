@@ -147,7 +147,7 @@ def check(
         ``level(depth, size)`` and ``close()`` (see :mod:`mcheck.progress`).
     store:
         ``"exact"`` (default: the states themselves, no false merges) or
-        ``"fingerprint"`` (64-bit fingerprints, about 80 bytes a state, with a
+        ``"fingerprint"`` (64-bit fingerprints, about 90-130 bytes a state, with a
         collision-probability estimate in the result; BFS only; states must
         be ints and tuples).
     workers:

@@ -71,12 +71,12 @@ def _add_check_options(c: argparse.ArgumentParser) -> None:
                    help="report, among the shortest traces, one with the fewest preemptions")
     c.add_argument("--store", choices=STORES, default=None,
                    help="visited store: exact states (default with one worker), 64-bit "
-                        "fingerprints (about 80 bytes a state; prints the collision "
+                        "fingerprints (about 90-130 bytes a state; prints the collision "
                         "estimate; default with workers), or compact (fingerprints in flat "
                         "arrays, at most 16 bytes a state; default with --mpi)")
     c.add_argument("--workers", type=positive(int, "a whole number"), metavar="N", default=1,
-                   help="search with N worker processes (breadth-first, fingerprint store); "
-                        "verdicts, counts and traces are the same at any N")
+                   help="search with N worker processes (breadth-first; each keeps 1/N of "
+                        "the visited set); verdicts, counts and traces are the same at any N")
     c.add_argument("--mpi", action="store_true",
                    help="search on the ranks of mpiexec (`mpiexec -n N mcheck ... --mpi`), "
                         "each owning a slice of the states; needs pip install -e '.[mpi]'")
