@@ -47,6 +47,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from mcheck.errors import UsageError, model_bug
+from mcheck.transport import how_it_ended
 
 __all__ = ["FORCE_AFTER", "MPITransport", "RankFailed", "launched_rank", "mpi_check",
            "quiet_unless_first", "require_mpi4py", "supervise"]
@@ -435,14 +436,8 @@ def _reap(pid: int, grace: float | None = None) -> int:
 
 
 def _how_it_ended(status: int) -> str:
-    if os.WIFSIGNALED(status):
-        sig = os.WTERMSIG(status)
-        try:
-            name = signal.Signals(sig).name
-        except ValueError:
-            name = "an unknown signal"
-        return f"was killed by signal {sig} ({name})"
-    return f"exited with status {os.waitstatus_to_exitcode(status)} without a result"
+    code = os.waitstatus_to_exitcode(status)
+    return how_it_ended(code) + ("" if code < 0 else " without a result")
 
 
 def _receive(listener: socket.socket) -> bytes:

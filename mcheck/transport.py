@@ -21,7 +21,7 @@ from typing import Any, Protocol
 
 from mcheck.errors import UsageError
 
-__all__ = ["Loopback", "PipeMesh", "Transport", "WorkerDied"]
+__all__ = ["Loopback", "PipeMesh", "Transport", "WorkerDied", "how_it_ended"]
 
 
 class Transport(Protocol):
@@ -203,13 +203,18 @@ class PipeMesh:
             return WorkerDied(r, "closed its pipe")
         p.join(timeout=2)
         code = p.exitcode
-        if code is None:
-            how = "closed its pipe"
-        elif code < 0:
-            how = f"was killed by signal {-code} ({signal.Signals(-code).name})"
-        else:
-            how = f"exited with status {code}"
-        return WorkerDied(r, how)
+        return WorkerDied(r, "closed its pipe" if code is None else how_it_ended(code))
+
+
+def how_it_ended(code: int) -> str:
+    """How a process ended, from its exit code (negative: the signal that killed it)."""
+    if code >= 0:
+        return f"exited with status {code}"
+    try:
+        name = signal.Signals(-code).name
+    except ValueError:
+        name = "an unknown signal"
+    return f"was killed by signal {-code} ({name})"
 
 
 def _send_one(conn: Connection, data: bytes, err: list[Any]) -> None:
