@@ -44,7 +44,7 @@ from mcheck.result import (
     Verdict,
     build_result,
 )
-from mcheck.store import collision_probability, path_from_fingerprints
+from mcheck.store import collision_probability, path_from_fingerprints, replay
 from mcheck.transport import Loopback, PipeMesh, Transport, WorkerDied
 
 __all__ = ["LevelTable", "Raised", "SetSlice", "WorkerDied", "parallel_check",
@@ -749,12 +749,7 @@ class _Partitioned:
             return None
         model, canon = self.model, self.canon
         s = list(model.initial_states())[init]
-        c = canon(s) if canon is not None else s
-        chain = [c]
-        for i in idxs:
-            _a, t = _nth(model.successors(c), i)
-            c = canon(t) if canon is not None else t
-            chain.append(c)
+        chain = replay(model, canon(s) if canon is not None else s, idxs, canon)
         path = path_from_fingerprints(model, [state_fingerprint(x) for x in chain], canon)
         return path, chain
 

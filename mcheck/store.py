@@ -54,6 +54,7 @@ __all__ = [
     "make_store",
     "path_from_fingerprints",
     "path_to",
+    "replay",
 ]
 
 STORES = ("exact", "fingerprint", "compact")
@@ -278,6 +279,19 @@ class FingerprintStore:
                          collision_probability(n))
 
 
+def replay(model: Model, start: Any, steps: Sequence[int], canon: Canon) -> list[Any]:
+    """The stored (canonical) states from ``start``, taking successor number ``i`` of
+    each for ``i`` in ``steps``: how a store that keeps successor indices finds a path."""
+    chain = [start]
+    for i in steps:
+        step = next(islice(model.successors(chain[-1]), i, None), None)
+        if step is None:
+            raise RuntimeError("model is not deterministic: a stored successor index is "
+                               "out of range")
+        chain.append(canon(step[1]) if canon is not None else step[1])
+    return chain
+
+
 def path_from_fingerprints(model: Model, chain: Sequence[int], canon: Canon) -> Path:
     """Re-derive the real path whose canonical states have the fingerprints ``chain``."""
     def fp(s: Any) -> int:
@@ -391,17 +405,7 @@ class CompactStore:
                 seen.add(fp)
         if state is None:
             raise RuntimeError("model is not deterministic: the initial states changed")
-        out = [state_fingerprint(state)]
-        for i in steps:
-            step = next(islice(model.successors(state), i, None), None)
-            if step is None:
-                raise RuntimeError("model is not deterministic: a stored successor index is "
-                                   "out of range")
-            state = step[1]
-            if canon is not None:
-                state = canon(state)
-            out.append(state_fingerprint(state))
-        return out
+        return [state_fingerprint(x) for x in replay(model, state, steps, canon)]
 
     def path(self, model: Model, level: int, rank: int, state: Any, canon: Canon) -> Path:
         return path_from_fingerprints(model, self.chain(model, level, rank, canon), canon)
