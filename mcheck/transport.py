@@ -218,9 +218,12 @@ def how_it_ended(code: int) -> str:
 
 
 def _send_one(conn: Connection, data: bytes, err: list[Any]) -> None:
+    """Send in a sender thread.  Any failure is recorded for the join to raise: a peer
+    that died (OSError), or this rank closing the pipe under the thread on a signal
+    (TypeError from the handle gone, ValueError); a thread must never print it."""
     try:
         conn.send_bytes(data)
-    except (OSError, ValueError) as e:
+    except Exception as e:
         err.append(e)
 
 
