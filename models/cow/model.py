@@ -15,6 +15,7 @@ allocation took).  Operations are ``(kind, args...)`` tuples of ints.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import partial
 from typing import Any
 
 from mcheck import Model, invariant, metric
@@ -25,9 +26,9 @@ from .mm.swap import lru_add_drain
 from .oracle import (
     MISSED,
     WRONG,
+    accounting_atom,
     accounting_errors,
     accounting_keys,
-    accounting_ok,
     coherence_errors,
     copy_was_unnecessary,
     leak_errors,
@@ -79,10 +80,11 @@ class CowBase(Model):
 
     @property
     def counts_memo(self) -> list:
-        """The oracle's memo of the last state's counts: ``[state, counts]``, this model's."""
+        """The oracle's memo of the last state's counts: ``[state, counts, tallies]``, this
+        model's."""
         memo = self.__dict__.get("_counts_memo")
         if memo is None:
-            memo = self.__dict__["_counts_memo"] = [None, None]
+            memo = self.__dict__["_counts_memo"] = [None, None, None]
         return memo
 
     # -- what subclasses supply ---------------------------------------------------------
@@ -187,7 +189,7 @@ class CowBase(Model):
                       " (coherence)",
                       lambda s: "; ".join(coherence_errors(self, s)), exercised=self.compared),
             invariant("model_error", forall(accounting_keys(self),
-                                            lambda s, k: accounting_ok(self, s, k)),
+                                            partial(accounting_atom, self, self.counts_memo)),
                       "the kernel's accounting: refcount discipline, mapcount, swapcount,"
                       " no use after free, E6 exclusivity invariants",
                       lambda s: "; ".join(accounting_errors(self, s))),

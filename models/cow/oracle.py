@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 
 __all__ = ["mismatches", "leak_errors", "coherence_errors", "accounting_errors",
            "observer_keys", "observer_class", "accounting_keys", "accounting_ok",
+           "accounting_atom",
            "MISSED", "WRONG", "copy_was_unnecessary"]
 
 
@@ -228,19 +229,32 @@ def _counts(m: CowModel, state: tuple) -> tuple:
     memo = m.counts_memo
     if memo[0] is state:
         return memo[1]
+    return _count(m.cfg.bias, memo, state)
+
+
+def _count(bias: int, memo: list, state: tuple) -> tuple:
+    """The counts of ``state``, kept in ``memo`` (``[state, counts, tallies]``).
+
+    Branch-free (ite, Tally), so the memo is valid for a symbolic state on every
+    path of the symmetry proof; a NONE index adds nothing.  The six tallies are
+    made once per memo and reset here (each gets fresh counters, so the counts
+    of an earlier state are never changed): building six objects was a third
+    of the cost of this function.
+    """
     frames, slots, procs, handles, threads = state[:5]
-    bias = m.cfg.bias
     nf = len(frames)
-    maps, holders, pins, cached = Tally(nf), Tally(nf), Tally(nf), Tally(nf)
-    migr = Tally(nf)
-    swapped = Tally(len(slots))
+    tallies = memo[2]
+    if tallies is None or len(tallies[0].counts) != nf or len(tallies[5].counts) != len(slots):
+        tallies = memo[2] = (Tally(nf), Tally(nf), Tally(nf), Tally(nf), Tally(nf),
+                             Tally(len(slots)))
+    maps, holders, pins, cached, migr, swapped = tallies
+    for t in tallies:
+        t.counts = [0] * len(t.counts)
     for pr in procs:
         for kind, idx, _w, _x in pr[1]:
             maps.add(ite(kind == PRESENT, idx, NONE))
             swapped.add(ite(kind == SWAP, idx, NONE))
             migr.add(ite(kind == MIGRATION, idx, NONE))
-    # Branch-free (ite, Tally), so the memo above is valid for a symbolic state on every
-    # path of the symmetry proof; a NONE index adds nothing.
     for h in handles:
         f = ite(h[0] == LIVE, h[1], NONE)
         holders.add(f, ite(h[4], bias, 1))
@@ -258,13 +272,22 @@ def _counts(m: CowModel, state: tuple) -> tuple:
 
 def accounting_ok(m: CowModel, state: tuple, key: tuple) -> object:
     """The accounting invariants of one object (the conjunction is ``not accounting_errors``)."""
-    frames, slots, procs, handles = state[:4]
-    bias = m.cfg.bias
-    maps, holders, pins, cached, swapped, migr = _counts(m, state)
+    return accounting_atom(m, m.counts_memo, state, key)
+
+
+def accounting_atom(m: CowModel, memo: list, state: tuple, key: tuple) -> object:
+    """:func:`accounting_ok` with the model's ``counts_memo`` passed in.
+
+    The model's ``model_error`` invariant calls this, bound to the model and its
+    memo (``functools.partial``), once per key of every state: the same code
+    for concrete states and for the symmetry proof's symbolic ones.
+    """
     kind = key[0]
     if kind == "frame":
+        maps, holders, pins, cached, swapped, migr = \
+            memo[1] if memo[0] is state else _count(m.cfg.bias, memo, state)
         f = key[1]
-        ref, mapc, lru, sc, _ae, locked, _data, inactive = frames[f]
+        ref, mapc, lru, sc, _ae, locked, _data, inactive = state[0][f]
         if ref == 0:  # free: nothing may refer to it
             return maps[f] == 0 and holders[f] == 0 and cached[f] == 0 and migr[f] == 0
         if ref != mapc + (sc != NONE) + lru + holders[f] or mapc != maps[f]:
@@ -272,36 +295,41 @@ def accounting_ok(m: CowModel, state: tuple, key: tuple) -> object:
         if migr[f] != 0 and not locked:  # a page under migration is locked
             return False
         # the inactive count: migration entries naming the page, swap entries of its slot
+        slots = state[1]
         in_swap = ite(sc == NONE, 0, pick(tuple(swapped), sc)) if len(slots) else 0
         if inactive != migr[f] + in_swap:
             return False
+        bias = m.cfg.bias
         if ref - bias * pins[f] >= bias:  # ordinary references reach BIAS
             return False
         return sc == NONE or slots[sc][1] == f
     if kind == "slot":
+        swapped = (memo[1] if memo[0] is state else _count(m.cfg.bias, memo, state))[4]
         s = key[1]
-        swc, cache, _data = slots[s]
-        return swc == swapped[s] and (cache == NONE or frames[cache][3] == s)
+        swc, cache, _data = state[1][s]
+        return swc == swapped[s] and (cache == NONE or state[0][cache][3] == s)
     if kind == "pte":
         _pte, p, v = key
-        pk, idx, wr, _x = procs[p][1][v]
+        pk, idx, wr, _x = state[2][p][1][v]
         if not wr:
             return True
         if pk == PRESENT:
-            return bool(frames[idx][4])
+            return bool(state[0][idx][4])
         if pk == SWAP:
+            swapped = (memo[1] if memo[0] is state else _count(m.cfg.bias, memo, state))[4]
             if swapped[idx] != 1:
                 return False
-            cache = slots[idx][1]
-            return cache == NONE or frames[cache][1] <= 0
+            cache = state[1][idx][1]
+            return cache == NONE or state[0][cache][1] <= 0
         return True
-    st, f, owner, vpn, pin, _rw, attached, _e = handles[key[1]]
+    st, f, owner, vpn, pin, _rw, attached, _e = state[3][key[1]]
     if st != LIVE or not pin:
         return True
+    frames = state[0]
     if frames[f][1] > 0 and not frames[f][4]:
         return False
-    pte = procs[owner][1][vpn]
-    return not (attached and pte[0] == SWAP and slots[pte[1]][1] == f)
+    pte = state[2][owner][1][vpn]
+    return not (attached and pte[0] == SWAP and state[1][pte[1]][1] == f)
 
 
 def copy_was_unnecessary(state: tuple, p: int, v: int) -> bool:
