@@ -34,15 +34,18 @@ _OP_KIND = {"fork": "fork", "gup_pin": "pin", "gup_get": "get", "write": "write"
 
 
 _BUDGET_INDEX = {k: i for i, k in enumerate(BUDGET_KINDS)}
-_FORK = OP["fork"]
+_FORK, _GUP, _WRITE, _DMA_WRITE = OP["fork"], OP["gup"], OP["write"], OP["dma_write"]
+_PIN, _GET = _BUDGET_INDEX["pin"], _BUDGET_INDEX["get"]
+#: per operation kind, the index in the budget of the kind it draws on (-1: a GUP, which
+#: draws on pin or get by its pin bit, and dma_read, which no budget offers)
+_KIND_BUDGET = tuple(_BUDGET_INDEX[_OP_KIND[n]] if n in _OP_KIND else -1 for n in OP_NAMES)
 
 
 def _template_budget(tmpl: tuple) -> int:
     """The index in the budget of the kind a template draws on (a GUP: pin or get)."""
-    name = OP_NAMES[tmpl[0]]
-    if name == "gup":
-        name = "gup_pin" if tmpl[2] else "gup_get"
-    return _BUDGET_INDEX[_OP_KIND[name]]
+    if tmpl[0] == _GUP:
+        return _PIN if tmpl[2] else _GET
+    return _KIND_BUDGET[tmpl[0]]
 
 
 def parse_budget(text: str) -> dict[str, int]:
@@ -185,13 +188,14 @@ class OpenCowModel(CowBase):
         th.op = ()
 
     def charge(self, w: World, t: int, op: tuple) -> None:
-        kind = OP_NAMES[op[0]]
-        key = _OP_KIND["gup_pin" if op[3] else "gup_get"] if kind == "gup" else _OP_KIND[kind]
-        i = BUDGET_KINDS.index(key)
+        kind = op[0]
+        i = (_PIN if op[3] else _GET) if kind == _GUP else _KIND_BUDGET[kind]
+        if i < 0:
+            raise ValueError(f"no budget offers {OP_NAMES[kind]}")
         if w.budget[i] <= 0:
-            raise ValueError(f"no budget left for {key}")
-        w.budget[i] -= 1
-        if kind in ("write", "dma_write"):
+            raise ValueError(f"no budget left for {BUDGET_KINDS[i]}")
+        w.spend(i)
+        if kind == _WRITE or kind == _DMA_WRITE:
             w.tokens += 1
 
     def templates(self, t: int) -> list[tuple]:

@@ -245,8 +245,8 @@ class _Lazy:
         return self.orig[i] if o is None else o.freeze()
 
     def freeze(self) -> tuple:
-        if not self.objs:
-            return self.orig
+        """The tuple with the decoded elements frozen (``World.freeze`` skips a _Lazy that
+        decoded none: then it is ``orig``)."""
         out = list(self.orig)
         changed = False
         for i, o in self.objs.items():
@@ -258,7 +258,12 @@ class _Lazy:
 
 
 class World:
-    """A private, mutable view of a state for one step (decoded lazily)."""
+    """A private, mutable view of a state for one step (decoded lazily).
+
+    ``budget`` is the open search's remaining budget as a tuple: a step that
+    spends some replaces it (``freeze`` keeps the state's own tuple when no
+    step did).
+    """
 
     __slots__ = ("cfg", "frames", "slots", "procs", "handles", "threads", "choices", "_ci",
                  "notes", "budget", "tokens", "_glob")
@@ -266,8 +271,7 @@ class World:
     def __init__(self, state: tuple, cfg: Config, choices: tuple = ()) -> None:
         frames, slots, procs, handles, threads, glob = state
         self._glob = glob
-        self.budget = list(glob[0])
-        self.tokens = glob[1]
+        self.budget, self.tokens = glob
         self.cfg = cfg
         self.frames = _Lazy(frames, Frame)
         self.slots = _Lazy(slots, Slot)
@@ -280,10 +284,17 @@ class World:
 
     def freeze(self) -> tuple:
         glob = self._glob
-        if self.tokens != glob[1] or tuple(self.budget) != glob[0]:
-            glob = (tuple(self.budget), self.tokens)
-        return (self.frames.freeze(), self.slots.freeze(), self.procs.freeze(),
-                self.handles.freeze(), self.threads.freeze(), glob)
+        if self.budget is not glob[0] or self.tokens != glob[1]:
+            glob = (self.budget, self.tokens)
+        fr, sl, pr, ha, th = self.frames, self.slots, self.procs, self.handles, self.threads
+        return (fr.freeze() if fr.objs else fr.orig, sl.freeze() if sl.objs else sl.orig,
+                pr.freeze() if pr.objs else pr.orig, ha.freeze() if ha.objs else ha.orig,
+                th.freeze() if th.objs else th.orig, glob)
+
+    def spend(self, i: int) -> None:
+        """Open search: one operation of budget kind ``i`` starts."""
+        b = self.budget
+        self.budget = b[:i] + (b[i] - 1,) + b[i + 1:]
 
     # -- nondeterministic allocation ------------------------------------------------
 
