@@ -61,6 +61,8 @@ LRU = "lru"  # the free-running LRU-pagevec drain
 OP_NAMES = ("write", "read", "fork", "gup", "unpin", "dma_write", "dma_read", "munmap",
             "exit", "mprotect", "clear_refs", "swapout", "migrate")
 OP = {name: i for i, name in enumerate(OP_NAMES)}
+#: the step method of each operation kind (``CowBase._op_<name>``)
+_OP_METHODS = tuple("_op_" + name for name in OP_NAMES)
 
 
 class CowBase(Model):
@@ -130,7 +132,10 @@ class CowBase(Model):
 
     def _lru_outcomes(self, state: tuple) -> list[tuple[tuple, tuple]]:
         """The free-running drain: enabled while a fresh page waits in the pagevec."""
-        if not any(f[2] for f in state[0]):
+        for f in state[0]:  # a loop, not any(<generator>): this runs on every state
+            if f[2]:
+                break
+        else:
             return []
         w = World(state, self.cfg)
         lru_add_drain(w)
@@ -171,8 +176,7 @@ class CowBase(Model):
                 raise ValueError(f"action {action!r} is not enabled")
             op, prefix = choices[0], choices[:1]
         w = World(state, self.cfg, choices[len(prefix):])
-        self._begin(w, t, op, bool(prefix))
-        got = self._run(w, t, op)
+        got = self._run(w, t, op, bool(prefix))
         if got != label:
             raise ValueError(f"action {action!r} is not enabled (the step does {got!r})")
         return w.freeze()
@@ -335,12 +339,12 @@ class CowBase(Model):
         out = []
         pending: list[tuple] = [()]
         name = self.thread_names[t]
+        starting = bool(prefix)
         while pending:
             choices = pending.pop(0)
             w = World(state, self.cfg, choices)
             try:
-                self._begin(w, t, op, bool(prefix))
-                label = self._run(w, t, op)
+                label = self._run(w, t, op, starting)
             except Blocked:
                 continue
             except NeedChoice as e:
@@ -349,18 +353,17 @@ class CowBase(Model):
             out.append(((name, label, prefix + choices), w.freeze()))
         return out
 
-    def _begin(self, w: World, t: int, op: tuple, starting: bool) -> None:
-        """Open search: an idle thread takes ``op`` (and its budget) as it runs its first step."""
-        if starting:
-            w.threads[t].op = op
-            self.charge(w, t, op)
-
     def charge(self, w: World, t: int, op: tuple) -> None:
         """Open search: consume the budget of ``op``; scripts have none."""
 
-    def _run(self, w: World, t: int, op: tuple) -> str:
+    def _run(self, w: World, t: int, op: tuple, starting: bool) -> str:
+        """One step of thread ``t`` in ``op``; ``starting``: an idle thread takes ``op`` (and
+        its budget, open search) as it runs its first step."""
         th = w.threads[t]
-        return getattr(self, "_op_" + OP_NAMES[op[0]])(w, t, th, op[1:])
+        if starting:
+            th.op = op
+            self.charge(w, t, op)
+        return getattr(self, _OP_METHODS[op[0]])(w, t, th, op[1:])
 
     def _proc(self, t: int) -> int:
         return self.thread_proc[t]
