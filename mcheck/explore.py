@@ -28,6 +28,7 @@ the result says ``stopped by interrupt`` and keeps what was found.
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import os
 import resource
@@ -119,6 +120,7 @@ def check(
     checkpoint_every: float | None = None,
     resume: str | os.PathLike[str] | None = None,
     mpi: bool = False,
+    reduction: Any = None,
 ) -> Result:
     """Explore the reachable states of ``model`` and check its properties.
 
@@ -163,6 +165,12 @@ def check(
     mpi:
         Run on the ranks of ``mpiexec`` (:mod:`mcheck.mpi`); ranks other than 0
         return ``None``.
+    reduction:
+        A :class:`mcheck.reduce.Reduction` (partial-order reduction; BFS, one
+        process).  Verdicts are the full search's; state, transition and metric
+        counts are the reduced graph's; every violated property's trace is
+        re-derived by a breadth-first search of the full relation bounded by the
+        reduced trace's depth, so it is the one the unreduced search reports.
 
     A KeyboardInterrupt during the search ends it with ``stopped_by ==
     "interrupt"``; the wall-time bound ends it with ``"time"`` even inside
@@ -197,6 +205,10 @@ def check(
         if d is not None and not os.fspath(d):
             raise ValueError(f"{name} must name a directory, got an empty path")
     partitioned = mpi or workers > 1 or checkpoint is not None or resume is not None
+    if reduction is not None and (strategy != "bfs" or partitioned):
+        raise ValueError("partial-order reduction runs a breadth-first search in one process: "
+                         "drop --dfs, --workers, --mpi, --checkpoint and --resume, or the "
+                         "reduction")
     if partitioned and strategy != "bfs":
         raise ValueError("worker processes search breadth-first only; drop --dfs")
     # The partitioned search keeps fingerprints: the exact store's default maps to theirs.
@@ -214,7 +226,7 @@ def check(
                               canonical, workers, store_kind=store_kind, checkpoint=checkpoint,
                               checkpoint_every=checkpoint_every, resume=resume)
     search = _Search(model, props, bounds, stop_at_first, deadlock, progress, canonical,
-                     make_store(store))
+                     make_store(store), reduction)
     gc_was_enabled = gc.isenabled()
     gc.disable()  # states are acyclic tuples: the cyclic GC only costs time here
     try:
@@ -237,7 +249,50 @@ def check(
             gc.enable()
         if progress is not None:
             progress.close()
-    return search.result(strategy)
+    result = search.result(strategy)
+    if reduction is not None and any(p.verdict is Verdict.VIOLATED
+                                     for p in result.properties.values()):
+        result = _rederive(model, result, bounds, stop_at_first, deadlock, canonical, store)
+    return result
+
+
+def _rederive(model: Model, reduced: Result, bounds: Bounds, stop_at_first: bool,
+              deadlock: bool, canonical: Callable[[Any], Any] | None, store: str) -> Result:
+    """``reduced`` with the traces of the full relation: a BFS of the full model bounded
+    by the deepest reduced trace finds every violated property again (each reduced trace
+    is a path of the full model), at its shortest, in the unreduced search's order."""
+    violated = [p for p in reduced.properties.values() if p.verdict is Verdict.VIOLATED]
+    depth = max([1] + [len(p.path.actions) for p in violated if p.path is not None])
+    left = None
+    if bounds.timeout is not None:
+        left = max(bounds.timeout - reduced.elapsed, 0.001)
+    names = [p.name for p in reduced.properties.values() if p.kind is not Kind.METRIC
+             and p.name != DEADLOCK]
+    if not stop_at_first:
+        names = [p.name for p in violated if p.name != DEADLOCK]
+    full = check(model, bounds=Bounds(max_depth=depth, timeout=left,
+                                      max_memory=bounds.max_memory),
+                 stop_at_first=stop_at_first, deadlock=deadlock, properties=names,
+                 canonical=canonical, store=store)
+    props: dict[str, PropertyResult] = {}
+    for name, p in reduced.properties.items():
+        q = full.properties.get(name)
+        if p.kind is Kind.METRIC:
+            props[name] = p
+        elif q is not None and q.verdict is Verdict.VIOLATED:
+            props[name] = q
+        elif p.verdict is Verdict.VIOLATED and stop_at_first and full.stopped_by == "violation":
+            # the full search stops first at another property's violation
+            props[name] = dataclasses.replace(p, verdict=Verdict.UNDETERMINED, path=None,
+                                              message="")
+        elif p.verdict is Verdict.VIOLATED:
+            props[name] = dataclasses.replace(
+                p, message=f"{p.message} [a trace of the reduced graph, maybe not a "
+                           f"shortest: re-deriving it on the full relation stopped "
+                           f"({full.stopped_by})]")
+        else:
+            props[name] = p
+    return dataclasses.replace(reduced, properties=props)
 
 
 class _Search:
@@ -250,10 +305,11 @@ class _Search:
     def __init__(self, model: Model, props: list[Property], bounds: Bounds,
                  stop_at_first: bool, deadlock: bool, progress: Any,
                  canonical: Callable[[Any], Any] | None,
-                 store: Store) -> None:
+                 store: Store, reduction: Any = None) -> None:
         self.model = model
         self.canon = canonical
         self.store = store
+        self.reduction = reduction
         self.invariants = [p for p in props if p.kind is Kind.INVARIANT]
         self.tprops = [p for p in props if p.kind is Kind.TRANSITION]
         self.metrics = [p for p in props if p.kind is Kind.METRIC]
@@ -380,9 +436,18 @@ class _Search:
         model = self.model
         store = self.store
         add = store.add
-        successors = model.successors
-        slow = bool(self.tprops or self.metrics)
         canon = self.canon
+        reduction = self.reduction
+        if reduction is None:
+            def expand(s: Any) -> Any:
+                return enumerate(model.successors(s))
+        else:
+            def seen(t: Any) -> bool:
+                return (canon(t) if canon is not None else t) in store
+
+            def expand(s: Any) -> Any:
+                return reduction.expand(s, seen)
+        slow = bool(self.tprops or self.metrics)
         invariants = self.invariants
         deadlock = self.deadlock
         max_states = self.bounds.max_states
@@ -412,7 +477,7 @@ class _Search:
                         self.transitions = transitions
                         self._poll(len(level) + len(nxt))
                     before = transitions
-                    for i, (a, t) in enumerate(successors(s)):
+                    for i, (a, t) in expand(s):
                         transitions += 1
                         if slow:
                             self.transitions = transitions

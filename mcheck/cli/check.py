@@ -97,6 +97,11 @@ def _add_check_options(c: argparse.ArgumentParser) -> None:
                    help="reduce by the model's declared symmetry once z3 has proved it "
                         "(cached): auto falls back to the full search when the proof fails, "
                         "on makes a failed proof an error (default off)")
+    c.add_argument("--reduce", choices=("on", "off", "auto"), default="off",
+                   help="partial-order reduction by component footprints that symbolic "
+                        "execution proves (cached; BFS in one process): traces are re-derived "
+                        "on the full relation; auto falls back to the full search when the "
+                        "analysis does not finish, on makes that an error (default off)")
     c.add_argument("--estimate", action="store_true",
                    help="run a sample of the search (10 s, or the bounds given) and print the "
                         "states, time and memory the whole search would take, with ranges")
@@ -277,6 +282,7 @@ def check_command(args: argparse.Namespace, extras: list[str]) -> int:
                 continue
             _check_initial_states(m, label)
             canonical, sym = _symmetry(m, args, label)
+            reduction, red = _reduction(m, args, label, names)
             progress = progress_for(args.quiet, label=label, interval=interval)
             if args.estimate:
                 result = _estimate(m, label, args, bounds, names, canonical, progress)
@@ -300,7 +306,7 @@ def check_command(args: argparse.Namespace, extras: list[str]) -> int:
                                workers=args.workers, canonical=canonical,
                                checkpoint=args.checkpoint,
                                checkpoint_every=args.checkpoint_every, resume=args.resume,
-                               mpi=args.mpi)
+                               mpi=args.mpi, reduction=reduction)
             except UsageError:
                 raise
             except (Exception, SystemExit) as e:
@@ -336,10 +342,20 @@ def check_command(args: argparse.Namespace, extras: list[str]) -> int:
                         doc_models[-1]["warnings"] = warnings
                     if sym["mode"] != "off":
                         doc_models[-1]["symmetry"] = sym
+                    if red["mode"] != "off":
+                        doc_models[-1]["reduce"] = _reduce_report(red, reduction)
                 else:
                     if canonical is not None:
                         out.write(f"{label}: symmetry {sym['sets']}: {sym['proof']}; states "
                                   "are orbit representatives, traces show the real states\n")
+                    if reduction is not None:
+                        st = reduction.stats
+                        out.write(f"{label}: reduce: {red['invisible']} of {red['components']} "
+                                  f"components invisible, {red['independent_pairs']} of "
+                                  f"{red['pairs']} pairs independent; {st.reduced} states "
+                                  f"expanded in part, {st.full} in full ({st.proviso} by the "
+                                  "proviso); counts are the reduced graph's, traces the full "
+                                  "relation's\n")
                     print_result(m, label, result, traces, exported, warnings)
             except (UsageError, OSError):
                 raise
@@ -479,6 +495,37 @@ def _unexercised(m: Model, props: Sequence[Any], limit: int) -> list[str]:
                 queue.append(t)
                 visit(t)
     return sorted([*invariants, *transitions])
+
+
+def _reduction(m: Model, args: argparse.Namespace, label: str, names: Any
+               ) -> tuple[Any, dict[str, Any]]:
+    """``--reduce``: the reduction (or None) and what to report (mcheck.reduce.prepare)."""
+    from mcheck.reduce import prepare
+
+    if args.reduce == "off":
+        return None, {"mode": "off"}
+    if args.dfs or args.workers > 1 or args.mpi or args.checkpoint or args.resume:
+        raise UsageError("--reduce runs a breadth-first search in one process",
+                         "drop --dfs, --workers, --mpi, --checkpoint and --resume, or use "
+                         "--reduce off")
+
+    def say(line: str) -> None:
+        sys.stderr.write(f"{label}: {line}\n")
+
+    try:
+        return prepare(m, args.reduce, names, say=say, budget=args.timeout)
+    except UsageError:
+        raise
+    except Exception as e:
+        raise model_bug(m.name, e, f"while analysing the footprints of {label}") from e
+
+
+def _reduce_report(info: dict[str, Any], reduction: Any) -> dict[str, Any]:
+    out = dict(info)
+    if reduction is not None:
+        st = reduction.stats
+        out.update(reduced_states=st.reduced, full_states=st.full, proviso=st.proviso)
+    return out
 
 
 def _symmetry(m: Model, args: argparse.Namespace, label: str) -> tuple[Any, dict[str, Any]]:
