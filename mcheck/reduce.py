@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mcheck.model import Kind, Model, Property
-from mcheck.proof.footprint import Analysis, independent, overlaps
+from mcheck.proof.footprint import Analysis, overlaps
 
 __all__ = ["Reduction", "Stats", "check_components"]
 
@@ -65,49 +65,93 @@ class Reduction:
         self.successors_of = decl.successors_of
         self.comps = list(analysis.components)
         fps = analysis.footprints
+        self.fps = fps
+        self.props = list(props)
+        self.prop_reads = analysis.prop_reads
         n = len(fps)
         self.dep = [0] * n
         self.nes = [0] * n
-        for i in range(n):
-            for j in range(n):
-                if i == j:
-                    continue
-                if not independent(fps[i], fps[j]):
-                    self.dep[i] |= 1 << j
-                if any(overlaps(w, r) for w in fps[j].writes for r in fps[i].guard):
-                    self.nes[i] |= 1 << j
         vis = 0
         self.why_visible: dict[Any, str] = {}
         for i, fp in enumerate(fps):
-            for p in props:
-                reads = analysis.prop_reads.get(p.name)
-                if reads is None:
-                    why = f"{p.name} was not analysed"
-                elif any(overlaps(w, r) for w in fp.writes for r in reads):
-                    why = f"it writes what {p.name} reads"
-                elif p.kind is not Kind.INVARIANT and p.name in fp.fires:
-                    why = f"{p.name} can {'count' if p.kind is Kind.METRIC else 'fail'} on it"
-                else:
-                    continue
+            self.dep[i], self.nes[i], why = self._masks(i, fp.reads, fp.writes, fp.guard,
+                                                        fp.fires)
+            if why:
                 vis |= 1 << i
                 self.why_visible[fp.key] = why
-                break
         self.visible = vis
+        # the same, case by case: (dep, nes, visible) of each entry, by the entry's id
+        self.entry_masks: dict[int, tuple[int, int, bool]] = {}
+        for i, fp in enumerate(fps):
+            for case in fp.cases:
+                for e in case.entries.values():
+                    d, g, why = self._masks(i, e.reads, e.writes, e.guard, e.fires)
+                    self.entry_masks[id(e)] = (d, g, bool(why))
         self.stats = Stats()
         self._unchecked = SELF_CHECK
 
+    def _masks(self, i: int, reads: frozenset, writes: frozenset, guard: frozenset,
+               fires: frozenset) -> tuple[int, int, str]:
+        """Components dependent on one with these reads and writes, the writers of its
+        guard, and why it is visible ("" when it is not)."""
+        dep = nes = 0
+        for j, other in enumerate(self.fps):
+            if j == i:
+                continue
+            if _conflict(reads, writes, other.reads, other.writes):
+                dep |= 1 << j
+            if _meets(other.writes, guard):
+                nes |= 1 << j
+        why = ""
+        for p in self.props:
+            preads = self.prop_reads.get(p.name)
+            if preads is None:
+                why = f"{p.name} was not analysed"
+            elif _meets(writes, preads):
+                why = f"it writes what {p.name} reads"
+            elif p.kind is not Kind.INVARIANT and p.name in fires:
+                why = f"{p.name} can {'count' if p.kind is Kind.METRIC else 'fail'} on it"
+            if why:
+                break
+        return dep, nes, why
+
     def summary(self) -> dict[str, Any]:
-        """How many components are invisible, and how many pairs are independent."""
+        """How many components are invisible, and how many pairs are independent (over
+        their whole domains; in a given state more may be)."""
         n = len(self.comps)
         pairs = sum(1 for i in range(n) for j in range(i + 1, n) if not self.dep[i] >> j & 1)
         return {"components": n, "invisible": n - bin(self.visible).count("1"),
                 "independent_pairs": pairs, "pairs": n * (n - 1) // 2}
 
-    def ample(self, enabled: int) -> int:
+    def masks_at(self, state: Any, enabled: int) -> tuple[list[int], int]:
+        """Per component, its dependents (enabled) or the writers of its guard (disabled)
+        in ``state``, and the mask of components visible in ``state``."""
+        out = []
+        vis = 0
+        em = self.entry_masks
+        for i, fp in enumerate(self.fps):
+            on = enabled >> i & 1
+            entries = fp.at(state) if fp.cases else None
+            if not entries:
+                out.append(self.dep[i] if on else self.nes[i])
+                if on and self.visible >> i & 1:
+                    vis |= 1 << i
+                continue
+            m = 0
+            v = False
+            for e in entries:
+                d, g, ev = em[id(e)]
+                m |= d if on else g
+                v = v or ev
+            out.append(m)
+            if on and v:
+                vis |= 1 << i
+        return out, vis
+
+    def ample(self, enabled: int, masks: Sequence[int], visible: int) -> int:
         """The smallest proper invisible ample set (a mask), or 0 for none."""
         best = 0
         best_n = 0
-        dep, nes, visible = self.dep, self.nes, self.visible
         rest = enabled
         while rest:
             low = rest & -rest
@@ -117,8 +161,7 @@ class Reduction:
             while work:
                 b = work & -work
                 work ^= b
-                j = b.bit_length() - 1
-                new = (dep[j] if enabled & b else nes[j]) & ~t
+                new = masks[b.bit_length() - 1] & ~t
                 if new:
                     t |= new
                     work |= new
@@ -150,7 +193,10 @@ class Reduction:
         for i, o in enumerate(outs):
             if o:
                 enabled |= 1 << i
-        amp = self.ample(enabled) if enabled & (enabled - 1) else 0
+        amp = 0
+        if enabled & (enabled - 1):
+            masks, visible = self.masks_at(state, enabled)
+            amp = self.ample(enabled, masks, visible)
         if amp:
             picked = []
             base = 0
@@ -165,6 +211,17 @@ class Reduction:
             self.stats.proviso += 1
         self.stats.full += 1
         return enumerate(at for o in outs for at in o)
+
+
+def _meets(xs: frozenset, ys: frozenset) -> bool:
+    if not xs or not ys:
+        return False
+    return any(overlaps(x, y) for x in xs for y in ys)
+
+
+def _conflict(ra: frozenset, wa: frozenset, rb: frozenset, wb: frozenset) -> bool:
+    """Not Bernstein-independent: one writes what the other reads or writes."""
+    return _meets(wa, rb | wb) or _meets(wb, ra)
 
 
 def check_components(model: Model, decl: Any, states: Sequence[Any]) -> str | None:

@@ -98,6 +98,15 @@ def test_reduction_agrees_with_the_full_search_on_random_processes(spec: ProcSpe
     assert reduced_agrees(model) == 4
 
 
+@settings(CI, max_examples=150)
+@given(proc_specs())
+def test_state_dependent_footprints_agree_on_random_processes(spec: ProcSpec) -> None:
+    """One component per process: its footprint in a state is that of the rules its pc
+    allows there (the entries keyed by the pc), so a process at a local rule is reduced."""
+    model = ProcModel(spec)
+    assert reduced_agrees(model) == 4
+
+
 @settings(CI, max_examples=25)
 @given(proc_specs(final_proc0=False))
 def test_reduction_and_symmetry_agree_with_the_full_search(spec: ProcSpec) -> None:
@@ -141,6 +150,28 @@ def test_workers_counts(n: int, steps: int, full: tuple[int, int],
     assert r0.verdict is r1.verdict is Verdict.HOLDS
     assert (r0.states, r0.transitions) == full
     assert (r1.states, r1.transitions) == reduced
+
+
+def test_per_process_components_reduce_by_state() -> None:
+    """Workers with one component per worker: the entries keyed by the worker's counter
+    tell the private steps from the add, so the reduction is the same as with one
+    component per kind of step."""
+    m = Workers(3, 4)
+    decl = m.symmetry()
+    whole = Symmetry(sets=decl.sets, permute_state=decl.permute_state,
+                     permute_action=decl.permute_action, signatures=decl.signatures,
+                     domain=decl.domain, components=[(i,) for i in range(3)],
+                     successors_of=lambda s, k: m._of(s, ("work", k[0])) + m._of(s, ("add", k[0])),
+                     permute_key=lambda k, p: (p["workers"](k[0]),))
+    an = analyse(m, whole, use_cache=False)
+    assert an.ok
+    fp = an.footprints[1]
+    assert fp.writes == {(0,), (2,)}  # over its whole domain it may write the total
+    [case] = fp.cases
+    assert case.keys == ((2,),)  # keyed by its counter
+    assert case.entries[(1,)].writes == {(2,)} and case.entries[(4,)].writes == {(0,), (2,)}
+    r = check(m, reduction=Reduction(m, whole, an, m.properties()))
+    assert (r.verdict, r.states, r.transitions) == (Verdict.HOLDS, 20, 24)
 
 
 def test_a_metric_on_the_private_step_makes_it_visible() -> None:

@@ -28,6 +28,7 @@ is reduced.
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -42,12 +43,56 @@ from mcheck.proof.interrupts import signals_at_safe_points
 from mcheck.proof.obligations import outcome
 from mcheck.proof.terms import as_bool, bnot, is_sym, var, vars_of
 
-__all__ = ["Analysis", "Footprint", "analyse", "independent", "overlaps"]
+__all__ = ["Analysis", "Case", "Entry", "Footprint", "analyse", "independent", "overlaps"]
 
 Pos = tuple[int, ...]
 
 #: bump when what an analysis records changes (cached entries are then ignored)
-FORMAT = "footprint-1"
+FORMAT = "footprint-2"
+
+
+@dataclass
+class Entry:
+    """What a component reads and writes on the paths a state of one case can take."""
+
+    reads: frozenset[Pos]
+    writes: frozenset[Pos]
+    guard: frozenset[Pos]
+    fires: frozenset[str]
+
+
+@dataclass
+class Case:
+    """One case of a component's domain: the constant leaves its states have (``checks``),
+    and the entries selected by the values at a few positions (``keys``)."""
+
+    checks: tuple[tuple[Pos, int], ...]
+    keys: tuple[Pos, ...]
+    entries: dict[tuple[int, ...], Entry]
+
+    def matches(self, state: Any) -> bool:
+        for pos, value in self.checks:
+            got = _get(state, pos)
+            if got is _MISSING or got != value or isinstance(got, tuple):
+                return False
+        return True
+
+    def entry(self, state: Any) -> Entry | None:
+        key = tuple(_get(state, pos) for pos in self.keys)
+        return self.entries.get(key)
+
+
+_MISSING = object()
+
+
+def _get(state: Any, pos: Pos) -> Any:
+    x = state
+    try:
+        for i in pos:
+            x = x[i]
+    except (IndexError, TypeError, KeyError):
+        return _MISSING
+    return x
 
 
 @dataclass
@@ -64,6 +109,21 @@ class Footprint:
     #: what the paths that give no outcome read: a state where the component is disabled
     #: becomes one where it is enabled only by a write to one of these
     guard: frozenset[Pos] = frozenset()
+    #: the same, case by case and path by path (:meth:`at`)
+    cases: tuple[Case, ...] = ()
+
+    def at(self, state: Any) -> list[Entry] | None:
+        """The entries that cover ``state`` (the path it takes is among theirs), or None
+        when no case's constants match it (then only the whole footprint applies)."""
+        out: list[Entry] = []
+        matched = False
+        for case in self.cases:
+            if case.matches(state):
+                matched = True
+                e = case.entry(state)
+                if e is not None:
+                    out.append(e)
+        return out if matched else None
 
 
 @dataclass
@@ -88,8 +148,8 @@ class Analysis:
     def to_dict(self) -> dict[str, Any]:
         return {
             "status": self.status, "reason": self.reason,
-            "footprints": [[sorted(map(list, f.reads)), sorted(map(list, f.writes)),
-                            sorted(f.fires), f.paths, sorted(map(list, f.guard))]
+            "footprints": [[_pos_list(f.reads), _pos_list(f.writes), sorted(f.fires),
+                            f.paths, _pos_list(f.guard), [_case_dict(c) for c in f.cases]]
                            for f in self.footprints],
             "props": {k: sorted(map(list, v)) for k, v in self.prop_reads.items()},
             "elapsed": self.elapsed, "paths": self.paths, "queries": self.queries,
@@ -97,12 +157,33 @@ class Analysis:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any], components: list[Any]) -> Analysis:
-        fps = [Footprint(k, frozenset(tuple(p) for p in r), frozenset(tuple(p) for p in w),
-                         frozenset(f), n, frozenset(tuple(p) for p in g))
-               for k, (r, w, f, n, g) in zip(components, d["footprints"], strict=True)]
+        fps = [Footprint(k, _pos_set(r), _pos_set(w), frozenset(f), n, _pos_set(g),
+                         tuple(_case_of(c) for c in cs))
+               for k, (r, w, f, n, g, cs) in zip(components, d["footprints"], strict=True)]
         return cls(d["status"], d["reason"], list(components), fps,
                    {k: frozenset(tuple(p) for p in v) for k, v in d["props"].items()},
                    float(d["elapsed"]), int(d["paths"]), int(d["queries"]), cached=True)
+
+
+def _pos_list(ps: frozenset[Pos]) -> list[list[int]]:
+    return sorted(map(list, ps))
+
+
+def _pos_set(ps: list[list[int]]) -> frozenset[Pos]:
+    return frozenset(tuple(p) for p in ps)
+
+
+def _case_dict(c: Case) -> dict[str, Any]:
+    return {"checks": [[list(p), v] for p, v in c.checks], "keys": [list(p) for p in c.keys],
+            "entries": [[list(k), _pos_list(e.reads), _pos_list(e.writes), _pos_list(e.guard),
+                         sorted(e.fires)] for k, e in sorted(c.entries.items())]}
+
+
+def _case_of(d: dict[str, Any]) -> Case:
+    return Case(tuple((tuple(p), int(v)) for p, v in d["checks"]),
+                tuple(tuple(p) for p in d["keys"]),
+                {tuple(k): Entry(_pos_set(r), _pos_set(w), _pos_set(g), frozenset(f))
+                 for k, r, w, g, f in d["entries"]})
 
 
 def overlaps(a: Pos, b: Pos) -> bool:
@@ -394,17 +475,25 @@ class _Run:
         """The constant leaves of ``state`` that other states of the domain do not share: a
         path may read them without branching, so they count as read."""
         return {pos for pos, leaf in _walk(state) if not is_sym(leaf)
-                and pos not in self.fixed}
+                and pos not in self.fixed and not self._in_blob(pos)}
 
-    def component(self, c: Any) -> tuple[set[Pos], set[Pos], set[str], int, set[Pos]]:
+    def _in_blob(self, pos: Pos) -> bool:
+        """True when ``pos`` lies inside a record whose length varies (a look into that
+        record is recorded as a read of all of it: :class:`_Rec`)."""
+        return any(pos[:i] in self.known_variable for i in range(len(pos)))
+
+    def component(self, c: Any) -> tuple[set[Pos], set[Pos], set[str], int, set[Pos], list]:
         ex = self.ex
         guard: set[Pos] = set()
         reads: set[Pos] = set()
         writes: set[Pos] = set()
         fires: set[str] = set()
         paths = 0
+        per_case: list[tuple[Any, list[tuple[Any, ...]]]] = []
         for S in self.cases[c]:
             consts = self.constants(S)
+            rows: list[tuple[Any, ...]] = []
+            per_case.append((S, rows))
 
             def fn(S: Any = S) -> Any:
                 st, out = outcome(lambda: self._succ(S, c))
@@ -421,8 +510,7 @@ class _Run:
                             ex.touched, ex.touched_pos = before, before_pos
                             self.tp_reads[p.name] |= self.positions(S, got | vars_of(v)) \
                                 | got_pos
-                            if p.name not in fires:
-                                conds.append((p.name, bnot(v) if self.metric[p.name] else v))
+                            conds.append((p.name, bnot(v) if self.metric[p.name] else v))
                         _uses(a, extra, extra_pos)
                 return st, out, extra, extra_pos, conds
             for info in ex.run(fn):
@@ -430,22 +518,61 @@ class _Run:
                 st, out, extra, extra_pos, conds = info.result
                 used = set(ex.touched) | extra
                 here_pos = set(ex.touched_pos) | extra_pos
+                w: set[Pos] = set()
                 if st == "ok":
                     for _a, t in out:
-                        w: set[Pos] = set()
                         _diff(S, t, (), w, used, here_pos)
-                        writes |= w
                         _shapes(t, (), self.shapes)
+                writes |= w
+                fired: set[str] = set()
                 for name, cond in conds:
-                    if name in fires:
-                        continue
-                    if ex.refute(info, [cond]) is not None:
-                        fires.add(name)
+                    if name not in fired and ex.refute(info, [cond]) is not None:
+                        fired.add(name)
+                fires |= fired
                 here = self.positions(S, used) | here_pos | consts
                 reads |= here
-                if st != "ok" or not out:
+                empty = st != "ok" or not out
+                if empty:
                     guard |= here
-        return reads, writes, fires, paths, guard
+                rows.append((dict(info.sets), here, w, fired, empty, here_pos))
+        return reads, writes, fires, paths, guard, per_case
+
+    def _case(self, S: Any, rows: list, cut: Callable[[Pos], Pos]) -> Case:
+        """The case's checks, its key positions (the small variables most paths decide),
+        and an entry per combination of their values."""
+        base = self.ex.base
+        where = self.prep.where[id(S)]
+        looked = set().union(*(row[5] for row in rows)) if rows else set()
+        checks = tuple(sorted(
+            (pos, int(leaf)) for pos, leaf in _walk(S)
+            if not is_sym(leaf) and pos not in self.fixed
+            and (not self._in_blob(pos) or any(pos[:len(b)] == b for b in looked))))
+        counts: dict[str, int] = {}
+        for sets, *_rest in rows:
+            for n, vals in sets.items():
+                if n in where and 1 < len(base.get(n, ())) <= 16 and len(vals) < len(base[n]):
+                    counts[n] = counts.get(n, 0) + 1
+        keys = sorted(counts, key=lambda n: (-counts[n], n))[:2]
+        key_pos = tuple(min(where[n]) for n in keys)
+        entries: dict[tuple[int, ...], Entry] = {}
+        for combo in itertools.product(*(base[n] for n in keys)):
+            r: set[Pos] = set()
+            w: set[Pos] = set()
+            g: set[Pos] = set()
+            f: set[str] = set()
+            hit = False
+            for sets, here, wr, fired, empty, _looked in rows:
+                if all(v in sets.get(n, base[n]) for n, v in zip(keys, combo, strict=True)):
+                    hit = True
+                    r |= here
+                    w |= wr
+                    f |= fired
+                    if empty:
+                        g |= here
+            if hit:
+                entries[combo] = Entry(frozenset(map(cut, r)), frozenset(map(cut, w)),
+                                       frozenset(map(cut, g)), frozenset(f))
+        return Case(checks, key_pos, entries)
 
     def invariant(self, p: Any) -> set[Pos]:
         ex = self.ex
@@ -467,7 +594,7 @@ class _Run:
     def run(self) -> Analysis:
         t0 = time.monotonic()
         self.tp_reads: dict[str, set[Pos]] = {p.name: set() for p in self.tprops}
-        raw: list[tuple[set[Pos], set[Pos], set[str], int, set[Pos]]] = []
+        raw: list[tuple[set[Pos], set[Pos], set[str], int, set[Pos], list]] = []
         for c in self.comps:
             self._say(f"footprint of component {c!r}")
             self.ex.fresh_solver()
@@ -482,8 +609,9 @@ class _Run:
         late = {pos for pos, lens in self.shapes.items() if len(lens) > 1} - self.known_variable
         cut = self._cut
         fps = [Footprint(c, frozenset(map(cut, r | late)), frozenset(map(cut, w)),
-                         frozenset(f), n, frozenset(map(cut, g | late)))
-               for c, (r, w, f, n, g) in zip(self.comps, raw, strict=True)]
+                         frozenset(f), n, frozenset(map(cut, g | late)),
+                         () if late else tuple(self._case(S, rows, cut) for S, rows in cases))
+               for c, (r, w, f, n, g, cases) in zip(self.comps, raw, strict=True)]
         props = {name: frozenset(map(cut, rs | late))
                  for name, rs in {**inv, **self.tp_reads}.items()}
         return Analysis("proved", "", list(self.comps), fps, props,
