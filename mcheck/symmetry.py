@@ -99,6 +99,7 @@ __all__ = [
     "forall",
     "generators",
     "ite",
+    "NoBranch",
     "not_",
     "pick",
     "MODES",
@@ -130,21 +131,26 @@ def ite(cond: Any, a: Any, b: Any) -> Any:
     return cond._ite(a, b)
 
 
-#: set while a proof explores symbolic states (mcheck.proof.prover)
-PROVING = [False]
+class NoBranch(Exception):
+    """What a proof's explorer raises instead of branching on a comparison in :func:`differs`."""
 
 
 def differs(a: Any, b: Any) -> bool:
     """``a != b``, for code that only uses the answer to share structure.
 
-    On plain values it is exactly ``a != b``.  While a proof runs it does not
-    branch on symbolic values: it answers True unless ``a`` is ``b``, which is
-    right for "keep the old tuple if nothing changed" (either answer yields
-    an equal value, only object identity differs).
+    On plain values it is exactly ``a != b``.  It never branches on a
+    symbolic value (a proof's term, docs/proof.md): when the comparison
+    reaches one, the proof's explorer raises :class:`NoBranch` instead of
+    branching, and the answer is True, which is right for "keep the old tuple
+    if nothing changed" (either answer yields an equal value, only object
+    identity differs).  Nothing is checked on plain values: the comparison is
+    the search's, in C.
     """
-    if PROVING[0]:
-        return a is not b
-    return a != b
+    try:
+        r = a != b
+    except NoBranch:
+        return True
+    return r if type(r) is bool else True  # a symbolic answer (two terms): do not branch
 
 
 def not_(cond: Any) -> Any:

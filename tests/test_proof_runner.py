@@ -98,3 +98,31 @@ def test_running_pops_its_explorer_when_the_code_raises():
         assert ctx.explorer() == "explorer"
         raise ValueError
     assert ctx.explorers == []
+
+
+def test_differs_is_the_plain_comparison_on_plain_values():
+    from mcheck.symmetry import differs
+
+    cases = [((1, 2), (1, 2)), ((1, 2), (1, 3)), ((1, (2, 3)), (1, (2, 3))),
+             ((1, (2, 3)), (1, (2, 4))), ((1,), (1, 2)), ((1, 1.0), (1, 1)), ([1], [1]),
+             ("a", "b"), (None, None), (3, 3)]
+    assert [differs(a, b) for a, b in cases] == [a != b for a, b in cases]
+    assert [differs(a, b) for a, b in cases] == [False, True, False, True, True, False, False,
+                                                 True, False, False]
+
+
+def test_differs_never_branches_on_a_term_and_says_changed_unless_the_same_object():
+    from mcheck.symmetry import differs
+
+    vs = Vars("s")
+    x, y = vs.int(0, 2), vs.int(0, 2)
+    ex = Explorer(vs)
+
+    def fn():
+        return (differs((x, 1), (x, 1)), differs((1, x), (1, y)), differs((1, (x,)), (1, (y,))),
+                differs(x, y), differs((0, x), (1, x)))
+
+    paths = [info.result for info in ex.run(fn)]
+    assert paths == [(False, True, True, True, True)]  # one path: nothing was asked
+    # a term used outside differs still branches
+    assert sorted(info.result for info in ex.run(lambda: bool(x == y))) == [False, True]

@@ -8,6 +8,7 @@ feasible branch (docs/proof.md, "How the model's code is read").
 from __future__ import annotations
 
 import itertools
+import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -36,10 +37,23 @@ from mcheck.proof.terms import (
     value_bounds,
     vars_of,
 )
+from mcheck.symmetry import NoBranch, differs
 
 __all__ = ["Abort", "Alt", "Explorer", "NeedsBranch", "Overlay", "PathInfo"]
 
 _ENUM_LIMIT = 64
+_DIFFERS = differs.__code__
+
+
+def _asked_by_differs() -> bool:
+    """True when the branch asked of :meth:`Explorer.decide` (or of an override that calls it)
+    comes from a comparison in :func:`mcheck.symmetry.differs`, through a term's ``__bool__``."""
+    f = sys._getframe(2)  # the caller of decide
+    while f is not None and f.f_code.co_name == "decide":
+        f = f.f_back
+    if f is None or f.f_code.co_name != "__bool__":
+        return False
+    return f.f_back is not None and f.f_back.f_code is _DIFFERS
 
 
 class Abort(BaseException):
@@ -305,8 +319,6 @@ class Explorer:
 
     def run(self, fn: Callable[[], Any]) -> Iterator[PathInfo]:
         """Yield one :class:`PathInfo` per feasible path of ``fn()``."""
-        from mcheck.symmetry import PROVING
-
         work: list[tuple[tuple, list | None, Any]] = [((), None, None)]
         while work:
             prefix, pend, hint = work.pop()
@@ -314,16 +326,12 @@ class Explorer:
             if model is None:
                 continue
             self._start(prefix, model)
-            proving = PROVING[0]
-            PROVING[0] = True  # structure-sharing comparisons do not branch (symmetry.differs)
             try:
                 with self.proof.running(self):
                     result = fn()
             except Abort:
                 work.extend(reversed(self._new))
                 continue
-            finally:
-                PROVING[0] = proving
             info = PathInfo(list(self.pc), result, model, self.sets)
             new = self._new
             yield info
@@ -517,6 +525,8 @@ class Explorer:
                                f"{show(r)[:160]}")
 
     def decide(self, cond: Any) -> bool:
+        if _asked_by_differs():
+            raise NoBranch  # a structure-sharing comparison does not branch (symmetry.differs)
         r = self._pe(as_bool(cond))
         if not is_sym(r):
             return bool(r)
