@@ -33,6 +33,7 @@ __all__ = [
     "proof_inputs",
     "secret_path",
     "store_entry",
+    "value_digest",
 ]
 
 CACHE_ENV = "MCHECK_CACHE_DIR"
@@ -153,6 +154,9 @@ class _Walk:
         self.files: dict[str, str] = {}
         self.unverifiable: list[str] = []
         self.depth = 0
+        #: the root whose switch fields are left out, and those fields (boards: by class)
+        self.switch_root: Any = None
+        self.switch_fields: frozenset[str] = frozenset()
 
     def emit(self, *parts: Any) -> None:
         for p in parts:
@@ -376,7 +380,22 @@ class _Walk:
         slots = [s for k in t.__mro__ for s in k.__dict__.get("__slots__", ())
                  if isinstance(s, str)] if not isinstance(t.__dict__.get("__slots__", ()),
                                                           str) else []
-        if isinstance(d, dict):
+        if isinstance(d, dict) and x is self.switch_root:
+            # the switch fields are left out (docs/proof.md, "Sharing a proof across switch
+            # boards"): a board by its class, a label by its name; reads of them are recorded
+            volatile = getattr(t, VOLATILE, ())
+            self.emit("switched fields")
+            for k in sorted(d):
+                self.emit(k)
+                if k in self.switch_fields:
+                    self.emit("switch")
+                    if k in d and getattr(type(d[k]), "__proof_switch_board__", None):
+                        self.value(type(d[k]))
+                elif isinstance(volatile, tuple | list | frozenset | set) and k in volatile:
+                    self.emit("volatile")
+                else:
+                    self.value(d[k])
+        elif isinstance(d, dict):
             volatile = getattr(t, VOLATILE, ())
             if volatile and isinstance(volatile, tuple | list | frozenset | set):
                 self.emit("fields")
@@ -425,11 +444,17 @@ def _solver_version() -> str:
         return "?"
 
 
-def proof_inputs(*roots: Any) -> ProofInputs:
+def proof_inputs(*roots: Any, switches: Iterable[str] = ()) -> ProofInputs:
     """The digest of everything reachable from ``roots`` that a proof can depend on (see the
-    module docstring)."""
+    module docstring).  ``switches``: fields of the first root left out (a switch board's
+    class stays in), for a key that a proof's recorded switch reads complete."""
     w = _Walk()
     w.emit("python", sys.version, "solver", _solver_version())
+    left_out = frozenset(switches)
+    if left_out and roots:
+        w.switch_root = roots[0]
+        w.switch_fields = left_out
+        w.emit("switches", *sorted(left_out))
     w.engine_files()
     for r in roots:
         w.emit("root")
@@ -447,6 +472,16 @@ def proof_inputs(*roots: Any) -> ProofInputs:
                 digests[real] = _file_digest(real)
     return ProofInputs(w.h.hexdigest(), tuple(sorted(w.files)), tuple(w.unverifiable),
                        len(w.refs), dict(sorted(digests.items())))
+
+
+def value_digest(x: Any) -> str | None:
+    """The digest of one value walked as the key walks it (a user module it reaches is walked
+    in full), or None when part of it cannot be digested."""
+    w = _Walk()
+    w.emit("value")
+    w.value(x)
+    w.drain()
+    return None if w.unverifiable else w.h.hexdigest()
 
 
 def _file_digest(path: str) -> str:

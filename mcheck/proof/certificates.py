@@ -13,6 +13,7 @@ from typing import Any
 
 from mcheck.proof import cache
 from mcheck.proof.cache import ProofInputs, cache_dir
+from mcheck.proof.switches import SwitchSpec, switch_spec
 
 __all__ = [
     "ENGINE_VERSION",
@@ -23,9 +24,13 @@ __all__ = [
     "is_cached",
     "key_and_inputs",
     "load_cached",
+    "load_shared",
     "proof_inputs",
     "proof_key",
+    "shared_key",
     "store",
+    "store_shared",
+    "switch_reads",
 ]
 
 ENGINE_VERSION = "smt-2"  # 2: the canonicaliser is proven too (obligation 6)
@@ -164,7 +169,15 @@ def entry_path(key: str) -> FsPath:
 def is_cached(model: Any, decl: Any) -> bool:
     """True when :func:`certify` would answer from the cache."""
     key, inputs = key_and_inputs(model, decl)
-    return inputs.cacheable and load_cached(entry_path(key), key) is not None
+    if not inputs.cacheable:
+        return False
+    if load_cached(entry_path(key), key) is not None:
+        return True
+    spec = switch_spec(model)
+    if spec is None:
+        return False
+    skey, sinputs = shared_key(model, decl, spec)
+    return sinputs.cacheable and load_shared(model, spec, skey) is not None
 
 
 def load_cached(path: FsPath, key: str) -> Certificate | None:
@@ -187,3 +200,105 @@ def store(path: FsPath, cert: Certificate, files: dict[str, str]) -> bool:
     payload["files"] = files
     return cache.store_entry(path, cert.key, payload)
 
+
+
+# -- shared across switch boards (docs/proof.md, "Sharing a proof across switch boards") -------
+
+
+def shared_key(model: Any, decl: Any, spec: SwitchSpec) -> tuple[str, ProofInputs]:
+    """The key of a proof with the model's switch fields left out (:mod:`mcheck.proof.switches`):
+    it does not digest the model's fingerprint (which names the switches); the walk digests every
+    other field, and an entry under it records the switches the proof read."""
+    from mcheck.fingerprint import digest
+
+    inputs = cache.proof_inputs(model, decl, switches=spec.fields)
+    return digest(("mcheck-symmetry-switched", ENGINE_VERSION, type(model).__qualname__,
+                   spec.boards, spec.labels, decl.version, tuple(decl.bounds),
+                   inputs.digest)), inputs
+
+
+def switch_reads(model: Any, spec: SwitchSpec, names: dict[str, set[str]]) -> dict[str, str] | None:
+    """Each recorded read (``names``: a board field -> attributes read, ``"label"`` -> labels
+    read) with the digest of its value in ``model``: the entry's condition.  None when a read
+    cannot be valued as a switch (a method, the board's ``__dict__``, an attribute the board
+    lacks) or spoils the run (``"!"``): the certificate is then not shared."""
+    if names.get("!"):
+        return None
+    fields = vars(model)
+    out: dict[str, str] = {}
+    for kind, attrs in names.items():
+        if kind == "label":
+            for a in attrs:
+                if a not in spec.labels or a not in fields:
+                    return None
+                d = cache.value_digest(fields[a])
+                if d is None:
+                    return None
+                out[f"label:{a}"] = d
+        elif kind in spec.boards and kind in fields:
+            own = getattr(fields[kind], "__dict__", None)
+            if not isinstance(own, dict):
+                return None
+            for a in attrs:
+                if a == "__class__":
+                    continue  # the board's class is in the key
+                if a not in own:
+                    return None
+                d = cache.value_digest(own[a])
+                if d is None:
+                    return None
+                out[f"{kind}.{a}"] = d
+        else:
+            return None
+    return dict(sorted(out.items()))
+
+
+def _agrees(model: Any, spec: SwitchSpec, reads: Any) -> bool:
+    """True when ``model`` gives every read recorded in ``reads`` the recorded value."""
+    if not isinstance(reads, dict):
+        return False
+    names: dict[str, set[str]] = {}
+    for k in reads:
+        if not isinstance(k, str):
+            return False
+        kind, sep, a = k.partition(":") if k.startswith("label:") else k.partition(".")
+        if not sep:
+            return False
+        names.setdefault(kind, set()).add(a)
+    now = switch_reads(model, spec, names)
+    return now is not None and now == reads
+
+
+def _shared_path(skey: str, reads: dict[str, str]) -> FsPath:
+    from mcheck.fingerprint import digest
+
+    return cache_dir() / f"symmetry-{skey}-{digest(tuple(reads.items()))[:16]}.json"
+
+
+def load_shared(model: Any, spec: SwitchSpec, skey: str) -> Certificate | None:
+    """A certificate stored under ``skey`` whose recorded switch reads ``model`` agrees on."""
+    try:
+        paths = sorted(cache_dir().glob(f"symmetry-{skey}-*.json"))
+    except OSError:
+        return None
+    for path in paths:
+        payload = cache.load_entry(path, skey)
+        if payload is None or not _agrees(model, spec, payload.get("reads")):
+            continue
+        cert = load_cached(path, skey)
+        if cert is not None:
+            cert.cache_note = f"from {path} (shared: agrees on the {len(payload['reads'])} " \
+                              "switches the proof read)"
+            return cert
+    return None
+
+
+def store_shared(skey: str, cert: Certificate, files: dict[str, str],
+                 reads: dict[str, str]) -> FsPath | None:
+    """Store ``cert`` under ``skey`` with the switch reads it holds for; its path, or None."""
+    path = _shared_path(skey, reads)
+    payload = cert.to_dict()
+    payload["key"] = skey
+    payload["files"] = files
+    payload["reads"] = reads
+    return path if cache.store_entry(path, skey, payload) else None

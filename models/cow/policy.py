@@ -61,6 +61,11 @@ class Policy:
     Each field is one switch of the table in ../../docs/eras.md ("Switches").
     """
 
+    #: a switch board for the symmetry proof's cache: a proof is shared by every policy that
+    #: agrees on the switches it read; a model's ``policy_ref`` only names its policy
+    #: (docs/proof.md, "Sharing a proof across switch boards")
+    __proof_switch_board__ = ("policy_ref",)
+
     name: str
     kernels: str
     summary: str
