@@ -292,7 +292,8 @@ def _rederive(model: Model, reduced: Result, bounds: Bounds, stop_at_first: bool
                            f"({full.stopped_by})]")
         else:
             props[name] = p
-    return dataclasses.replace(reduced, properties=props)
+    return dataclasses.replace(reduced, properties=props,
+                               elapsed=reduced.elapsed + full.elapsed)
 
 
 class _Search:

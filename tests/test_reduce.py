@@ -211,6 +211,9 @@ def test_cli_reduce_refuses_what_it_cannot_do() -> None:
     p = _run("check", "examples/workers.py", "--reduce", "on", "--dfs", "-q")
     assert p.returncode == 2
     assert p.stderr.count("\n") == 1 and "--reduce runs a breadth-first search" in p.stderr
+    p = _run("check", "examples/workers.py", "--reduce", "on", "--estimate", "-q")
+    assert p.returncode == 2
+    assert p.stderr.count("\n") == 1 and "--estimate samples the full search" in p.stderr
     p = _run("check", "examples/toys.py", "--toy", "philosophers", "--reduce", "on", "-q")
     assert p.returncode == 2
     assert p.stderr.count("\n") == 1 and "declares no components" in p.stderr

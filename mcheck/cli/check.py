@@ -295,10 +295,11 @@ def check_command(args: argparse.Namespace, extras: list[str]) -> int:
                     break
                 continue
             search_bounds = bounds
-            if bounds.timeout is not None and sym.get("seconds"):
-                # --timeout bounds the proof and the search together.
+            spent = float(sym.get("seconds") or 0) + float(red.get("seconds") or 0)
+            if bounds.timeout is not None and spent:
+                # --timeout bounds the proof, the footprint analysis and the search together.
                 search_bounds = dataclasses.replace(
-                    bounds, timeout=max(bounds.timeout - float(sym["seconds"]), 0.001))
+                    bounds, timeout=max(bounds.timeout - spent, 0.001))
             try:
                 result = check(m, strategy="dfs" if args.dfs else "bfs", bounds=search_bounds,
                                stop_at_first=not args.all, deadlock=args.deadlock,
@@ -504,6 +505,9 @@ def _reduction(m: Model, args: argparse.Namespace, label: str, names: Any
 
     if args.reduce == "off":
         return None, {"mode": "off"}
+    if args.estimate:
+        raise UsageError("--estimate samples the full search, not a reduced one",
+                         "drop --estimate or --reduce")
     if args.dfs or args.workers > 1 or args.mpi or args.checkpoint or args.resume:
         raise UsageError("--reduce runs a breadth-first search in one process",
                          "drop --dfs, --workers, --mpi, --checkpoint and --resume, or use "
