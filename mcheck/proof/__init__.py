@@ -13,8 +13,12 @@ One idea per module (docs/proof.md has the argument for soundness):
 * :mod:`~mcheck.proof.canon`: obligation 6, the canonicaliser;
 * :mod:`~mcheck.proof.certificates` and :mod:`~mcheck.proof.cache`: certificates, and
   the signed cache keyed by everything a proof can reach;
+* :mod:`~mcheck.proof.switches`: which of a model's switches a proof read, so that a
+  proof serves every model that agrees on them;
 * :mod:`~mcheck.proof.prover`: the entry points, :func:`certify` and
-  :func:`certify_canonicaliser`.
+  :func:`certify_canonicaliser`;
+* :mod:`~mcheck.proof.footprint`: what each component reads and writes, for the
+  partial-order reduction (docs/reduction.md).
 
 The public names, for the engine and the tests, are importable from here.
 """
