@@ -191,29 +191,17 @@ class Recorder:
         orig = cls.__getattribute__
         note = self.note
         labels = self.labels
-        if len(objs) == 1:
-            (target, kind), = objs
+        kinds = {id(o): k for o, k in objs}
 
-            def getattribute(obj: Any, name: str) -> Any:
-                if obj is target:
-                    if kind != "label":
-                        note(kind, name)
-                    elif name in labels:
-                        note(kind, name)
-                        return labels[name]
-                return orig(obj, name)
-        else:
-            kinds = {id(o): k for o, k in objs}
-
-            def getattribute(obj: Any, name: str) -> Any:
-                kind = kinds.get(id(obj))
-                if kind is not None:
-                    if kind != "label":
-                        note(kind, name)
-                    elif name in labels:
-                        note(kind, name)
-                        return labels[name]
-                return orig(obj, name)
+        def getattribute(obj: Any, name: str) -> Any:
+            kind = kinds.get(id(obj))
+            if kind is not None:
+                if kind != "label":
+                    note(kind, name)
+                elif name in labels:
+                    note(kind, name)
+                    return labels[name]
+            return orig(obj, name)
         getattribute.__proof_recorder__ = True  # type: ignore[attr-defined]
         return getattribute
 
