@@ -43,6 +43,9 @@ __all__ = ["Reduction", "Stats", "check_components"]
 
 #: states whose component lists are compared with the model's successors
 SELF_CHECK = 2000
+#: after this many states expanded with no proper ample set among them, stop looking for
+#: one (expanding in full is always sound; it only saves the per-state cost)
+GIVE_UP = 20_000
 
 
 @dataclass
@@ -52,6 +55,7 @@ class Stats:
     reduced: int = 0  # states expanded by a proper ample set
     full: int = 0  # states expanded in full
     proviso: int = 0  # of those: an ample set was found but the proviso refused it
+    gave_up: bool = False  # no ample set in the first GIVE_UP states: the rest in full
 
 
 class Reduction:
@@ -180,6 +184,12 @@ class Reduction:
     def expand(self, state: Any, seen: Callable[[Any], bool]
                ) -> Iterator[tuple[int, tuple[Any, Any]]]:
         """``(index among all successors, (action, next state))`` of the reduced expansion."""
+        stats = self.stats
+        if stats.gave_up:
+            stats.full += 1
+            return enumerate(self.model.successors(state))
+        if not stats.reduced and not stats.proviso and stats.full >= GIVE_UP:
+            stats.gave_up = True
         succ_of = self.successors_of
         outs = [list(succ_of(state, c)) for c in self.comps]
         if self._unchecked:

@@ -220,3 +220,23 @@ def test_cli_reduce_refuses_what_it_cannot_do() -> None:
     p = _run("check", "examples/toys.py", "--toy", "philosophers", "--reduce", "auto", "-q")
     assert p.returncode == 0, p.stderr  # auto: says why, and runs the full search
     assert "running the full search" in p.stderr and "(14 states" in p.stdout
+
+
+def test_a_search_that_reduces_nothing_stops_trying(monkeypatch: Any) -> None:
+    """When every step is visible, no state has an ample set; after GIVE_UP states the
+    search expands in full without asking, with the same counts."""
+    import mcheck.reduce
+    from mcheck import invariant
+
+    class Watched(Workers):
+        def properties(self) -> list[Any]:
+            return [invariant("counters_small", lambda s: max(s[1:]) <= self.steps + 1)]
+
+    m = Watched(3, 4)
+    monkeypatch.setattr(mcheck.reduce, "GIVE_UP", 5)
+    red = Reduction(m, m.symmetry(), analyse(m, m.symmetry(), use_cache=False),
+                    m.properties())
+    assert red.summary()["invisible"] == 0
+    r = check(m, reduction=red)
+    assert (r.verdict, r.states, r.transitions) == (Verdict.HOLDS, 216, 540)
+    assert red.stats.gave_up and red.stats.reduced == 0 and red.stats.full == 216

@@ -355,7 +355,11 @@ def check_command(args: argparse.Namespace, extras: list[str]) -> int:
                                   f"components invisible, {red['independent_pairs']} of "
                                   f"{red['pairs']} pairs independent; {st.reduced} states "
                                   f"expanded in part, {st.full} in full ({st.proviso} by the "
-                                  "proviso); counts are the reduced graph's, traces the full "
+                                  "proviso"
+                                  + ("; no state could be reduced in the first "
+                                     f"{reduce_give_up()} expanded, the rest in full" if st.gave_up
+                                     else "")
+                                  + "); counts are the reduced graph's, traces the full "
                                   "relation's\n")
                     print_result(m, label, result, traces, exported, warnings)
             except (UsageError, OSError):
@@ -524,11 +528,20 @@ def _reduction(m: Model, args: argparse.Namespace, label: str, names: Any
         raise model_bug(m.name, e, f"while analysing the footprints of {label}") from e
 
 
+def reduce_give_up() -> int:
+    """States the search tries before it stops looking for ample sets (mcheck.reduce)."""
+    from mcheck.reduce import GIVE_UP
+
+    return GIVE_UP
+
+
 def _reduce_report(info: dict[str, Any], reduction: Any) -> dict[str, Any]:
+    """``--json``'s report of a reduction: the analysis and what the search did."""
     out = dict(info)
     if reduction is not None:
         st = reduction.stats
-        out.update(reduced_states=st.reduced, full_states=st.full, proviso=st.proviso)
+        out.update(reduced_states=st.reduced, full_states=st.full, proviso=st.proviso,
+                   gave_up=st.gave_up)
     return out
 
 
