@@ -3,7 +3,8 @@
 Usage::
 
     python bench/bench_differential.py                      # 3000 graphs, 1000 process models,
-                                                            # 100 with workers, 100 proofs
+                                                            # 100 with workers, 100 proofs,
+                                                            # 1000 reduced
     python bench/bench_differential.py --scale 0.1 --seed 7
 
 Runs the generators and checks of tests/test_differential.py with random
@@ -42,8 +43,10 @@ from tests.test_differential import (  # noqa: E402
     graph_specs,
     proc_specs,
 )
+from tests.test_reduce import RuleModel, reduced_agrees  # noqa: E402
 
-PARTS = {"graphs": 3000, "processes": 1000, "workers": 100, "symmetry": 100}
+PARTS = {"graphs": 3000, "processes": 1000, "workers": 100, "symmetry": 100,
+         "reduction": 1000}
 
 
 def _graphs(tally: dict[str, int], spec: Any) -> None:
@@ -75,6 +78,11 @@ def _symmetry(tally: dict[str, int], spec: Any) -> None:
     tally["proved"] += cert.ok
     if cert.ok:
         tally["searches"] += differential_reduced(model, Canonicaliser(decl))
+
+
+def _reduction(tally: dict[str, int], spec: Any) -> None:
+    """Partial-order reduction, one component per process and rule and one per process."""
+    tally["searches"] += reduced_agrees(RuleModel(spec)) + reduced_agrees(ProcModel(spec))
 
 
 def run(name: str, body: Callable[..., None], strategies: list[Any], examples: int,
@@ -110,6 +118,7 @@ def main() -> int:
         ("processes", _processes, [proc_specs()]),
         ("workers", _workers, [graph_specs(), st.data()]),
         ("symmetry", _symmetry, [proc_specs(final_proc0=False)]),
+        ("reduction", _reduction, [proc_specs()]),
     ]
     total = 0
     for name, body, strategies in plan:
