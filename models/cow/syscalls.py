@@ -177,11 +177,13 @@ static void check_page(int c, const unsigned char *p)
 	size_t i;
 
 	ctl->got[c] = p[0];
-	for (i = 1; i < pagesize; i++)
-		if (p[i] != p[0]) {
+	ctl->mix[c] = 0;
+	for (i = 0; i < pagesize; i++) {
+		if (p[i] != p[0])
 			ctl->torn[c] = 1;
-			break;
-		}
+		/* every value in the page: a write racing with this read tears it */
+		ctl->mix[c] |= p[i] < 63 ? 1ULL << p[i] : 1ULL << 63;
+	}
 	ctl->seen[c] = 1;
 }
 """,
