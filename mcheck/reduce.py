@@ -127,6 +127,16 @@ class Reduction:
         return {"components": n, "invisible": n - bin(self.visible).count("1"),
                 "independent_pairs": pairs, "pairs": n * (n - 1) // 2}
 
+    def describe(self) -> str:
+        """One line for people: the analysis's figures and what the search did."""
+        sm, st = self.summary(), self.stats
+        gave_up = (f"; no state could be reduced in the first {GIVE_UP} expanded, the rest "
+                   "in full" if st.gave_up else "")
+        return (f"{sm['invisible']} of {sm['components']} components invisible, "
+                f"{sm['independent_pairs']} of {sm['pairs']} pairs independent; {st.reduced} "
+                f"states expanded in part, {st.full} in full ({st.proviso} by the proviso"
+                f"{gave_up}); counts are the reduced graph's, traces the full relation's")
+
     def masks_at(self, state: Any, enabled: int) -> tuple[list[int], int]:
         """Per component, its dependents (enabled) or the writers of its guard (disabled)
         in ``state``, and the mask of components visible in ``state``."""
@@ -194,11 +204,10 @@ class Reduction:
         outs = [list(succ_of(state, c)) for c in self.comps]
         if self._unchecked:
             self._unchecked -= 1
-            if [at for o in outs for at in o] != list(self.model.successors(state)):
-                raise ValueError(
-                    f"the declared components do not give the model's successors in state "
-                    f"{state!r}: successors_of over the components, concatenated, must equal "
-                    "successors() exactly")
+            why = _mismatch(self.model, state, outs)
+            if why is not None:
+                raise ValueError(f"the declared components do not give the model's "
+                                 f"successors: {why}")
         enabled = 0
         for i, o in enumerate(outs):
             if o:
@@ -239,12 +248,21 @@ def check_components(model: Model, decl: Any, states: Sequence[Any]) -> str | No
     None: the concatenated ``successors_of`` lists must equal ``successors`` exactly."""
     comps = list(decl.components)
     for s in states:
-        want = list(model.successors(s))
-        got = [at for c in comps for at in decl.successors_of(s, c)]
-        if got != want:
-            return (f"in state {s!r} the components give {len(got)} successors "
-                    f"but successors() gives {len(want)}, or in another order")
+        why = _mismatch(model, s, [decl.successors_of(s, c) for c in comps])
+        if why is not None:
+            return why
     return None
+
+
+def _mismatch(model: Model, state: Any, outs: Sequence[Any]) -> str | None:
+    """Why the components' outcomes ``outs`` in ``state``, concatenated, are not the
+    model's successors there (None: they are, exactly and in order)."""
+    got = [at for o in outs for at in o]
+    want = list(model.successors(state))
+    if got == want:
+        return None
+    return (f"in state {state!r} the components give {len(got)} successors and "
+            f"successors() {len(want)}, or other ones, or in another order")
 
 
 MODES = ("on", "off", "auto")

@@ -350,17 +350,7 @@ def check_command(args: argparse.Namespace, extras: list[str]) -> int:
                         out.write(f"{label}: symmetry {sym['sets']}: {sym['proof']}; states "
                                   "are orbit representatives, traces show the real states\n")
                     if reduction is not None:
-                        st = reduction.stats
-                        out.write(f"{label}: reduce: {red['invisible']} of {red['components']} "
-                                  f"components invisible, {red['independent_pairs']} of "
-                                  f"{red['pairs']} pairs independent; {st.reduced} states "
-                                  f"expanded in part, {st.full} in full ({st.proviso} by the "
-                                  "proviso"
-                                  + ("; no state could be reduced in the first "
-                                     f"{reduce_give_up()} expanded, the rest in full" if st.gave_up
-                                     else "")
-                                  + "); counts are the reduced graph's, traces the full "
-                                  "relation's\n")
+                        out.write(f"{label}: reduce: {reduction.describe()}\n")
                     print_result(m, label, result, traces, exported, warnings)
             except (UsageError, OSError):
                 raise
@@ -526,13 +516,6 @@ def _reduction(m: Model, args: argparse.Namespace, label: str, names: Any
         raise
     except Exception as e:
         raise model_bug(m.name, e, f"while analysing the footprints of {label}") from e
-
-
-def reduce_give_up() -> int:
-    """States the search tries before it stops looking for ample sets (mcheck.reduce)."""
-    from mcheck.reduce import GIVE_UP
-
-    return GIVE_UP
 
 
 def _reduce_report(info: dict[str, Any], reduction: Any) -> dict[str, Any]:

@@ -225,18 +225,18 @@ class _Rec(tuple):
     item, a comparison) reads it as one position."""
 
     _pos: Pos
-    _ex: Any
+    _owner: _Prepared
 
-    def __new__(cls, items: Any, pos: Pos, ex: Any) -> _Rec:
+    def __new__(cls, items: Any, pos: Pos, owner: _Prepared) -> _Rec:
         o = tuple.__new__(cls, items)
         o._pos = pos
-        o._ex = ex
+        o._owner = owner
         return o
 
     def _read(self) -> None:
-        ex = self._ex
-        if getattr(ex, "touched_pos", None) is not None:
-            ex.touched_pos.add(self._pos)
+        touched = getattr(self._owner.explorer, "touched_pos", None)
+        if touched is not None:
+            touched.add(self._pos)
 
     def __len__(self) -> int:
         self._read()
@@ -363,10 +363,11 @@ class _Prepared:
     constants turned into one-valued variables where asked, and every variable mapped to
     the positions it stands at."""
 
-    def __init__(self, vs: Vars, variable: set[Pos], ex_box: list[Any]) -> None:
+    def __init__(self, vs: Vars, variable: set[Pos]) -> None:
         self.vs = vs
         self.variable = variable
-        self.ex_box = ex_box  # the explorer, once made (the records ask it where to record)
+        #: the explorer, once made: its current path is where a record's reads go
+        self.explorer: Any = None
         self.n = 0
         self.where: dict[int, dict[str, set[Pos]]] = {}  # id(state) -> var -> positions
 
@@ -386,7 +387,7 @@ class _Prepared:
             if isinstance(s, list):
                 return items
             if pos in self.variable:
-                return _Rec(items, pos, _Sink(self.ex_box))
+                return _Rec(items, pos, self)
             return tuple(items)
         if not lift or is_sym(s) or not isinstance(s, int):
             return s
@@ -394,17 +395,6 @@ class _Prepared:
         self.n += 1
         self.vs.ranges[name] = (int(s), int(s))
         return var(name, self.vs.proof)
-
-
-class _Sink:
-    """Where a :class:`_Rec` records a read: the explorer's current path."""
-
-    def __init__(self, box: list[Any]) -> None:
-        self.box = box
-
-    @property
-    def touched_pos(self) -> set[Pos] | None:
-        return getattr(self.box[0], "touched_pos", None) if self.box else None
 
 
 class _Run:
@@ -437,8 +427,7 @@ class _Run:
         #: leaves with one constant value in every state of the domain: nothing changes them
         self.fixed = {pos for pos, vals in values.items() if len(vals) == 1 and "var" not in vals
                       and seen_in[pos] == len(raw)}
-        self.ex_box: list[Any] = []
-        prep = _Prepared(vs, variable, self.ex_box)
+        prep = _Prepared(vs, variable)
         self.prep = prep
         self.cases = {c: [prep.prepare(x, False) for x in ss] for c, ss in cases.items()}
         self.views = [prep.prepare(x, True) for x in [base, *variants]]
@@ -447,7 +436,7 @@ class _Run:
         self.tprops = [p for p in props if p.kind is not Kind.INVARIANT]
         self.metric = {p.name: p.kind is Kind.METRIC for p in self.tprops}
         self.ex = _Tracking(vs, timeout_ms=timeout_ms, max_paths=max_paths, deadline=deadline)
-        self.ex_box.append(self.ex)
+        prep.explorer = self.ex
         if self.ex.initial_model() is None:
             raise ProofUnknown("the declared domain is empty")
 
