@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mcheck.model import Kind, Model, Property
-from mcheck.proof.footprint import Analysis, overlaps
+from mcheck.proof.footprint import Analysis, conflict, meets
 
 __all__ = ["Reduction", "Stats", "check_components"]
 
@@ -102,16 +102,16 @@ class Reduction:
         for j, other in enumerate(self.fps):
             if j == i:
                 continue
-            if _conflict(reads, writes, other.reads, other.writes):
+            if conflict(reads, writes, other.reads, other.writes):
                 dep |= 1 << j
-            if _meets(other.writes, guard):
+            if meets(other.writes, guard):
                 nes |= 1 << j
         why = ""
         for p in self.props:
             preads = self.prop_reads.get(p.name)
             if preads is None:
                 why = f"{p.name} was not analysed"
-            elif _meets(writes, preads):
+            elif meets(writes, preads):
                 why = f"it writes what {p.name} reads"
             elif p.kind is not Kind.INVARIANT and p.name in fires:
                 why = f"{p.name} can {'count' if p.kind is Kind.METRIC else 'fail'} on it"
@@ -230,17 +230,6 @@ class Reduction:
             self.stats.proviso += 1
         self.stats.full += 1
         return enumerate(at for o in outs for at in o)
-
-
-def _meets(xs: frozenset, ys: frozenset) -> bool:
-    if not xs or not ys:
-        return False
-    return any(overlaps(x, y) for x in xs for y in ys)
-
-
-def _conflict(ra: frozenset, wa: frozenset, rb: frozenset, wb: frozenset) -> bool:
-    """Not Bernstein-independent: one writes what the other reads or writes."""
-    return _meets(wa, rb | wb) or _meets(wb, ra)
 
 
 def check_components(model: Model, decl: Any, states: Sequence[Any]) -> str | None:

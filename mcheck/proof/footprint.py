@@ -34,6 +34,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from mcheck.fingerprint import digest
 from mcheck.proof import cache
 from mcheck.proof.certificates import ENGINE_VERSION, key_and_inputs
 from mcheck.proof.context import ProofUnknown
@@ -43,7 +44,8 @@ from mcheck.proof.interrupts import signals_at_safe_points
 from mcheck.proof.obligations import outcome
 from mcheck.proof.terms import as_bool, bnot, is_sym, var, vars_of
 
-__all__ = ["Analysis", "Case", "Entry", "Footprint", "analyse", "independent", "overlaps"]
+__all__ = ["Analysis", "Case", "Entry", "Footprint", "analyse", "conflict", "independent", "meets",
+           "overlaps"]
 
 Pos = tuple[int, ...]
 
@@ -192,12 +194,19 @@ def overlaps(a: Pos, b: Pos) -> bool:
     return a[:n] == b[:n]
 
 
-def _any_overlap(xs: frozenset[Pos], ys: frozenset[Pos]) -> bool:
+def meets(xs: frozenset[Pos], ys: frozenset[Pos]) -> bool:
+    """Some position of ``xs`` overlaps some position of ``ys``."""
     if not xs or not ys:
         return False
     if () in xs or () in ys:
         return True
     return any(overlaps(x, y) for x in xs for y in ys)
+
+
+def conflict(ra: frozenset[Pos], wa: frozenset[Pos], rb: frozenset[Pos],
+             wb: frozenset[Pos]) -> bool:
+    """Not Bernstein-independent: one side writes what the other reads or writes."""
+    return meets(wa, rb | wb) or meets(wb, ra)
 
 
 class _Tracking(Explorer):
@@ -348,14 +357,6 @@ def _uses(t: Any, used: set[str], moved: set[Pos]) -> None:
             _uses(x, used, moved)
     elif is_sym(t):
         used |= vars_of(t)
-
-
-def _leaf_vars(x: Any) -> set[str]:
-    out: set[str] = set()
-    for _p, leaf in _walk(x):
-        if is_sym(leaf):
-            out |= vars_of(leaf)
-    return out
 
 
 class _Prepared:
@@ -630,7 +631,7 @@ def analyse(model: Any, decl: Any, *, properties: Sequence[str] | None = None,
     key, inputs = key_and_inputs(model, decl)
     names = sorted(p.name for p in model.properties()) if properties is None \
         else sorted(set(properties))
-    key = _digest(FORMAT + key + repr(names))
+    key = digest((FORMAT, key, tuple(names)), 32)
     path = cache.cache_dir() / f"footprint-{key}.json"
     if use_cache and inputs.cacheable:
         payload = cache.load_entry(path, key)
@@ -665,12 +666,6 @@ def analyse(model: Any, decl: Any, *, properties: Sequence[str] | None = None,
     return result
 
 
-def _digest(text: str) -> str:
-    import hashlib
-
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
 def independent(a: Footprint, b: Footprint) -> bool:
     """Bernstein's condition: neither writes what the other reads or writes."""
-    return not (_any_overlap(a.writes, b.reads | b.writes) or _any_overlap(b.writes, a.reads))
+    return not conflict(a.reads, a.writes, b.reads, b.writes)
