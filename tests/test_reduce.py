@@ -15,6 +15,7 @@ import itertools
 import json
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -26,7 +27,7 @@ from mcheck.reduce import Reduction, check_components
 from mcheck.symmetry import Canonicaliser, Symmetry
 from tests.test_differential import CI, ProcModel, ProcSpec, proc_specs, simulate
 
-ROOT = __import__("pathlib").Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "examples"))
 from workers import Workers  # noqa: E402
 
