@@ -266,10 +266,10 @@ def _rederive(model: Model, reduced: Result, bounds: Bounds, stop_at_first: bool
     left = None
     if bounds.timeout is not None:
         left = max(bounds.timeout - reduced.elapsed, 0.001)
-    names = [p.name for p in reduced.properties.values() if p.kind is not Kind.METRIC
-             and p.name != DEADLOCK]
-    if not stop_at_first:
-        names = [p.name for p in violated if p.name != DEADLOCK]
+    # stopping at the first violation: every property, for the full search's first;
+    # collecting: the violated ones (metrics keep the reduced graph's counts)
+    names = [p.name for p in (reduced.properties.values() if stop_at_first else violated)
+             if p.kind is not Kind.METRIC and p.name != DEADLOCK]
     full = check(model, bounds=Bounds(max_depth=depth, timeout=left,
                                       max_memory=bounds.max_memory),
                  stop_at_first=stop_at_first, deadlock=deadlock, properties=names,
