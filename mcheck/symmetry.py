@@ -353,10 +353,6 @@ class SetPerm:
         return f"SetPerm({list(self.table)})"
 
 
-#: the identity of each size (SetPerms are never changed once made, so they can be shared)
-_IDENTITIES: dict[int, SetPerm] = {}
-
-
 class Perm:
     """A permutation of every declared set (sets not given are the identity)."""
 
@@ -368,12 +364,8 @@ class Perm:
 
     def __getitem__(self, name: str) -> SetPerm:
         p = self.parts.get(name)
-        if p is None:
-            n = self.sizes[name]
-            p = _IDENTITIES.get(n)
-            if p is None:
-                p = _IDENTITIES[n] = SetPerm(range(n))
-            self.parts[name] = p
+        if p is None:  # a set not given: the identity, kept in this permutation's own parts
+            p = self.parts[name] = SetPerm(range(self.sizes[name]), _trusted=True)
         return p
 
     @property
