@@ -49,8 +49,9 @@ from typing import Any
 from mcheck.errors import UsageError, model_bug
 from mcheck.transport import how_it_ended
 
-__all__ = ["FORCE_AFTER", "MPITransport", "RankFailed", "launched_rank", "mpi_check",
-           "quiet_unless_first", "require_mpi4py", "supervise"]
+__all__ = ["FORCE_AFTER", "SHM_PREFIX", "MPITransport", "RankFailed", "launched_rank",
+           "mpi_check", "quiet_unless_first", "require_mpi4py", "supervise",
+           "unlink_shared_memory"]
 
 #: The environment variables in which launchers give a process its rank.
 _RANK_VARIABLES = ("PMI_RANK", "PMIX_RANK", "OMPI_COMM_WORLD_RANK", "SLURM_PROCID")
@@ -255,6 +256,7 @@ def _child(search: Callable[[MPITransport], Any], fd: int, port: int,
         comm = MPI.COMM_WORLD
         transport = MPITransport(comm)
         peers = comm.allgather((socket.gethostname(), port))
+        unlink_shared_memory()  # every rank is past MPI_Init: all have attached
         key = comm.bcast(secrets.token_bytes(32) if transport.rank == 0 else None)
         _send(fd, ("rank", transport.rank, transport.size, peers, key))
 
@@ -307,6 +309,36 @@ def _child(search: Callable[[MPITransport], Any], fd: int, port: int,
                        "helloworld`)"))
     finally:
         os._exit(status)
+
+
+#: where MPICH keeps a node's shared-memory segment (its ch3/ch4 shm transports)
+SHM_PREFIX = "/dev/shm/mpich_shm_"
+
+
+def unlink_shared_memory(maps: str = "/proc/self/maps") -> list[str]:
+    """Unlink the MPICH shared-memory files this process has mapped; the paths unlinked.
+
+    MPICH unlinks its node's segment in ``MPI_Finalize``, which a rank that is killed,
+    or that leaves a collective others are still in, never reaches: the file then stays
+    in ``/dev/shm`` (RAM) until reboot.  Once every rank on the node has attached (after
+    the first collective), the name is no longer needed: the mappings outlive it, as for
+    any unlinked file, so unlinking it then leaves nothing behind however the run ends.
+    Another rank of the node may have unlinked it first.
+    """
+    try:
+        with open(maps) as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return []
+    done = []
+    for line in lines:
+        parts = line.split(maxsplit=5)
+        path = parts[5] if len(parts) == 6 else ""
+        if path.startswith(SHM_PREFIX) and path not in done:
+            with contextlib.suppress(OSError):
+                os.unlink(path)
+            done.append(path)
+    return done
 
 
 def _picklable(e: BaseException) -> BaseException:

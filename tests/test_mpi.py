@@ -23,6 +23,7 @@ from pathlib import Path
 import pytest
 
 from mcheck.cli import main
+from mcheck.mpi import SHM_PREFIX, unlink_shared_memory
 
 ROOT = Path(__file__).resolve().parent.parent
 TOYS = str(ROOT / "examples" / "toys.py")
@@ -363,12 +364,30 @@ def test_a_killed_rank_through_the_command_line(grid, tmp_path, stall, no_leftov
     no_leftovers.append(proc)
     pid = _wait_for(pid_file, proc)
     rank = pid_file.read_text().split()[1]
+    # MPICH's shared-memory file is unlinked while the ranks run (mcheck.mpi
+    # unlink_shared_memory): a killed rank, which never finalises, leaves nothing in /dev/shm
+    shm = [line.split(maxsplit=5)[5] for line in Path(f"/proc/{pid}/maps").read_text()
+           .splitlines() if SHM_PREFIX in line]
+    assert shm and all(path.endswith(" (deleted)") for path in shm), shm
     os.kill(pid, signal.SIGKILL)
     out, err = proc.communicate(timeout=60)
     assert (proc.returncode, out) == (2, "")
     assert err == (f"mcheck: rank {rank} of 2 was killed by signal 9 (SIGKILL); the search "
                    "stopped on every rank; a rank killed by signal 9 is usually the system's "
                    "out-of-memory killer: give --max-memory, or more ranks\n")
+    assert not any(os.path.exists(path.removesuffix(" (deleted)")) for path in shm)
+
+
+def test_unlink_shared_memory_takes_the_mapped_mpich_files_only(tmp_path):
+    maps = tmp_path / "maps"
+    maps.write_text(
+        "7f00-7f10 rw-s 00000000 00:1a 123 /dev/shm/mpich_shm_test_absent_0\n"
+        "7f10-7f20 rw-s 00000000 00:1a 123 /dev/shm/mpich_shm_test_absent_0\n"
+        "7f20-7f30 r--p 00000000 08:01 456 /usr/lib/libc.so.6\n"
+        "7f30-7f40 rw-p 00000000 00:00 0\n"
+        "7f40-7f50 rw-s 00000000 00:1a 789 /dev/shm/other_segment\n")
+    assert unlink_shared_memory(str(maps)) == ["/dev/shm/mpich_shm_test_absent_0"]
+    assert unlink_shared_memory(str(tmp_path / "no-such-maps")) == []
 
 
 @pytest.mark.parametrize("how, status", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
