@@ -60,10 +60,49 @@ def _dump(path: Path, obj: Any) -> None:
     os.replace(tmp, path)
 
 
-def _read(root: Path, path: Path) -> Any:
+#: Every global of mcheck's a checkpoint file refers to: an ``array`` (the tables,
+#: fingerprints and generation numbers) and, in ``meta.pickle``, the results found so far
+#: (states are ints and tuples; actions are the model's own values).
+_GLOBALS = frozenset({("array", "array"), ("array", "_array_reconstructor"),
+                      ("mcheck.result", "PropertyResult"), ("mcheck.result", "Path"),
+                      ("mcheck.result", "Verdict"), ("mcheck.model", "Kind")})
+
+
+class _Unpickler(pickle.Unpickler):
+    """Reads what :func:`_dump` writes and nothing more: a file naming any other global
+    (a function or class, which unpickling calls) is refused, so resuming a checkpoint
+    from elsewhere cannot run code.  Classes of the model's own package (``package``: its
+    module, or the package its module is in) are let through, for its actions: their code
+    is the model's, which the run executes anyway."""
+
+    def __init__(self, f: Any, package: str | None) -> None:
+        super().__init__(f)
+        self.package = package
+
+    def find_class(self, module: str, name: str) -> Any:
+        if (module, name) in _GLOBALS:
+            return super().find_class(module, name)
+        top = self.package
+        if top is not None and (module == top or module.startswith(top + ".")):
+            got = super().find_class(module, name)
+            if isinstance(got, type):
+                return got
+        raise _Foreign(f"{module}.{name}")
+
+
+class _Foreign(pickle.UnpicklingError):
+    """A checkpoint file names a global no checkpoint holds."""
+
+
+def _read(root: Path, path: Path, package: str | None = None) -> Any:
     try:
         with open(path, "rb") as f:
-            magic, version, obj = pickle.load(f)
+            magic, version, obj = _Unpickler(f, package).load()
+    except _Foreign as e:
+        raise CheckpointError(f"checkpoint {root} cannot be resumed safely: {path.name} refers "
+                              f"to {e}, which is neither mcheck's nor the model's (it was not "
+                              "read)", "resume only from a directory a --checkpoint run wrote, "
+                              "of a model whose actions are made of its own classes") from None
     except FileNotFoundError:
         raise CheckpointError(f"checkpoint {root} is incomplete: {path.name} is missing",
                               "resume from an intact copy, or start again with "
@@ -200,7 +239,7 @@ def load(directory: Any, s: Any, identity: dict[str, Any]) -> None:
     except (OSError, UnicodeDecodeError) as e:
         raise CheckpointError(f"checkpoint {root} cannot be read: {type(e).__name__}",
                               "give --resume the directory a --checkpoint run wrote") from None
-    meta = _read(root, root / tag / "meta.pickle")
+    meta = _read(root, root / tag / "meta.pickle", type(s.model).__module__.split(".")[0])
     try:
         old = dict(meta["identity"])
         size, depth, layouts = int(meta["size"]), int(meta["depth"]), list(meta["layouts"])

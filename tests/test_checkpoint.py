@@ -242,6 +242,86 @@ def test_a_checkpoint_from_another_model_or_flags_or_corrupt_is_one_line(
                             "a --checkpoint run wrote")
 
 
+class _Payload:
+    """Unpickled, it would create the file it names: what a crafted checkpoint could do."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def __reduce__(self) -> Any:
+        return (Path.touch, (Path(self.path),))
+
+
+@pytest.mark.parametrize("name", ["meta.pickle", "front-r0.bin", "seen-r0.bin"])
+def test_a_checkpoint_that_would_run_code_is_refused_unread(walk: Path, tmp_path: Path,
+                                                           name: str) -> None:
+    d = tmp_path / "ckpt"
+    check(_model(walk), bounds=Bounds(max_depth=2), checkpoint=d, deadlock=True)
+    ran = tmp_path / "ran"
+    (d / "ckpt-000002" / name).write_bytes(
+        pickle.dumps(("mcheck-checkpoint", 1, _Payload(str(ran)))))
+    with pytest.raises(CheckpointError) as e:
+        check(_model(walk), resume=d, deadlock=True)
+    assert str(e.value) == (f"mcheck: checkpoint {d} cannot be resumed safely: {name} refers "
+                            "to pathlib.Path.touch, which is neither mcheck's nor the model's (it "
+                            "was not read); resume only from a directory a --checkpoint run "
+                            "wrote, of a model whose actions are made of its own classes")
+    assert not ran.exists()
+
+
+STEPS = '''\
+"""A counter whose actions are an enum of the model's own module."""
+
+import enum
+
+from mcheck import Model, invariant
+
+
+class Step(enum.IntEnum):  # an int for the JSON report, a class of its own in a pickle
+    UP = 1
+    TWICE = 2
+
+
+class Steps(Model):
+    name = "steps"
+
+    def params(self):
+        return {}
+
+    def initial_states(self):
+        return [0]
+
+    def actions(self, s):
+        return [Step.UP, Step.TWICE] if s < 12 else []
+
+    def step(self, s, a):
+        return s + a.value
+
+    def properties(self):
+        return [invariant("below_3", lambda s: s < 3)]
+
+
+def mcheck_models(options):
+    return [Steps()]
+'''
+
+
+def test_a_model_s_own_classes_in_a_checkpoint_are_read(tmp_path: Path) -> None:
+    """A violation found before the checkpoint keeps its trace, whose actions are the
+    model's enum: resuming reads them (the model's package is trusted, as its code is)."""
+    path = tmp_path / "steps.py"
+    path.write_text(STEPS)
+    d = tmp_path / "ckpt"
+    first = _mcheck(path, "--checkpoint", str(d), "--max-depth", "3")
+    assert first.returncode == 1, first.stderr
+    assert "Step" in (d / (d / "CURRENT").read_text().strip() / "meta.pickle").read_bytes().decode(
+        "latin-1")
+    again = _mcheck(path, "--resume", str(d))
+    whole = _mcheck(path)
+    assert (again.returncode, again.stderr) == (1, "")
+    assert _doc(again.stdout) == _doc(whole.stdout)
+
+
 def test_no_checkpoint_before_checkpoint_every_seconds(walk: Path, tmp_path: Path) -> None:
     d = tmp_path / "ckpt"
     r = check(_model(walk), checkpoint=d, checkpoint_every=1e9, deadlock=True,
