@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import select
 import signal
 import subprocess
 import sys
@@ -649,13 +650,20 @@ def test_ctrl_c_during_a_proof_stops_the_run(tmp_path, workers):
                           "E6", "--scenario", "S07", "--symmetry", "auto", "-q", "--workers",
                           workers], cwd=ROOT, env=env, stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, text=True, start_new_session=True)
-    time.sleep(2.5)
+    # wait for the proof to start (a loaded machine may take seconds to get there), then
+    # let it run a little
+    assert p.stderr is not None and p.stdout is not None
+    ready, _w, _x = select.select([p.stderr], [], [], 60)
+    assert ready, "the proof did not start within 60 s"
+    first = p.stderr.readline()
+    time.sleep(1.0)
     os.killpg(p.pid, signal.SIGINT)
     t0 = time.monotonic()
-    out, err = p.communicate(timeout=60)
-    assert p.returncode == 130, (out, err)
+    p.wait(timeout=60)  # the output is a few lines: the pipes cannot fill
+    out, rest = p.stdout.read(), p.stderr.read()  # the buffered reader holds what is left
+    assert p.returncode == 130, (out, first + rest)
     assert time.monotonic() - t0 < 5
-    first, last = err.splitlines()
+    [last] = rest.splitlines()
     assert first.startswith("cow policy=E6 scenario=S07: symmetry: proving that frames (3)")
     assert last.startswith("mcheck: interrupted")
     assert out == ""
