@@ -77,6 +77,17 @@ class Cow:
                 out.setdefault(self.group[i], []).append((i, a, t))
         return out
 
+    def start(self) -> tuple[set[int], list[Any]]:
+        """The hashes of the (canonical) initial states, and the states: a search's start."""
+        seen: set[int] = set()
+        level = []
+        for s in self.model.initial_states():
+            s = self.canon(s)
+            if hash(s) not in seen:
+                seen.add(hash(s))
+                level.append(s)
+        return seen, level
+
     def key(self, s: Any, i: int) -> tuple:
         """A step's mover key: its component and, for a busy thread, its sub-step."""
         c = self.comps[i]
@@ -96,13 +107,7 @@ def _after(cow: Cow, s: Any, g: int, action: Any) -> Any:
 def full(cow: Cow) -> tuple[int, set]:
     """States of the full search, and the hashes of its final states (no step enabled)."""
     final = set()
-    seen = set()
-    level = []
-    for s in cow.model.initial_states():
-        s = cow.canon(s)
-        if hash(s) not in seen:
-            seen.add(hash(s))
-            level.append(s)
+    seen, level = cow.start()
     while level:
         nxt = []
         for s in level:
@@ -122,13 +127,7 @@ def full(cow: Cow) -> tuple[int, set]:
 
 def movers(cow: Cow) -> tuple[set, set, int]:
     """The mover keys measured on the full graph: (right movers, keys seen, states)."""
-    seen = set()
-    level = []
-    for s in cow.model.initial_states():
-        s = cow.canon(s)
-        if hash(s) not in seen:
-            seen.add(hash(s))
-            level.append(s)
+    seen, level = cow.start()
     keys: set = set()
     bad: set = set()
     while level:
@@ -166,13 +165,7 @@ def lipton(cow: Cow, right: set) -> tuple[int, int, set]:
     """States stored by the block search with the ``right`` movers, states visited
     inside blocks, and the hashes of the final states it reached."""
     final = set()
-    seen = set()
-    level = []
-    for s in cow.model.initial_states():
-        s = cow.canon(s)
-        if hash(s) not in seen:
-            seen.add(hash(s))
-            level.append(s)
+    seen, level = cow.start()
     inside = 0
     while level:
         nxt = []
