@@ -71,9 +71,9 @@ _GLOBALS = frozenset({("array", "array"), ("array", "_array_reconstructor"),
 class _Unpickler(pickle.Unpickler):
     """Reads what :func:`_dump` writes and nothing more: a file naming any other global
     (a function or class, which unpickling calls) is refused, so resuming a checkpoint
-    from elsewhere cannot run code.  Classes of the model's own package (``package``: its
-    module, or the package its module is in) are let through, for its actions: their code
-    is the model's, which the run executes anyway."""
+    from elsewhere cannot run code.  Classes the model's own package defines (``package``:
+    its module, or the package its module is in) are let through, for its actions: their
+    code is the model's, which the run executes anyway."""
 
     def __init__(self, f: Any, package: str | None) -> None:
         super().__init__(f)
@@ -82,12 +82,16 @@ class _Unpickler(pickle.Unpickler):
     def find_class(self, module: str, name: str) -> Any:
         if (module, name) in _GLOBALS:
             return super().find_class(module, name)
-        top = self.package
-        if top is not None and (module == top or module.startswith(top + ".")):
+        if self._ours(module):
             got = super().find_class(module, name)
-            if isinstance(got, type):
+            # a class the package defines, not one it imported (subprocess.Popen, say)
+            if isinstance(got, type) and self._ours(getattr(got, "__module__", "")):
                 return got
         raise _Foreign(f"{module}.{name}")
+
+    def _ours(self, module: str) -> bool:
+        top = self.package
+        return top is not None and (module == top or module.startswith(top + "."))
 
 
 class _Foreign(pickle.UnpicklingError):

@@ -269,6 +269,26 @@ def test_a_checkpoint_that_would_run_code_is_refused_unread(walk: Path, tmp_path
     assert not ran.exists()
 
 
+def test_a_class_the_model_only_imported_is_refused(walk: Path, tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """The model's module imports mcheck's Model; a checkpoint naming it through the
+    model's module is refused: only classes the model's package defines are let through."""
+    spec = importlib.util.spec_from_file_location("walk_model", walk)
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    monkeypatch.setitem(sys.modules, "walk_model", mod)
+    d = tmp_path / "ckpt"
+    check(mod.Walk(10), bounds=Bounds(max_depth=2), checkpoint=d, deadlock=True)
+    # ("mcheck-checkpoint", 1, walk_model.Model()), by hand: pickle.dumps would name mcheck.model
+    (d / "ckpt-000002" / "meta.pickle").write_bytes(
+        b"(Vmcheck-checkpoint\nI1\ncwalk_model\nModel\n)Rt.")
+    with pytest.raises(CheckpointError) as e:
+        check(mod.Walk(10), resume=d, deadlock=True)
+    assert "meta.pickle refers to walk_model.Model, which is neither mcheck's nor the " \
+           "model's (it was not read)" in str(e.value)
+
+
 STEPS = '''\
 """A counter whose actions are an enum of the model's own module."""
 
