@@ -88,6 +88,14 @@ class Cow:
                 level.append(s)
         return seen, level
 
+    def keep(self, seen: set[int], nxt: list[Any], t: Any) -> None:
+        """Store ``t`` (canonical) for the next level unless it is stored already."""
+        t = self.canon(t)
+        h = hash(t)
+        if h not in seen:
+            seen.add(h)
+            nxt.append(t)
+
     def key(self, s: Any, i: int) -> tuple:
         """A step's mover key: its component and, for a busy thread, its sub-step."""
         c = self.comps[i]
@@ -114,11 +122,7 @@ def full(cow: Cow) -> tuple[int, set]:
             n = 0
             for _a, t in cow.model.successors(s):
                 n += 1
-                t = cow.canon(t)
-                h = hash(t)
-                if h not in seen:
-                    seen.add(h)
-                    nxt.append(t)
+                cow.keep(seen, nxt, t)
             if not n:
                 final.add(hash(s))
         level = nxt
@@ -152,11 +156,7 @@ def movers(cow: Cow) -> tuple[set, set, int]:
                             break
             for steps in groups.values():
                 for _i, _a, t in steps:
-                    t = cow.canon(t)
-                    h = hash(t)
-                    if h not in seen:
-                        seen.add(h)
-                        nxt.append(t)
+                    cow.keep(seen, nxt, t)
         level = nxt
     return keys - bad, keys, len(seen)
 
@@ -188,11 +188,7 @@ def lipton(cow: Cow, right: set) -> tuple[int, int, set]:
                                 inside += 1
                                 stack.append((t, g))
                             continue
-                        t = cow.canon(t)
-                        h = hash(t)
-                        if h not in seen:
-                            seen.add(h)
-                            nxt.append(t)
+                        cow.keep(seen, nxt, t)
         level = nxt
     return len(seen), inside, final
 
