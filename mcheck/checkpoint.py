@@ -243,7 +243,9 @@ def load(directory: Any, s: Any, identity: dict[str, Any]) -> None:
     except (OSError, UnicodeDecodeError) as e:
         raise CheckpointError(f"checkpoint {root} cannot be read: {type(e).__name__}",
                               "give --resume the directory a --checkpoint run wrote") from None
-    meta = _read(root, root / tag / "meta.pickle", type(s.model).__module__.split(".")[0])
+    top = type(s.model).__module__.split(".")[0]
+    # mcheck's own classes are never a model's actions: only those _GLOBALS names
+    meta = _read(root, root / tag / "meta.pickle", None if top == "mcheck" else top)
     try:
         old = dict(meta["identity"])
         size, depth, layouts = int(meta["size"]), int(meta["depth"]), list(meta["layouts"])
