@@ -48,20 +48,21 @@ TARGETS = {
     "T1": {"budget": "fork=1,pin=1,get=1,write=2,unmap=1,swapout=1"},
     "T2": {"budget": "fork=1,pin=1,get=1,write=2,unmap=1,mprotect=1,clear_refs=1"},
     "T3": {"budget": "fork=1,pin=1,write=2,swapout=1,mprotect=1", "threads": 2},
+    # two pages and a frame more: steps on different pages may commute
+    "pages2": {"budget": "fork=1,pin=1,write=2,swapout=1", "pages": 2, "frames": 4},
 }
 
 
 class Cow:
     """The COW model's components grouped by thread (the drain is its own group)."""
 
-    def __init__(self, budget: str, threads: int | None, symmetry: bool) -> None:
+    def __init__(self, budget: str, sizes: dict[str, int], symmetry: bool) -> None:
         from mcheck.symmetry import Canonicaliser
         from models.cow import mcheck_models
 
         opts: dict[str, Any] = {"policy": "E6", "budget": budget,
                                 "gup_modes": "rw-slow,rw-fast,ro-fast"}
-        if threads is not None:
-            opts["threads"] = threads
+        opts.update(sizes)
         self.model = mcheck_models(opts)[0]
         decl = self.model.symmetry()
         self.comps = list(decl.components)
@@ -200,9 +201,11 @@ def main() -> None:
                     help="canonicalise with the declared symmetry (combined numbers)")
     a = ap.parse_args()
     cfg = TARGETS[a.target]
-    cow = Cow(cfg["budget"], cfg.get("threads"), a.symmetry)
-    sym = " --symmetry" if a.symmetry else ""
-    print(f"{a.target}: --budget {cfg['budget']}{sym}", flush=True)
+    sizes = {k: v for k, v in cfg.items() if k != "budget"}
+    cow = Cow(cfg["budget"], sizes, a.symmetry)
+    flags = "".join(f" --{k} {v}" for k, v in sizes.items())
+    print(f"{a.target}: --budget {cfg['budget']}{flags}{' --symmetry' if a.symmetry else ''}",
+          flush=True)
     t0 = time.perf_counter()
     n, final = full(cow)
     print(f"  full search          {n:>10} states  ({time.perf_counter() - t0:.0f} s)",
