@@ -149,7 +149,8 @@ def movers(cow: Cow) -> tuple[set, set, int]:
                         if h == g:
                             continue
                         for _j, b, u in theirs:
-                            mid = _after(cow, s, h, b)
+                            # b from s: among s's own steps, already computed
+                            mid = next((x for _i, y, x in groups.get(h, ()) if y == b), None)
                             if mid is None or _after(cow, mid, g, a) != u:
                                 bad.add(k)
                                 break
